@@ -1,0 +1,43 @@
+"""The composition root: settings in, a ready engine (and what it stands on) out."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from bot.config import Settings
+from bot.i18n import I18n
+from bot.store.db import Database
+from dialogs import routers
+from dialogs.engine import Engine
+from dialogs.faq_match import FaqMatcher
+from dialogs.router import Services
+from knowledge.loader import Knowledge, load
+
+
+@dataclass
+class App:
+    settings: Settings
+    db: Database
+    kb: Knowledge
+    i18n: I18n
+    engine: Engine
+
+    async def close(self) -> None:
+        await self.db.dispose()
+
+
+async def build_app(settings: Settings, *, db: Database | None = None,
+                    migrate: bool = True) -> App:
+    """Load and check the knowledge base (raises `KnowledgeError`), open the database and
+    bring its schema up to date, and wire the engine."""
+    kb = load(settings.knowledge_dir)
+    i18n = I18n(settings.default_locale)
+    db = db or Database(settings.database_url)
+    if migrate:
+        await db.migrate()
+    services = Services(
+        admin_ids=settings.admin_ids,
+        staff_chat_id=settings.staff_chat_id,
+        matcher=FaqMatcher(kb.faq),
+    )
+    return App(settings, db, kb, i18n, Engine(db, kb, i18n, services, routers()))

@@ -1,0 +1,53 @@
+"""Charts drawn with matplotlib, returned as PNG bytes (no files, no display)."""
+
+from __future__ import annotations
+
+import io
+import math
+from collections.abc import Sequence
+
+from matplotlib.figure import Figure  # a bare Figure renders with Agg; no pyplot state
+
+GREEN = "#2e7d32"
+GREY = "#9e9e9e"
+
+
+def radar_png(
+    labels: Sequence[str],
+    values: Sequence[float | None],
+    previous: Sequence[float | None] | None = None,
+    title: str = "",
+    legend: tuple[str, str] = ("", ""),
+) -> bytes:
+    """A radar (spider) chart of theme scores 0..100; `previous` is drawn dashed beneath.
+
+    A theme without a score (nothing applied) is drawn at 0 and its label is bracketed.
+    """
+    if len(labels) < 3 or len(labels) != len(values):
+        raise ValueError("a radar chart needs at least three labelled values")
+    count = len(labels)
+    angles = [2 * math.pi * i / count for i in range(count)] + [0.0]
+    fig = Figure(figsize=(6, 6), dpi=110)
+    ax = fig.add_subplot(projection="polar")
+    ax.set_theta_offset(math.pi / 2)
+    ax.set_theta_direction(-1)
+    ax.set_ylim(0, 100)
+    ax.set_yticks([20, 40, 60, 80, 100])
+    ax.set_yticklabels(["20", "40", "60", "80", "100"], fontsize=7, color=GREY)
+    ax.set_xticks(angles[:-1])
+    shown = [label if v is not None else f"({label})" for label, v in zip(labels, values,
+                                                                         strict=True)]
+    ax.set_xticklabels(shown, fontsize=9)
+    if previous is not None:
+        old = [v or 0.0 for v in previous] + [previous[0] or 0.0]
+        ax.plot(angles, old, color=GREY, linewidth=1.5, linestyle="--", label=legend[1] or None)
+    now = [v or 0.0 for v in values] + [values[0] or 0.0]
+    ax.plot(angles, now, color=GREEN, linewidth=2, label=legend[0] or None)
+    ax.fill(angles, now, color=GREEN, alpha=0.25)
+    if title:
+        ax.set_title(title, fontsize=12, pad=18)
+    if previous is not None and legend[0]:
+        ax.legend(loc="upper right", bbox_to_anchor=(1.15, 1.12), fontsize=8, frameon=False)
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", bbox_inches="tight")
+    return buffer.getvalue()

@@ -1,0 +1,181 @@
+"""`kierto-bot` (also `python -m bot`): every way to start, check and look after the bot."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from pathlib import Path
+
+from bot.config import ConfigError, Settings, load_settings
+from knowledge.loader import KnowledgeError
+
+log = logging.getLogger("kierto-bot")
+
+EXIT_CONFIG = 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="kierto-bot",
+        description="Telegram assistant of the City of Tampere's KIERTO programme. "
+                    "Settings come from the environment or a .env file (see README).",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    sub.add_parser("start", help="Telegram polling when BOT_TOKEN is set, else the console chat")
+
+    chat = sub.add_parser("chat", help="talk to the bot in this terminal (no token needed)")
+    chat.add_argument("--user", type=int, default=1, help="your user id in the store (default 1)")
+    chat.add_argument("--lang", choices=["fi", "en", "sv"], help="your language (default: "
+                      "DEFAULT_LOCALE)")
+    chat.add_argument("--out", type=Path, default=Path("data/console-files"),
+                      help="where photos and documents are saved")
+
+    run = sub.add_parser("run", help="serve Telegram with long polling")
+    run.add_argument("--runtime", choices=["aiogram", "ptb"], default="aiogram")
+
+    webhook = sub.add_parser("webhook", help="serve Telegram through a webhook (aiohttp)")
+    webhook.add_argument("--runtime", choices=["aiogram", "ptb"], default="aiogram")
+
+    db = sub.add_parser("db", help="database schema")
+    db_sub = db.add_subparsers(dest="db_command", metavar="ACTION", required=True)
+    db_sub.add_parser("upgrade", help="apply migrations (also done at every start)")
+    revision = db_sub.add_parser("revision", help="autogenerate a migration (developers)")
+    revision.add_argument("-m", "--message", required=True)
+
+    kb = sub.add_parser("kb", help="knowledge base")
+    kb_sub = kb.add_subparsers(dest="kb_command", metavar="ACTION", required=True)
+    check = kb_sub.add_parser("check", help="validate the YAML files, print file:line problems")
+    check.add_argument("dir", nargs="?", type=Path, help="knowledge directory (default: the "
+                       "bot's own)")
+
+    i18n = sub.add_parser("i18n", help="translation catalogs")
+    i18n_sub = i18n.add_subparsers(dest="i18n_command", metavar="ACTION", required=True)
+    i18n_sub.add_parser("update", help="extract strings from the code and merge the catalogs")
+    i18n_sub.add_parser("check", help="list strings missing a translation")
+
+    users = sub.add_parser("users", help="staff and coordinator roles")
+    users_sub = users.add_subparsers(dest="users_command", metavar="ACTION", required=True)
+    for action in ("grant", "revoke"):
+        p = users_sub.add_parser(action, help=f"{action} a role")
+        p.add_argument("user_id", type=int)
+        p.add_argument("role", choices=["staff", "coordinator"])
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 0
+    if args.command == "kb":
+        return _kb_check(args.dir)
+    if args.command == "i18n":
+        from bot import i18n_tools
+
+        return i18n_tools.update() if args.i18n_command == "update" else i18n_tools.check()
+    try:
+        settings = load_settings()
+    except ConfigError as exc:
+        print(f"kierto-bot: configuration error: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    quiet = args.command in ("chat",) or (args.command == "start" and not settings.bot_token)
+    logging.basicConfig(
+        level=logging.WARNING if quiet else settings.log_level,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        return asyncio.run(_async_main(args, settings))
+    except KnowledgeError as exc:
+        print("kierto-bot: the knowledge base has problems; fix them and start again:",
+              file=sys.stderr)
+        for problem in exc.problems:
+            print(f"  {problem}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+def _kb_check(directory: Path | None) -> int:
+    from knowledge.loader import DEFAULT_DIR, check
+
+    _, problems = check(directory or DEFAULT_DIR)
+    for problem in problems:
+        print(problem)
+    if problems:
+        print(f"{len(problems)} problem(s)", file=sys.stderr)
+        return 1
+    print("knowledge base OK")
+    return 0
+
+
+async def _async_main(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.app import build_app
+
+    if args.command == "db":
+        from bot.store.db import Database
+
+        db = Database(settings.database_url)
+        try:
+            if args.db_command == "upgrade":
+                await db.migrate()
+                print("database is up to date")
+            else:
+                await db.revision(args.message)
+        finally:
+            await db.dispose()
+        return 0
+    if args.command == "users":
+        return await _users(args, settings)
+
+    app = await build_app(settings)
+    try:
+        command = args.command
+        if command == "start":
+            command = "run" if settings.bot_token else "chat"
+            if command == "chat":
+                print("No BOT_TOKEN set: starting the console chat (see README for Telegram).")
+        if command == "chat":
+            from bot.adapters.console import ConsoleDoor
+
+            door = ConsoleDoor(app.engine, user_id=args.user if hasattr(args, "user") else 1,
+                               lang=getattr(args, "lang", None) or settings.default_locale,
+                               out_dir=getattr(args, "out", Path("data/console-files")))
+            await door.run()
+            return 0
+        if not settings.bot_token:
+            print("kierto-bot: configuration error: BOT_TOKEN: required for Telegram "
+                  "(get one from @BotFather)", file=sys.stderr)
+            return EXIT_CONFIG
+        from bot.adapters import serve
+
+        runtime = getattr(args, "runtime", "aiogram")
+        if command == "webhook":
+            return await serve.webhook(app, runtime)
+        return await serve.polling(app, runtime)
+    finally:
+        await app.close()
+
+
+async def _users(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.store.db import Database
+
+    db = Database(settings.database_url)
+    try:
+        await db.migrate()
+        async with db.unit() as repo:
+            user, _ = await repo.users.lock(args.user_id, settings.default_locale)
+            roles = {r for r in user.roles.split(",") if r}
+            if args.users_command == "grant":
+                roles.add(args.role)
+            else:
+                roles.discard(args.role)
+            user.roles = ",".join(sorted(roles))
+            repo.audit.log(f"{args.users_command}_{args.role}", subject=str(args.user_id))
+        print(f"user {args.user_id}: roles = {user.roles or '(none)'}")
+    finally:
+        await db.dispose()
+    return 0

@@ -1,0 +1,99 @@
+"""The database: an async engine, one transaction per handled event, Alembic migrations.
+
+SQLite (the embedded default) serves one process; its writes are serialised by an
+in-process lock so that two users' events never fight over SQLite's single writer.
+PostgreSQL serves several processes; per-user order there comes from a row lock on the
+user (`Repository.users.lock`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import event
+from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+from sqlalchemy.pool import StaticPool
+
+from bot.store.repo import Repository
+
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.close()
+
+
+class Database:
+    def __init__(self, url: str, *, schema: str | None = None) -> None:
+        self.url = url
+        self.is_sqlite = url.startswith("sqlite")
+        kwargs: dict[str, Any] = {}
+        if self.is_sqlite:
+            path = url.split(":///", 1)[1] if ":///" in url else ""
+            if path in ("", ":memory:"):
+                kwargs["poolclass"] = StaticPool  # one shared in-memory database
+            else:
+                Path(path).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        elif schema:
+            kwargs["connect_args"] = {"server_settings": {"search_path": schema}}
+        if not self.is_sqlite:
+            kwargs.update(pool_size=10, max_overflow=20, pool_pre_ping=True)
+        self.engine: AsyncEngine = create_async_engine(url, **kwargs)
+        if self.is_sqlite:
+            event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
+        self._sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+        self._write_lock = asyncio.Lock() if self.is_sqlite else None
+
+    @contextlib.asynccontextmanager
+    async def unit(self) -> AsyncIterator[Repository]:
+        """One unit of work: everything inside commits together, or not at all."""
+        async with contextlib.AsyncExitStack() as stack:
+            if self._write_lock is not None:
+                await stack.enter_async_context(self._write_lock)
+            session: AsyncSession = await stack.enter_async_context(self._sessions())
+            async with session.begin():
+                yield Repository(session, postgres=not self.is_sqlite)
+
+    async def migrate(self, revision: str = "head") -> None:
+        """Apply Alembic migrations up to `revision` (the bot does this at every start)."""
+        async with self.engine.begin() as conn:
+            await conn.run_sync(_upgrade, revision)
+
+    async def revision(self, message: str) -> None:
+        """Autogenerate a migration from the difference between the models and the
+        database (which must be at the latest revision)."""
+        async with self.engine.begin() as conn:
+            await conn.run_sync(
+                lambda c: command.revision(alembic_config(c), message, autogenerate=True)
+            )
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()
+
+
+def alembic_config(connection: Connection | None = None) -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    cfg.attributes["connection"] = connection
+    return cfg
+
+
+def _upgrade(connection: Connection, revision: str) -> None:
+    command.upgrade(alembic_config(connection), revision)

@@ -1,0 +1,46 @@
+"""Alembic environment.
+
+The bot runs migrations itself (`Database.migrate`, `kierto-bot db upgrade`) and hands its
+own connection in through `config.attributes["connection"]`. For writing a new migration,
+`kierto-bot db revision -m "what changed"` autogenerates one against DATABASE_URL.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from alembic import context
+from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import create_async_engine
+from sqlmodel import SQLModel
+
+import bot.store.models  # noqa: F401  (registers the tables on SQLModel.metadata)
+
+target_metadata = SQLModel.metadata
+
+
+def _run(connection: Connection) -> None:
+    context.configure(
+        connection=connection,
+        target_metadata=target_metadata,
+        render_as_batch=connection.dialect.name == "sqlite",
+        compare_type=True,
+    )
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+async def _run_with_own_engine(url: str) -> None:
+    engine = create_async_engine(url)
+    async with engine.begin() as conn:
+        await conn.run_sync(_run)
+    await engine.dispose()
+
+
+connection = context.config.attributes.get("connection")
+if connection is not None:
+    _run(connection)
+else:
+    from bot.config import load_settings
+
+    asyncio.run(_run_with_own_engine(load_settings().database_url))

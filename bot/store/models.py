@@ -1,0 +1,184 @@
+"""SQL tables (SQLModel). Schema changes go through Alembic (bot/store/migrations).
+
+Personal data is kept to what the job needs: the Telegram user id (never the phone number
+or the name), the chosen language, and what the person tells the bot on purpose. Every row
+that belongs to a person carries `user_id`, so /mydata and /forget can find it all.
+Times are timezone-aware, stored as UTC.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, Column, Index, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def _user_fk(**kw: Any) -> Any:
+    return Field(sa_type=BigInteger, index=True, **kw)
+
+
+class User(SQLModel, table=True):
+    __tablename__ = "users"
+
+    id: int = Field(sa_type=BigInteger, primary_key=True)  # Telegram user id
+    locale: str = Field(default="fi", max_length=5)
+    locale_chosen: bool = False  # chosen in /settings; otherwise follows Telegram's language
+    roles: str = Field(default="", max_length=64)  # comma-separated: staff, coordinator
+    role: str | None = Field(default=None, max_length=16)  # company | jobseeker | visitor
+    invitations: bool = False  # opted in to haastepaja invitations
+    blocked: bool = False  # the user blocked the bot: send nothing more
+    created_at: datetime = Field(default_factory=utcnow)
+    last_seen_at: datetime = Field(default_factory=utcnow)
+
+    def has_role(self, role: str) -> bool:
+        return role in self.roles.split(",")
+
+
+class DialogState(SQLModel, table=True):
+    """Where a user is: the flow, the step within it, and the flow's small scratch data."""
+
+    __tablename__ = "dialog_states"
+
+    user_id: int = Field(sa_type=BigInteger, primary_key=True)
+    flow: str | None = Field(default=None, max_length=32)
+    step: str = Field(default="", max_length=64)
+    data: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class ProcessedUpdate(SQLModel, table=True):
+    """Telegram update ids already handled: a redelivered update changes nothing."""
+
+    __tablename__ = "processed_updates"
+
+    update_id: int = Field(sa_type=BigInteger, primary_key=True)
+    processed_at: datetime = Field(default_factory=utcnow, index=True)
+
+
+class AuditEntry(SQLModel, table=True):
+    """Who did what to whose data: exports, erasures, role changes. Never answer text."""
+
+    __tablename__ = "audit_log"
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = Field(default_factory=utcnow, index=True)
+    actor_id: int | None = Field(default=None, sa_type=BigInteger)
+    action: str = Field(max_length=32)
+    subject: str = Field(default="", max_length=64)
+
+
+class Company(SQLModel, table=True):
+    __tablename__ = "companies"
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = _user_fk()  # who registered it in the bot
+    name: str = Field(max_length=200)
+    business_id: str | None = Field(default=None, max_length=9)  # Y-tunnus, 1234567-8
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class Assessment(SQLModel, table=True):
+    """One KIERTO-kartoitus of one company; `result` is filled in when it is completed."""
+
+    __tablename__ = "assessments"
+
+    id: int | None = Field(default=None, primary_key=True)
+    company_id: int = Field(foreign_key="companies.id", index=True)
+    user_id: int = _user_fk()
+    version: str = Field(max_length=32)  # questionnaire version
+    status: str = Field(default="open", max_length=16)  # open | done
+    started_at: datetime = Field(default_factory=utcnow)
+    completed_at: datetime | None = None
+    overall: float | None = None
+    level: str | None = Field(default=None, max_length=20)
+    result: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
+
+
+class Answer(SQLModel, table=True):
+    """One answer, written the moment it is given. `value` is an option id or a list of them."""
+
+    __tablename__ = "answers"
+    __table_args__ = (UniqueConstraint("assessment_id", "question_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    assessment_id: int = Field(foreign_key="assessments.id", index=True)
+    question_id: str = Field(max_length=20)
+    version: str = Field(max_length=32)
+    value: Any = Field(default=None, sa_column=Column(JSON))
+    text: str | None = Field(default=None, max_length=4000)
+    answered_at: datetime = Field(default_factory=utcnow)
+
+
+class ContactRequest(SQLModel, table=True):
+    """A company asked an adviser to contact it (after agreeing to share its results)."""
+
+    __tablename__ = "contact_requests"
+    __table_args__ = (UniqueConstraint("assessment_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = _user_fk()
+    company_id: int = Field(foreign_key="companies.id")
+    assessment_id: int = Field(foreign_key="assessments.id")
+    status: str = Field(default="new", max_length=16)  # new | handled
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class PlacementInterest(SQLModel, table=True):
+    """A job seeker wants to hear about a placement; saved only after consent."""
+
+    __tablename__ = "placement_interests"
+    __table_args__ = (UniqueConstraint("user_id", "placement_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = _user_fk()
+    placement_id: str = Field(max_length=20)
+    prefs: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    status: str = Field(default="new", max_length=16)  # new | contacted | closed
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class PlacementVote(SQLModel, table=True):
+    """Thumbs up (+1) or down (-1) on a suggested placement, to improve matching."""
+
+    __tablename__ = "placement_votes"
+
+    user_id: int = Field(sa_type=BigInteger, primary_key=True)
+    placement_id: str = Field(max_length=20, primary_key=True)
+    vote: int
+    at: datetime = Field(default_factory=utcnow)
+
+
+class FaqMiss(SQLModel, table=True):
+    """A question the bot could not answer, kept so coordinators can grow the FAQ."""
+
+    __tablename__ = "faq_misses"
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int | None = Field(default=None, sa_type=BigInteger, index=True)
+    locale: str = Field(max_length=5)
+    text: str = Field(max_length=4096)
+    best_id: str | None = Field(default=None, max_length=20)
+    best_score: float = 0.0
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class Ticket(SQLModel, table=True):
+    """A question handed to a person: open until staff replies through the bot."""
+
+    __tablename__ = "tickets"
+    __table_args__ = (Index("ix_tickets_status", "status"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = _user_fk()
+    locale: str = Field(max_length=5)
+    topic: str = Field(default="", max_length=32)  # where the user was: faq, placement:<id>…
+    question: str = Field(max_length=4096)
+    status: str = Field(default="open", max_length=16)  # open | answered | closed
+    created_at: datetime = Field(default_factory=utcnow)
+    answered_at: datetime | None = None

@@ -1,0 +1,348 @@
+"""Repository: one object per unit of work, with a property per table.
+
+Methods add, change and flush; they never commit. `Database.unit()` commits once, after the
+whole event has been handled.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from functools import cached_property
+from typing import Any
+
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.store.models import (
+    Answer,
+    Assessment,
+    AuditEntry,
+    Company,
+    ContactRequest,
+    DialogState,
+    FaqMiss,
+    PlacementInterest,
+    PlacementVote,
+    ProcessedUpdate,
+    Ticket,
+    User,
+    utcnow,
+)
+
+
+class _Table:
+    def __init__(self, session: AsyncSession, postgres: bool) -> None:
+        self.s = session
+        self.postgres = postgres
+
+    def _insert(self, table: Any) -> Any:
+        return (pg_insert if self.postgres else sqlite_insert)(table)
+
+
+class Users(_Table):
+    async def get(self, user_id: int) -> User | None:
+        return await self.s.get(User, user_id)
+
+    async def lock(self, user_id: int, locale: str) -> tuple[User, bool]:
+        """The user's row, created on first contact and locked for this transaction
+        (on PostgreSQL), so that two processes never handle one user at the same time."""
+        stmt = self._insert(User).values(id=user_id, locale=locale).on_conflict_do_nothing()
+        created = (await self.s.execute(stmt)).rowcount == 1
+        user = (
+            await self.s.execute(
+                select(User).where(User.id == user_id).with_for_update()
+            )
+        ).scalar_one()
+        return user, created
+
+    async def with_role(self, role: str) -> list[User]:
+        rows = await self.s.execute(select(User).where(User.roles.contains(role)))
+        return [u for u in rows.scalars() if u.has_role(role)]
+
+    async def set_blocked(self, user_id: int, blocked: bool = True) -> None:
+        await self.s.execute(update(User).where(User.id == user_id).values(blocked=blocked))
+
+
+class States(_Table):
+    async def get(self, user_id: int) -> DialogState:
+        state = await self.s.get(DialogState, user_id)
+        if state is None:
+            state = DialogState(user_id=user_id)
+            self.s.add(state)
+        return state
+
+
+class Updates(_Table):
+    async def mark(self, update_id: int) -> bool:
+        """Record an update id; False when it was handled before (a redelivery)."""
+        stmt = self._insert(ProcessedUpdate).values(update_id=update_id, processed_at=utcnow())
+        result = await self.s.execute(stmt.on_conflict_do_nothing())
+        return result.rowcount == 1
+
+    async def prune(self, before: datetime) -> int:
+        result = await self.s.execute(
+            delete(ProcessedUpdate).where(ProcessedUpdate.processed_at < before)
+        )
+        return result.rowcount or 0
+
+
+class Audit(_Table):
+    def log(self, action: str, subject: str = "", actor_id: int | None = None) -> None:
+        self.s.add(AuditEntry(action=action, subject=subject, actor_id=actor_id))
+
+    async def recent(self, limit: int = 50) -> list[AuditEntry]:
+        rows = await self.s.execute(
+            select(AuditEntry).order_by(AuditEntry.id.desc()).limit(limit)
+        )
+        return list(rows.scalars())
+
+
+class Companies(_Table):
+    async def get(self, company_id: int) -> Company | None:
+        return await self.s.get(Company, company_id)
+
+    async def of_user(self, user_id: int) -> list[Company]:
+        rows = await self.s.execute(
+            select(Company).where(Company.user_id == user_id).order_by(Company.id)
+        )
+        return list(rows.scalars())
+
+    async def add(self, user_id: int, name: str, business_id: str | None) -> Company:
+        company = Company(user_id=user_id, name=name, business_id=business_id)
+        self.s.add(company)
+        await self.s.flush()
+        return company
+
+
+class Assessments(_Table):
+    async def get(self, assessment_id: int) -> Assessment | None:
+        return await self.s.get(Assessment, assessment_id)
+
+    async def add(self, company_id: int, user_id: int, version: str) -> Assessment:
+        assessment = Assessment(company_id=company_id, user_id=user_id, version=version)
+        self.s.add(assessment)
+        await self.s.flush()
+        return assessment
+
+    async def latest_done(self, company_id: int, before_id: int | None = None) -> Assessment | None:
+        stmt = select(Assessment).where(
+            Assessment.company_id == company_id,
+            Assessment.status == "done",
+        )
+        if before_id is not None:
+            stmt = stmt.where(Assessment.id < before_id)
+        rows = await self.s.execute(stmt.order_by(Assessment.id.desc()).limit(1))
+        return rows.scalar_one_or_none()
+
+    async def of_user(self, user_id: int) -> list[Assessment]:
+        rows = await self.s.execute(
+            select(Assessment).where(Assessment.user_id == user_id).order_by(Assessment.id)
+        )
+        return list(rows.scalars())
+
+    async def done(self) -> list[Assessment]:
+        rows = await self.s.execute(
+            select(Assessment).where(Assessment.status == "done").order_by(Assessment.id)
+        )
+        return list(rows.scalars())
+
+
+class Answers(_Table):
+    async def put(
+        self, assessment_id: int, question_id: str, version: str, value: Any, text: str | None
+    ) -> None:
+        """Write (or overwrite) one answer at once, as it is given."""
+        stmt = self._insert(Answer).values(
+            assessment_id=assessment_id,
+            question_id=question_id,
+            version=version,
+            value=value,
+            text=text,
+            answered_at=utcnow(),
+        )
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["assessment_id", "question_id"],
+            set_={"value": value, "text": text, "version": version, "answered_at": utcnow()},
+        )
+        await self.s.execute(stmt)
+
+    async def drop(self, assessment_id: int, question_id: str) -> None:
+        await self.s.execute(
+            delete(Answer).where(
+                Answer.assessment_id == assessment_id,
+                Answer.question_id == question_id,
+            )
+        )
+
+    async def of(self, assessment_id: int) -> dict[str, Answer]:
+        rows = await self.s.execute(
+            select(Answer).where(Answer.assessment_id == assessment_id)
+        )
+        return {a.question_id: a for a in rows.scalars()}
+
+
+class Contacts(_Table):
+    async def add(self, user_id: int, company_id: int, assessment_id: int) -> bool:
+        """Record a contact request; False if this assessment already has one."""
+        stmt = self._insert(ContactRequest).values(
+            user_id=user_id, company_id=company_id, assessment_id=assessment_id,
+            status="new", created_at=utcnow(),
+        )
+        return (await self.s.execute(stmt.on_conflict_do_nothing())).rowcount == 1
+
+    async def open(self) -> list[ContactRequest]:
+        rows = await self.s.execute(
+            select(ContactRequest).where(ContactRequest.status == "new").order_by(ContactRequest.id)
+        )
+        return list(rows.scalars())
+
+
+class Interests(_Table):
+    async def add(self, user_id: int, placement_id: str, prefs: dict[str, Any]) -> bool:
+        """Record interest in a placement; False if it was recorded before (a double press)."""
+        stmt = self._insert(PlacementInterest).values(
+            user_id=user_id, placement_id=placement_id, prefs=prefs, status="new",
+            created_at=utcnow(),
+        )
+        return (await self.s.execute(stmt.on_conflict_do_nothing())).rowcount == 1
+
+    async def of_user(self, user_id: int) -> list[PlacementInterest]:
+        rows = await self.s.execute(
+            select(PlacementInterest).where(PlacementInterest.user_id == user_id)
+        )
+        return list(rows.scalars())
+
+    async def all(self) -> list[PlacementInterest]:
+        rows = await self.s.execute(select(PlacementInterest).order_by(PlacementInterest.id))
+        return list(rows.scalars())
+
+
+class Votes(_Table):
+    async def put(self, user_id: int, placement_id: str, vote: int) -> None:
+        stmt = self._insert(PlacementVote).values(
+            user_id=user_id, placement_id=placement_id, vote=vote, at=utcnow()
+        )
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["user_id", "placement_id"], set_={"vote": vote, "at": utcnow()}
+        )
+        await self.s.execute(stmt)
+
+    async def totals(self) -> dict[str, int]:
+        """Net votes per placement over all users (used as a gentle ranking prior)."""
+        rows = await self.s.execute(
+            select(PlacementVote.placement_id, func.sum(PlacementVote.vote)).group_by(
+                PlacementVote.placement_id
+            )
+        )
+        return {pid: int(total or 0) for pid, total in rows.all()}
+
+    async def of_user(self, user_id: int) -> dict[str, int]:
+        rows = await self.s.execute(
+            select(PlacementVote).where(PlacementVote.user_id == user_id)
+        )
+        return {v.placement_id: v.vote for v in rows.scalars()}
+
+
+class Misses(_Table):
+    def add(self, user_id: int | None, locale: str, text: str, best_id: str | None,
+            best_score: float) -> None:
+        self.s.add(FaqMiss(user_id=user_id, locale=locale, text=text, best_id=best_id,
+                           best_score=best_score))
+
+    async def recent(self, limit: int = 100) -> list[FaqMiss]:
+        rows = await self.s.execute(select(FaqMiss).order_by(FaqMiss.id.desc()).limit(limit))
+        return list(rows.scalars())
+
+
+class Tickets(_Table):
+    async def add(self, user_id: int, locale: str, topic: str, question: str) -> Ticket:
+        ticket = Ticket(user_id=user_id, locale=locale, topic=topic, question=question)
+        self.s.add(ticket)
+        await self.s.flush()
+        return ticket
+
+    async def get(self, ticket_id: int) -> Ticket | None:
+        return await self.s.get(Ticket, ticket_id)
+
+    async def open(self) -> list[Ticket]:
+        rows = await self.s.execute(
+            select(Ticket).where(Ticket.status == "open").order_by(Ticket.id)
+        )
+        return list(rows.scalars())
+
+    async def of_user(self, user_id: int) -> list[Ticket]:
+        rows = await self.s.execute(
+            select(Ticket).where(Ticket.user_id == user_id).order_by(Ticket.id)
+        )
+        return list(rows.scalars())
+
+
+class Repository:
+    def __init__(self, session: AsyncSession, *, postgres: bool = False) -> None:
+        self.session = session
+        self.postgres = postgres
+
+    def _table(self, cls: type[_Table]) -> Any:
+        return cls(self.session, self.postgres)
+
+    @cached_property
+    def users(self) -> Users:
+        return self._table(Users)
+
+    @cached_property
+    def states(self) -> States:
+        return self._table(States)
+
+    @cached_property
+    def updates(self) -> Updates:
+        return self._table(Updates)
+
+    @cached_property
+    def audit(self) -> Audit:
+        return self._table(Audit)
+
+    @cached_property
+    def companies(self) -> Companies:
+        return self._table(Companies)
+
+    @cached_property
+    def assessments(self) -> Assessments:
+        return self._table(Assessments)
+
+    @cached_property
+    def answers(self) -> Answers:
+        return self._table(Answers)
+
+    @cached_property
+    def contacts(self) -> Contacts:
+        return self._table(Contacts)
+
+    @cached_property
+    def interests(self) -> Interests:
+        return self._table(Interests)
+
+    @cached_property
+    def votes(self) -> Votes:
+        return self._table(Votes)
+
+    @cached_property
+    def misses(self) -> Misses:
+        return self._table(Misses)
+
+    @cached_property
+    def tickets(self) -> Tickets:
+        return self._table(Tickets)
+
+    async def forget(self, user_id: int) -> None:
+        """Erase everything stored about one person (/forget). The audit log keeps only
+        that an erasure happened, under the id that asked for it."""
+        assessment_ids = select(Assessment.id).where(Assessment.user_id == user_id)
+        await self.session.execute(delete(Answer).where(Answer.assessment_id.in_(assessment_ids)))
+        for model in (ContactRequest, PlacementInterest, PlacementVote, FaqMiss, Ticket):
+            await self.session.execute(delete(model).where(model.user_id == user_id))
+        await self.session.execute(delete(Assessment).where(Assessment.user_id == user_id))
+        await self.session.execute(delete(Company).where(Company.user_id == user_id))
+        await self.session.execute(delete(DialogState).where(DialogState.user_id == user_id))
+        await self.session.execute(delete(User).where(User.id == user_id))

@@ -1,0 +1,19 @@
+"""The conversation engine and its flows, free of any Telegram library.
+
+`Engine.handle(event) -> list[Action]` is the whole surface; `routers()` lists the flows
+and commands that make up kierto-bot, in the order they are wired.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from dialogs.router import Router
+
+
+def routers() -> list[Router]:
+    from dialogs import faq, handoff, kartoitus, placement, results, review, start
+
+    return [start.router, kartoitus.router, results.router, placement.router,
+            handoff.router, faq.router, review.router]

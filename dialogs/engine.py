@@ -1,0 +1,224 @@
+"""The engine: `await engine.handle(event) -> list[Action]`, the same for every door.
+
+For each event:
+
+    1. take the user's lock (two updates of one user never run a step concurrently);
+    2. open one unit of work; an update id seen before ends here with no actions;
+    3. load (or create, on first contact) the user and the dialog state;
+    4. route: command -> its handler; button -> its flow step (if current) or global
+       handler; text -> the open flow step, else the free-text fallback (the FAQ);
+    5. commit; only then are the actions returned for the door to render.
+
+A failure inside a step rolls the whole unit back and the user gets a short apology; what
+they were earlier told was saved stays saved.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Sequence
+
+from bot.i18n import I18n
+from bot.store.db import Database
+from bot.store.models import utcnow
+from dialogs.actions import Action, Send, Toast
+from dialogs.events import MAX_TEXT, Button, Command, Event, Media, Text
+from dialogs.router import PAYLOAD_RE, Context, Flow, Handler, Router, Services
+from knowledge.loader import Knowledge
+
+log = logging.getLogger(__name__)
+
+
+class KeyedLocks:
+    """One asyncio lock per key, dropped when nobody holds or waits for it."""
+
+    def __init__(self) -> None:
+        self._locks: dict[int, tuple[asyncio.Lock, int]] = {}
+
+    @contextlib.asynccontextmanager
+    async def hold(self, key: int) -> AsyncIterator[None]:
+        lock, users = self._locks.get(key, (asyncio.Lock(), 0))
+        self._locks[key] = (lock, users + 1)
+        try:
+            async with lock:
+                yield
+        finally:
+            lock, users = self._locks[key]
+            if users == 1:
+                del self._locks[key]
+            else:
+                self._locks[key] = (lock, users - 1)
+
+    def __len__(self) -> int:
+        return len(self._locks)
+
+
+class Engine:
+    def __init__(
+        self,
+        db: Database,
+        kb: Knowledge,
+        i18n: I18n,
+        services: Services,
+        routers: Sequence[Router],
+    ) -> None:
+        self.db = db
+        self.kb = kb
+        self.i18n = i18n
+        self.services = services
+        self.locks = KeyedLocks()
+        self.commands: dict[str, tuple[Handler, str | None]] = {}
+        self.buttons: dict[str, Handler] = {}
+        self.flows: dict[str, Flow] = {}
+        self.deeplinks: list = []
+        self.text_fallback: Handler | None = None
+        self.staff_reply: Handler | None = None
+        for router in routers:
+            self.commands.update(router.commands)
+            self.buttons.update(router.buttons)
+            self.flows.update(router.flows)
+            self.deeplinks += router.deeplinks
+            self.text_fallback = router.text_fallback or self.text_fallback
+            self.staff_reply = router.staff_reply or self.staff_reply
+        self.flow_by_name = {flow.name: flow for flow in self.flows.values()}
+        clash = set(self.flows) & set(self.buttons)
+        if clash:
+            raise ValueError(f"payload prefixes used twice: {sorted(clash)}")
+
+    # ------------------------------------------------------------------ entry point
+
+    async def handle(self, event: Event) -> list[Action]:
+        staff_chat = event.chat_id == self.services.staff_chat_id
+        if not event.sender.is_private and not staff_chat:
+            return []  # silent in groups, except the staff chat
+        async with self.locks.hold(event.user_id):
+            try:
+                async with self.db.unit() as repo:
+                    if event.update_id is not None and not await repo.updates.mark(event.update_id):
+                        log.info("update %s seen before; skipped", event.update_id)
+                        return []
+                    ctx = await self._context(repo, event)
+                    if staff_chat and not event.sender.is_private:
+                        await self._staff_chat(ctx)
+                    else:
+                        await self._dispatch(ctx)
+                return ctx.actions
+            except Exception:
+                log.exception("handling update %s of a %s failed", event.update_id,
+                              type(event.body).__name__)
+                t = self.i18n(self.i18n.pick(event.sender.language_code))
+                sorry = t._("Sorry, something went wrong on my side. What you saved earlier "
+                            "is safe. Please try again in a moment.")
+                actions: list[Action] = [Send(event.chat_id, sorry)]
+                if isinstance(event.body, Button):
+                    actions.insert(0, Toast())
+                return actions
+
+    async def _context(self, repo, event: Event) -> Context:
+        lang = self.i18n.pick(event.sender.language_code)
+        user, created = await repo.users.lock(event.user_id, lang)
+        if not user.locale_chosen and event.sender.language_code and user.locale != lang:
+            user.locale = lang
+        user.last_seen_at = utcnow()
+        if user.blocked:
+            user.blocked = False  # they wrote to us again, so they unblocked the bot
+        state = await repo.states.get(user.id)
+        return Context(
+            event=event, user=user, state=state, repo=repo, t=self.i18n(user.locale),
+            kb=self.kb, services=self.services, engine=self, first_contact=created,
+        )
+
+    # ------------------------------------------------------------------ routing
+
+    async def _dispatch(self, ctx: Context) -> None:
+        body = ctx.event.body
+        if ctx.first_contact and not (isinstance(body, Command) and body.name == "start"):
+            await self.run_command(ctx, "start", "")
+            if not isinstance(body, Command):
+                return
+        if isinstance(body, Command):
+            await self.run_command(ctx, body.name, body.args)
+        elif isinstance(body, Button):
+            await self._button(ctx, body)
+        elif isinstance(body, Text):
+            await self._text(ctx, body.text)
+        elif isinstance(body, Media):
+            ctx.send(ctx._("I can only read text and button presses, not photos, stickers, "
+                           "voice or files. Please type your message or use the buttons."))
+            await self.show_current(ctx)
+
+    async def run_command(self, ctx: Context, name: str, args: str) -> None:
+        entry = self.commands.get(name)
+        if entry is None:
+            ctx.send(ctx._("I don't know the command /{name}. /help lists what I can do.",
+                           name=name[:32]))
+            return
+        handler, role = entry
+        if role is not None and not ctx.has_role(role):
+            ctx.send(ctx._("That command is for the programme's staff. /help lists what I "
+                           "can do for you."))
+            return
+        await handler(ctx, args)
+
+    async def _button(self, ctx: Context, body: Button) -> None:
+        payload = body.payload
+        prefix, _, rest = payload.partition(":")
+        if not PAYLOAD_RE.match(payload):
+            ctx.toast(ctx._("That button is not valid."))
+            return
+        flow = self.flows.get(prefix)
+        if flow is not None:
+            node, _, value = rest.partition(":")
+            if ctx.state.flow != flow.name or flow.node(ctx) != node:
+                ctx.toast(ctx._("That button belongs to an earlier step. Please use the "
+                                "latest message."))
+                return
+            await flow.on_button(ctx, node, value)
+        elif prefix in self.buttons:
+            await self.buttons[prefix](ctx, rest)
+        else:
+            ctx.toast(ctx._("That button is not valid."))
+
+    async def _text(self, ctx: Context, text: str) -> None:
+        if len(text) > MAX_TEXT:
+            ctx.send(ctx.n_("That message is too long for me: please keep it under {n} "
+                            "character.", "That message is too long for me: please keep it "
+                            "under {n} characters.", MAX_TEXT))
+            return
+        if not text.strip():
+            ctx.send(ctx._("That message was empty. Type something, or use the buttons."))
+            await self.show_current(ctx)
+            return
+        flow = self.flow_by_name.get(ctx.state.flow or "")
+        if flow is not None:
+            if await flow.on_text(ctx, text):
+                return
+            ctx.send(ctx._("Please answer with the buttons below the question. To ask me "
+                           "something else, type /ask and your question, or /cancel to stop."))
+            await flow.show(ctx)
+            return
+        if self.text_fallback is not None:
+            await self.text_fallback(ctx, text)
+
+    async def show_current(self, ctx: Context) -> None:
+        """Show the open step again, if there is one."""
+        flow = self.flow_by_name.get(ctx.state.flow or "")
+        if flow is not None:
+            await flow.show(ctx)
+
+    async def _staff_chat(self, ctx: Context) -> None:
+        """In the staff chat: staff commands and replies to the bot's ticket messages."""
+        body = ctx.event.body
+        if isinstance(body, Command) and body.name in self.commands:
+            handler, role = self.commands[body.name]
+            # Members of the staff chat are staff; other roles are still checked.
+            if role == "staff" or (role is not None and ctx.has_role(role)):
+                await handler(ctx, body.args)
+                return
+        reply_to = getattr(body, "reply_to", None)
+        if reply_to is not None and reply_to.from_bot and self.staff_reply is not None:
+            text = body.text if isinstance(body, Text) else ""
+            if text.strip():
+                await self.staff_reply(ctx, text, reply_to)

@@ -1,0 +1,125 @@
+"""Free-text questions, answered from knowledge/faq.yaml wherever no question is open.
+
+Above `CONFIDENT` the answer comes at once; between `UNSURE` and it the bot offers "did you
+mean…" buttons for the best three; below, it says it does not know, keeps the question for
+the coordinators (to grow the FAQ) and offers a person. The thresholds are set from the
+labelled benchmark (bench/faq_accuracy.py), not by feel.
+"""
+
+from __future__ import annotations
+
+from dialogs.actions import Btn, Keyboard
+from dialogs.faq_match import FaqMatcher, Match, words
+from dialogs.handoff import handoff
+from dialogs.router import Context, Router
+from dialogs.start import menu_keyboard
+from dialogs.ui import esc, rows
+from knowledge.schema import FaqEntry
+
+router = Router("faq")
+
+CONFIDENT = 0.80  # answer at once at or above this score…
+MARGIN = 0.08  # …when the runner-up is at least this far behind
+UNSURE = 0.50  # "did you mean" between this and CONFIDENT; below it, "I don't know"
+MAX_TERMS_TEXT = 600  # longer questions are matched on their first part only
+
+GREETINGS = {"hei", "hi", "hello", "hey", "moi", "moikka", "terve", "morjens", "hej", "hejsan",
+             "tjena", "moro", "päivää", "huomenta", "iltaa", "heippa"}
+THANKS = {"kiitos", "kiitti", "kiitoksia", "thanks", "thank", "thx", "tack", "tackar", "kiits"}
+
+
+def entry(ctx: Context, entry_id: str) -> FaqEntry | None:
+    return next((e for e in ctx.kb.faq if e.id == entry_id), None)
+
+
+def related_buttons(ctx: Context, faq: FaqEntry) -> Keyboard:
+    buttons = []
+    for ref in faq.related[:3]:
+        placement = ctx.kb.placement(ref)
+        if placement is not None:
+            buttons.append(Btn("🧰 " + placement.name.get(ctx.lang), f"pl:{ref}.card"))
+    return rows(buttons)
+
+
+def show_answer(ctx: Context, faq: FaqEntry) -> None:
+    title = faq.questions.get(ctx.lang)[0]
+    text = f"💡 <b>{esc(title[:1].upper() + title[1:])}</b>\n\n{esc(faq.answer.get(ctx.lang))}"
+    keyboard = related_buttons(ctx, faq) + rows([
+        Btn(ctx._("🙋 Not what I asked: ask a person"), "faq:human")])
+    ctx.send(text, keyboard)
+
+
+async def answer_question(ctx: Context, text: str) -> None:
+    """The free-text fallback: small talk, an FAQ answer, suggestions, or a person."""
+    plain = words(text)
+    if plain and len(plain) <= 3 and all(w in GREETINGS for w in plain):
+        ctx.send(ctx._("Hi! 👋 Ask me anything about KIERTO's workshops and services, or "
+                       "choose from the menu."), menu_keyboard(ctx))
+        return
+    if plain and len(plain) <= 4 and any(w in THANKS for w in plain):
+        ctx.send(ctx._("You're welcome! 😊"))
+        return
+    matcher: FaqMatcher = ctx.services.matcher
+    matches = matcher.match(text[: MAX_TERMS_TEXT * 8], ctx.lang)
+    ctx.at(ctx.state.step, lastq=text[:2000])  # for "ask a person" below; /forget erases it
+    decision = decide(matches)
+    if decision == "answer":
+        faq = entry(ctx, matches[0].entry_id)
+        assert faq is not None
+        show_answer(ctx, faq)
+    elif decision == "suggest":
+        buttons = []
+        for match in matches:
+            if match.score >= UNSURE * 0.8 and (faq := entry(ctx, match.entry_id)):
+                buttons.append(Btn(faq.questions.get(ctx.lang)[0][:60], f"faq:{faq.id}"))
+        buttons.append(Btn(ctx._("🙋 None of these: ask a person"), "faq:human"))
+        ctx.send(ctx._("I am not quite sure what you mean. Did you mean one of these?"),
+                 rows(buttons))
+    else:
+        best = matches[0] if matches else None
+        ctx.repo.misses.add(ctx.user.id, ctx.lang, text[:4096],
+                            best.entry_id if best else None, best.score if best else 0.0)
+        ctx.send(ctx._("Sorry, I don't know the answer to that. I saved your question so the "
+                       "team can teach me. Would you like to ask a person?"),
+                 rows([Btn(ctx._("🙋 Ask a person"), "faq:human"),
+                       Btn(ctx._("🏠 Menu"), "m:menu")], 2))
+
+
+def decide(matches: list[Match]) -> str:
+    """answer | suggest | unknown, from the ranked matches."""
+    if not matches or matches[0].score < UNSURE:
+        return "unknown"
+    top = matches[0].score
+    runner_up = matches[1].score if len(matches) > 1 else 0.0
+    if top >= CONFIDENT and top - runner_up >= MARGIN:
+        return "answer"
+    return "suggest"
+
+
+router.text_fallback = answer_question
+
+
+@router.command("ask", "kysy", "fråga", "fraga")
+async def ask(ctx: Context, args: str) -> None:
+    if args.strip():
+        await answer_question(ctx, args)
+    else:
+        ctx.send(ctx._("Type your question in your own words, for example: "
+                       "<i>What is a workshop placement?</i>"))
+
+
+@router.button("faq")
+async def faq_button(ctx: Context, value: str) -> None:
+    ctx.toast()
+    if value == "human":
+        question = ctx.data.get("lastq")
+        if question:
+            await handoff.ask_about(ctx, question, "faq")
+        else:
+            await handoff.begin(ctx)
+        return
+    faq = entry(ctx, value)
+    if faq is None:
+        ctx.toast(ctx._("That button is not valid."))
+        return
+    show_answer(ctx, faq)

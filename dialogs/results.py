@@ -1,0 +1,254 @@
+"""KIERTO-kartoitus results: scores, chart, best next steps, local services, PDF, contact.
+
+The buttons under the results (`kr:<assessment id>.<action>`) stay valid after the flow
+has ended, so a company can fetch its PDF or ask for an adviser days later; each press
+checks that the assessment is the user's own and completed.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from bot.charts import radar_png
+from bot.report import ReportData, render_pdf
+from bot.store.models import Assessment, Company, utcnow
+from dialogs.actions import Btn
+from dialogs.router import Context, Router
+from dialogs.scoring import RankedTip, Result, best_tips, score
+from dialogs.ui import bar, esc, rows
+from knowledge.schema import Service
+
+router = Router("results")
+
+def _effort(ctx: Context, effort: int) -> str:
+    return {1: ctx._("effort: small"), 2: ctx._("effort: medium"),
+            3: ctx._("effort: large")}[effort]
+
+
+def _what_if(ctx: Context, ranked: RankedTip) -> str:
+    return ctx._("What if: +{points} points overall · {effort}",
+                 points=ctx.t.number(ranked.gain, 1), effort=_effort(ctx, ranked.tip.effort))
+
+
+async def complete(ctx: Context, assessment: Assessment, answers: dict[str, Any]) -> None:
+    """Score a finished assessment, store the result and show it."""
+    result = score(ctx.kb, answers)
+    tips = best_tips(ctx.kb, answers)
+    assessment.status = "done"
+    assessment.completed_at = utcnow()
+    assessment.overall = round(result.overall, 1)
+    assessment.level = result.level
+    assessment.result = {**result.as_json(),
+                         "tips": [[r.tip.id, round(r.gain, 1)] for r in tips]}
+    previous = await ctx.repo.assessments.latest_done(assessment.company_id, assessment.id)
+    company = await ctx.repo.companies.get(assessment.company_id)
+    await show(ctx, assessment, company, previous, result, tips)
+
+
+def _change(now: float | None, before: Any) -> str:
+    if now is None or before is None:
+        return ""
+    delta = round(now - float(before))
+    return f"(+{delta})" if delta > 0 else f"({delta})" if delta < 0 else "(±0)"
+
+
+def local_services(ctx: Context, result: Result, tips: list[RankedTip], n: int = 4
+                   ) -> list[Service]:
+    """Services named by the best tips first, then those for the weakest themes."""
+    chosen: list[str] = []
+    for ranked in tips:
+        chosen += [s for s in ranked.tip.services if s not in chosen]
+    weakest = sorted((s.score, t) for t, s in result.themes.items() if s.score is not None)
+    for _score, theme_id in weakest:
+        for service in ctx.kb.services.values():
+            if theme_id in service.themes and service.id not in chosen:
+                chosen.append(service.id)
+    for fallback in ("haastepaja", "kierto100"):
+        if fallback in ctx.kb.services and fallback not in chosen:
+            chosen.append(fallback)
+    picked = [ctx.kb.services[s] for s in chosen if s in ctx.kb.services]
+    return [s for s in picked if s.audience in ("company", "both")][:n]
+
+
+async def show(ctx: Context, assessment: Assessment, company: Company | None,
+               previous: Assessment | None, result: Result, tips: list[RankedTip]) -> None:
+    kb, lang = ctx.kb, ctx.lang
+    level = next(lv for lv in kb.questionnaire.levels if lv.id == result.level)
+    before = (previous.result or {}).get("themes", {}) if previous else {}
+    lines = [
+        ctx._("📊 <b>KIERTO-kartoitus results</b> · {company}",
+              company=esc(company.name if company else "")),
+        "",
+        ctx._("Overall score: <b>{score}/100</b> · level <b>{level}</b>",
+              score=ctx.t.number(result.overall), level=esc(level.label.get(lang))),
+        f"<i>{esc(level.description.get(lang))}</i>",
+        "",
+    ]
+    if previous is not None and previous.overall is not None:
+        lines.insert(3, ctx._("Previous kartoitus {date}: {score}/100 {change}",
+                              date=ctx.t.date(previous.completed_at or previous.started_at),
+                              score=ctx.t.number(previous.overall),
+                              change=_change(result.overall, previous.overall)))
+    for theme in kb.questionnaire.themes:
+        theme_score = result.themes[theme.id].score
+        if theme_score is None:
+            lines.append(f"{bar(0)} – {esc(theme.title.get(lang))} "
+                         f"<i>({ctx._('does not apply')})</i>")
+        else:
+            change = _change(theme_score, before.get(theme.id))
+            lines.append(f"{bar(theme_score / 100)} {theme_score:.0f} {esc(theme.title.get(lang))}"
+                         + (f" {change}" if change else ""))
+    if result.red_flags:
+        lines += ["", ctx._("⚠️ <b>Check these legal basics first</b>")]
+        for qid in result.red_flags:
+            flag = kb.questions[qid].red_flag
+            if flag is not None:
+                lines.append(f"• {esc(flag.text.get(lang))}")
+    models = [m for m in kb.questionnaire.models if m.id in result.models]
+    lines.append("")
+    if models:
+        lines.append(ctx._("♻️ Circular business models you already use (Sitra's five): {models}",
+                           models=esc(", ".join(m.label.get(lang) for m in models))))
+    else:
+        lines.append(ctx._("♻️ You did not tick any of Sitra's five circular business models "
+                           "yet: the tips below are a good start."))
+    if result.gaps:
+        lines.append(ctx.n_("❔ {n} question was answered “don't know” or skipped: finding "
+                            "out is a step forward too.",
+                            "❔ {n} questions were answered “don't know” or skipped: finding "
+                            "out is a step forward too.", len(result.gaps)))
+    ctx.send("\n".join(lines))
+
+    labels = [t.short.get(lang) for t in kb.questionnaire.themes]
+    values = [result.themes[t.id].score for t in kb.questionnaire.themes]
+    old = [before.get(t.id) for t in kb.questionnaire.themes] if before else None
+    chart = radar_png(labels, values, old, title=company.name if company else "",
+                      legend=(ctx._("now"), ctx._("previous")))
+    ctx.send_file("photo", chart, "kierto-kartoitus.png",
+                  ctx._("Your scores per theme (0–100)"))
+
+    tip_lines = [ctx._("🎯 <b>Your three best next steps</b> (most gain for the least effort)"),
+                 ""]
+    if not tips:
+        tip_lines.append(ctx._("Your answers leave no tip with a clear gain: excellent work! "
+                               "Ask an adviser about the next level."))
+    for number, ranked in enumerate(tips, 1):
+        tip = ranked.tip
+        names = [kb.services[s].name.get(lang) for s in tip.services if s in kb.services]
+        tip_lines.append(f"{number}. <b>{esc(tip.title.get(lang))}</b>")
+        tip_lines.append(esc(tip.text.get(lang)))
+        tip_lines.append(f"<i>{_what_if(ctx, ranked)}</i>")
+        if names:
+            tip_lines.append(ctx._("Who can help: {names}", names=esc(", ".join(names))))
+        tip_lines.append("")
+    services = local_services(ctx, result, tips)
+    if services:
+        tip_lines.append(ctx._("🤝 <b>Local help in Pirkanmaa</b>"))
+        for service in services:
+            tip_lines.append(f"• <b>{esc(service.name.get(lang))}</b> ({esc(service.provider)}): "
+                             f"{esc(service.description.get(lang))}")
+    aid = assessment.id
+    ctx.send("\n".join(tip_lines).strip(), rows([
+        Btn(ctx._("📄 PDF report"), f"kr:{aid}.pdf"),
+        Btn(ctx._("🙋 Contact me: I'd like an adviser"), f"kr:{aid}.contact"),
+        Btn(ctx._("🏠 Menu"), "m:menu"),
+    ]))
+
+
+# ---------------------------------------------------------------------- buttons
+
+KR_RE = re.compile(r"^(\d{1,12})\.(pdf|contact|ok|no)$")
+
+
+@router.button("kr")
+async def results_button(ctx: Context, value: str) -> None:
+    match = KR_RE.match(value)
+    assessment = await ctx.repo.assessments.get(int(match.group(1))) if match else None
+    if match is None or assessment is None or assessment.user_id != ctx.user.id \
+            or assessment.status != "done":
+        ctx.toast(ctx._("That button is not valid."))
+        return
+    action = match.group(2)
+    company = await ctx.repo.companies.get(assessment.company_id)
+    if action == "pdf":
+        ctx.toast(ctx._("Making your report…"))
+        data = await report_data(ctx, assessment, company)
+        name = re.sub(r"[^a-z0-9]+", "-", (company.name if company else "").lower()).strip("-")
+        ctx.send_file("document", render_pdf(data),
+                      f"kierto-kartoitus-{name or 'report'}-{assessment.id}.pdf",
+                      ctx._("Your KIERTO-kartoitus report"))
+    elif action == "contact":
+        ctx.toast()
+        shared = ctx._("your company's name") + (
+            ctx._(", Y-tunnus") if company and company.business_id else "")
+        ctx.send(
+            ctx._("🙋 If you agree, the KIERTO programme's coordinators will see {shared}, "
+                  "your kartoitus answers and results, and will contact you here in Telegram "
+                  "through this bot. Nothing else is shared. Do you agree?", shared=shared),
+            rows([Btn(ctx._("✅ Yes, contact me"), f"kr:{assessment.id}.ok"),
+                  Btn(ctx._("No, thanks"), f"kr:{assessment.id}.no")], 2),
+        )
+    elif action == "no":
+        ctx.toast()
+        ctx.edit(ctx.message_id, ctx._("OK, nothing was shared."))
+    elif action == "ok":
+        ctx.toast()
+        assert company is not None and assessment.id is not None and company.id is not None
+        if not await ctx.repo.contacts.add(ctx.user.id, company.id, assessment.id):
+            ctx.edit(ctx.message_id, ctx._("Your request is already with the coordinators: "
+                                           "they will contact you here."))
+            return
+        from dialogs import handoff  # the ticket is how staff reply through the bot
+
+        summary = ctx._("Contact request from {company}: overall {score}/100, level {level}",
+                        company=company.name, score=ctx.t.number(assessment.overall or 0),
+                        level=assessment.level or "")
+        await handoff.open_ticket(ctx, topic=f"contact:{assessment.id}", question=summary)
+        ctx.edit(ctx.message_id, ctx._("✅ Thank you! Your request is with the KIERTO "
+                                       "coordinators; they will contact you here."))
+
+
+async def report_data(ctx: Context, assessment: Assessment, company: Company | None
+                      ) -> ReportData:
+    kb, lang = ctx.kb, ctx.lang
+    assert assessment.id is not None
+    answers = {q: (a.value if a.value is not None else a.text)
+               for q, a in (await ctx.repo.answers.of(assessment.id)).items()}
+    result = score(kb, answers)
+    tips = best_tips(kb, answers)
+    previous = await ctx.repo.assessments.latest_done(assessment.company_id, assessment.id)
+    before = (previous.result or {}).get("themes", {}) if previous else {}
+    level = next(lv for lv in kb.questionnaire.levels if lv.id == result.level)
+    themes = [(t.title.get(lang), result.themes[t.id].score,
+               _change(result.themes[t.id].score, before.get(t.id)))
+              for t in kb.questionnaire.themes]
+    chart = radar_png([t.short.get(lang) for t in kb.questionnaire.themes],
+                      [result.themes[t.id].score for t in kb.questionnaire.themes],
+                      [before.get(t.id) for t in kb.questionnaire.themes] if before else None,
+                      legend=(ctx._("now"), ctx._("previous")))
+    sections: list[tuple[str, list[str]]] = []
+    flags = [kb.questions[q].red_flag for q in result.red_flags]
+    if flags:
+        sections.append((ctx._("Check these legal basics first"),
+                         [flag.text.get(lang) for flag in flags if flag is not None]))
+    sections.append((ctx._("Your three best next steps"), [
+        f"{i}. {r.tip.title.get(lang)} — {r.tip.text.get(lang)} ({_what_if(ctx, r)})"
+        for i, r in enumerate(tips, 1)]))
+    services = local_services(ctx, result, tips)
+    if services:
+        sections.append((ctx._("Local help in Pirkanmaa"),
+                         [f"{s.name.get(lang)} ({s.provider})" for s in services]))
+    date = ctx.t.date(assessment.completed_at or assessment.started_at, "long")
+    return ReportData(
+        title=ctx._("KIERTO-kartoitus report"),
+        subtitle=f"{company.name if company else ''} · {date} · "
+                 + ctx._("questionnaire {version}", version=assessment.version),
+        overall_line=ctx._("Overall score {score}/100 · {level}",
+                           score=ctx.t.number(result.overall), level=level.label.get(lang)),
+        level_text=level.description.get(lang),
+        themes=themes,
+        sections=sections,
+        chart_png=chart,
+        footer=ctx._("KIERTO – Kiertotaloudesta kasvua · City of Tampere · made by kierto-bot"),
+    )

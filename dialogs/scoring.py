@@ -1,0 +1,198 @@
+"""KIERTO-kartoitus scoring and tip ranking: pure functions over the questionnaire.
+
+Rules (also in knowledge/kartoitus.yaml and the README):
+
+- an answer scores 0..1 (its option's `score`); a checklist scores the sum of its ticked
+  items, capped at 1;
+- "not relevant" (`na`) leaves the question out of the denominator;
+- "don't know" (`dk`) scores 0 and is listed as a data gap; a skipped question counts the
+  same way, so skipping cannot raise a score;
+- theme score = 100 × Σ(score × weight) / Σ(weight) over the theme's questions that apply
+  to the company (branching) and are not "not relevant";
+- overall score = mean of theme scores weighted by the profile weights (themes with nothing
+  to score are left out); the maturity level is the highest whose `min` it reaches;
+- red flags: answers listed in a question's `red_flag.when`;
+- business models: checklist items with a `model` that are ticked.
+
+Tips are ranked by gain × ease: gain is how many overall points following the tip would add
+(the answer changed to the tip's `target`, or the missing checklist item ticked), ease is
+4 − effort. Ties go to higher impact. At most one tip per question.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from knowledge.loader import Knowledge
+from knowledge.schema import Question, Tip
+
+Answers = Mapping[str, Any]  # question id -> option id, list of option ids, or text
+
+
+@dataclass(frozen=True)
+class ThemeScore:
+    theme_id: str
+    score: float | None  # 0..100, None when nothing in the theme applies
+    asked: int  # questions that apply and are not "not relevant"
+
+
+@dataclass(frozen=True)
+class Result:
+    themes: dict[str, ThemeScore]
+    overall: float
+    level: str
+    red_flags: list[str] = field(default_factory=list)
+    gaps: list[str] = field(default_factory=list)  # "don't know" or skipped
+    models: list[str] = field(default_factory=list)
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "themes": {t: s.score for t, s in self.themes.items()},
+            "overall": self.overall,
+            "level": self.level,
+            "red_flags": self.red_flags,
+            "gaps": self.gaps,
+            "models": self.models,
+        }
+
+
+def applies(question: Question, answers: Answers) -> bool:
+    """Branching: `ask_if` needs one of the listed profile answers (asked when the profile
+    question was skipped, to be safe); `skip_if` leaves the question out."""
+    for pid, values in question.ask_if.items():
+        given = answers.get(pid)
+        if given is not None and given not in values:
+            return False
+    return all(answers.get(pid) not in values for pid, values in question.skip_if.items())
+
+
+def sequence(kb: Knowledge, answers: Answers) -> list[str]:
+    """The questions this company is asked, in order: profile first, then the themes."""
+    q = kb.questionnaire
+    ids = [x.id for x in q.profile]
+    for theme in q.themes:
+        ids += [x.id for x in theme.questions if applies(x, answers)]
+    return ids
+
+
+def answer_score(kb: Knowledge, qid: str, value: Any) -> tuple[float | None, bool]:
+    """(score 0..1 or None for "not relevant", is_data_gap) of one answer."""
+    question = kb.questions[qid]
+    if value is None:
+        return 0.0, True  # skipped
+    if question.type == "multi":
+        picked = [kb.option(qid, v) for v in value]
+        return min(1.0, sum(o.score or 0.0 for o in picked if o is not None)), False
+    option = kb.option(qid, value)
+    if option is None:
+        return 0.0, True  # an answer from an older questionnaire version
+    if option.na:
+        return None, False
+    return (option.score or 0.0), option.dk
+
+
+def theme_weights(kb: Knowledge, answers: Answers) -> dict[str, float]:
+    weights = {t.id: 1.0 for t in kb.questionnaire.themes}
+    for rule in kb.questionnaire.profile_weights:
+        if all(answers.get(pid) in values for pid, values in rule.when.items()):
+            for theme_id, weight in rule.themes.items():
+                weights[theme_id] *= weight
+    return weights
+
+
+def score(kb: Knowledge, answers: Answers) -> Result:
+    themes: dict[str, ThemeScore] = {}
+    gaps: list[str] = []
+    flags: list[str] = []
+    models: list[str] = []
+    for theme in kb.questionnaire.themes:
+        total = weight_sum = 0.0
+        asked = 0
+        for question in theme.questions:
+            if question.type == "text" or not applies(question, answers):
+                continue
+            value = answers.get(question.id)
+            points, gap = answer_score(kb, question.id, value)
+            if points is None:
+                continue
+            asked += 1
+            total += points * question.weight
+            weight_sum += question.weight
+            if gap:
+                gaps.append(question.id)
+            if question.red_flag and value in question.red_flag.when:
+                flags.append(question.id)
+            if question.type == "multi" and value:
+                for option_id in value:
+                    option = kb.option(question.id, option_id)
+                    if option is not None and option.model and option.model not in models:
+                        models.append(option.model)
+        themes[theme.id] = ThemeScore(
+            theme.id, 100.0 * total / weight_sum if weight_sum else None, asked
+        )
+    weights = theme_weights(kb, answers)
+    scored = [(weights[t], s.score) for t, s in themes.items() if s.score is not None]
+    denominator = sum(w for w, _ in scored)
+    overall = sum(w * s for w, s in scored) / denominator if denominator else 0.0
+    level = kb.questionnaire.levels[0].id
+    for candidate in kb.questionnaire.levels:
+        if overall + 1e-9 >= candidate.min:
+            level = candidate.id
+    return Result(themes, overall, level, flags, gaps, models)
+
+
+@dataclass(frozen=True)
+class RankedTip:
+    tip: Tip
+    gain: float  # overall points gained by following the tip
+
+    @property
+    def rank(self) -> float:
+        return self.gain * (4 - self.tip.effort)
+
+
+def tip_applies(kb: Knowledge, tip: Tip, answers: Answers) -> bool:
+    question = kb.questions[tip.question]
+    if not applies(question, answers):
+        return False
+    value = answers.get(tip.question)
+    if question.type == "multi":
+        picked = list(value or [])
+        return tip.when_missing not in picked
+    if value is None:  # skipped: the tips for "don't know" fit
+        return any((o := kb.option(tip.question, w)) is not None and o.dk for w in tip.when)
+    return value in tip.when
+
+
+def with_tip(kb: Knowledge, tip: Tip, answers: Answers) -> dict[str, Any]:
+    """The answers as they would be after following the tip."""
+    changed = dict(answers)
+    if kb.questions[tip.question].type == "multi":
+        exclusive = {o.id for o in kb.options[tip.question] if o.exclusive}
+        picked = [v for v in changed.get(tip.question) or [] if v not in exclusive]
+        changed[tip.question] = [*picked, tip.when_missing]
+    else:
+        changed[tip.question] = tip.target
+    return changed
+
+
+def best_tips(kb: Knowledge, answers: Answers, n: int = 3) -> list[RankedTip]:
+    base = score(kb, answers).overall
+    best: dict[str, RankedTip] = {}
+    for tip in kb.tips:
+        if not tip_applies(kb, tip, answers):
+            continue
+        gain = score(kb, with_tip(kb, tip, answers)).overall - base
+        if gain <= 1e-9:
+            continue
+        ranked = RankedTip(tip, gain)
+        current = best.get(tip.question)
+        if current is None or _key(ranked) > _key(current):
+            best[tip.question] = ranked
+    return sorted(best.values(), key=_key, reverse=True)[:n]
+
+
+def _key(r: RankedTip) -> tuple[float, int, float]:
+    return (round(r.rank, 6), r.tip.impact, r.gain)

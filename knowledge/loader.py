@@ -1,0 +1,372 @@
+"""Load and check the YAML knowledge base, reporting every problem as `file:line: message`.
+
+Validation runs once, at start (the bot refuses to start on a broken knowledge base) and in
+`kierto-bot kb check` for content editors. Schema errors come from pydantic; the checks
+here add what a schema cannot see: duplicate keys, unique ids, references between files.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from knowledge.schema import (
+    FaqBook,
+    FaqEntry,
+    Option,
+    Placement,
+    PlacementBook,
+    Question,
+    Questionnaire,
+    Service,
+    ServiceBook,
+    Theme,
+    Tip,
+    TipBook,
+)
+
+DEFAULT_DIR = Path(__file__).resolve().parent
+FILES: dict[str, type[BaseModel]] = {
+    "kartoitus.yaml": Questionnaire,
+    "tips.yaml": TipBook,
+    "services.yaml": ServiceBook,
+    "placements.yaml": PlacementBook,
+    "faq.yaml": FaqBook,
+}
+M = TypeVar("M", bound=BaseModel)
+Path_ = tuple[str | int, ...]
+
+
+@dataclass(frozen=True)
+class Problem:
+    file: str
+    line: int
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}: {self.message}"
+
+
+class KnowledgeError(Exception):
+    def __init__(self, problems: list[Problem]) -> None:
+        super().__init__("\n".join(map(str, problems)))
+        self.problems = problems
+
+
+@dataclass
+class _Source:
+    """One parsed file: the data and the line of every value in it."""
+
+    name: str
+    data: Any = None
+    lines: dict[Path_, int] = field(default_factory=dict)
+
+    def line(self, path: Path_) -> int:
+        while path and path not in self.lines:
+            path = path[:-1]
+        return self.lines.get(path, 1)
+
+
+def _walk(node: yaml.Node, path: Path_, src: _Source, problems: list[Problem]) -> None:
+    src.lines[path] = node.start_mark.line + 1
+    if isinstance(node, yaml.MappingNode):
+        seen: set[Any] = set()
+        for key_node, value_node in node.value:
+            key = key_node.value
+            if key in seen:
+                problems.append(
+                    Problem(src.name, key_node.start_mark.line + 1, f"duplicate key {key!r}")
+                )
+            seen.add(key)
+            _walk(value_node, (*path, key), src, problems)
+    elif isinstance(node, yaml.SequenceNode):
+        for index, item in enumerate(node.value):
+            _walk(item, (*path, index), src, problems)
+
+
+def _parse(path: Path, problems: list[Problem]) -> _Source:
+    src = _Source(path.name)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        problems.append(Problem(src.name, 1, "file is missing"))
+        return src
+    except UnicodeDecodeError as exc:
+        problems.append(Problem(src.name, 1, f"not UTF-8 text ({exc.reason})"))
+        return src
+    loader = yaml.SafeLoader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            problems.append(Problem(src.name, 1, "file is empty"))
+            return src
+        _walk(node, (), src, problems)
+        src.data = loader.construct_document(node)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark else 1
+        problems.append(Problem(src.name, line, f"YAML syntax: {exc.problem or exc}"))
+    finally:
+        loader.dispose()
+    return src
+
+
+def _validate(src: _Source, model: type[M], problems: list[Problem]) -> M | None:
+    if src.data is None:
+        return None
+    try:
+        return model.model_validate(src.data)
+    except ValidationError as exc:
+        for error in exc.errors():
+            loc = tuple(error["loc"])
+            where = ".".join(str(p) for p in loc) or "(top)"
+            problems.append(Problem(src.name, src.line(loc), f"{where}: {error['msg']}"))
+        return None
+
+
+def _duplicates(ids: list[tuple[str, Path_]], src: _Source, what: str) -> Iterator[Problem]:
+    seen: set[str] = set()
+    for id_, path in ids:
+        if id_ in seen:
+            yield Problem(src.name, src.line(path), f"duplicate {what} id {id_!r}")
+        seen.add(id_)
+
+
+@dataclass(frozen=True)
+class Knowledge:
+    """The validated knowledge base, with lookups the flows need."""
+
+    questionnaire: Questionnaire
+    tips: tuple[Tip, ...]
+    services: dict[str, Service]
+    placements: PlacementBook
+    faq: tuple[FaqEntry, ...]
+    questions: dict[str, Question] = field(default_factory=dict)
+    options: dict[str, tuple[Option, ...]] = field(default_factory=dict)
+    theme_of: dict[str, Theme] = field(default_factory=dict)
+
+    @classmethod
+    def build(cls, q: Questionnaire, tips: TipBook, services: ServiceBook,
+              placements: PlacementBook, faq: FaqBook) -> Knowledge:
+        questions: dict[str, Question] = {}
+        options: dict[str, tuple[Option, ...]] = {}
+        theme_of: dict[str, Theme] = {}
+        for question in q.profile:
+            questions[question.id] = question
+        for theme in q.themes:
+            for question in theme.questions:
+                questions[question.id] = question
+                theme_of[question.id] = theme
+        for qid, question in questions.items():
+            opts = q.scales.get(question.scale, []) if question.scale else question.options
+            options[qid] = tuple(opts)
+        return cls(
+            questionnaire=q,
+            tips=tuple(tips.tips),
+            services={s.id: s for s in services.services},
+            placements=placements,
+            faq=tuple(faq.faq),
+            questions=questions,
+            options=options,
+            theme_of=theme_of,
+        )
+
+    def option(self, question_id: str, option_id: str) -> Option | None:
+        return next((o for o in self.options.get(question_id, ()) if o.id == option_id), None)
+
+    def placement(self, placement_id: str) -> Placement | None:
+        return next((p for p in self.placements.placements if p.id == placement_id), None)
+
+
+def _check_kartoitus(q: Questionnaire, src: _Source) -> Iterator[Problem]:
+    P = Problem
+    yield from _duplicates([(t.id, ("themes", i)) for i, t in enumerate(q.themes)], src, "theme")
+    all_q: list[tuple[Question, Path_]] = [(x, ("profile", i)) for i, x in enumerate(q.profile)]
+    for ti, theme in enumerate(q.themes):
+        all_q += [(x, ("themes", ti, "questions", i)) for i, x in enumerate(theme.questions)]
+    yield from _duplicates([(x.id, p) for x, p in all_q], src, "question")
+    profile = {x.id: x for x in q.profile}
+    theme_ids = {t.id for t in q.themes}
+    model_ids = {m.id for m in q.models}
+    for sid, scale in q.scales.items():
+        yield from _duplicates(
+            [(o.id, ("scales", sid, i)) for i, o in enumerate(scale)], src, "option"
+        )
+    for question, path in all_q:
+        scored = question.id not in profile
+        if question.scale and question.scale not in q.scales:
+            yield P(src.name, src.line((*path, "scale")), f"unknown scale {question.scale!r}")
+            continue
+        if question.scale and question.options:
+            yield P(src.name, src.line(path), f"{question.id}: give either scale or options")
+        opts = q.scales.get(question.scale, []) if question.scale else question.options
+        yield from _duplicates(
+            [(o.id, (*path, "options", i)) for i, o in enumerate(question.options)], src, "option"
+        )
+        if question.type == "text":
+            if opts:
+                yield P(src.name, src.line(path), f"{question.id}: a text question has no options")
+        elif not opts:
+            yield P(src.name, src.line(path), f"{question.id}: no options")
+        ids = {o.id for o in opts}
+        for i, o in enumerate(opts):
+            where = src.line((*path, "options", i)) if question.options else src.line(path)
+            if not scored and o.score is not None:
+                yield P(src.name, where, f"{question.id}.{o.id}: profile options have no score")
+            if scored and o.score is None and not (o.na or o.dk) and question.type != "text":
+                yield P(src.name, where, f"{question.id}.{o.id}: a scored option needs a score")
+            if o.model and o.model not in model_ids:
+                yield P(src.name, where, f"{question.id}.{o.id}: unknown model {o.model!r}")
+            if o.exclusive and question.type != "multi":
+                yield P(src.name, where, f"{question.id}.{o.id}: exclusive is for checklists")
+        for key in ("ask_if", "skip_if"):
+            for pid, values in getattr(question, key).items():
+                where = src.line((*path, key, pid))
+                if pid not in profile:
+                    yield P(src.name, where, f"{question.id}: {key} names unknown profile "
+                                             f"question {pid!r}")
+                    continue
+                known = {o.id for o in q.scales.get(profile[pid].scale or "", profile[pid].options)}
+                for value in values:
+                    if value not in known:
+                        yield P(src.name, where, f"{question.id}: {pid} has no option {value!r}")
+        if question.red_flag:
+            for value in question.red_flag.when:
+                if value not in ids:
+                    yield P(src.name, src.line((*path, "red_flag")),
+                            f"{question.id}: red flag names unknown option {value!r}")
+    for i, weight in enumerate(q.profile_weights):
+        for pid, values in weight.when.items():
+            if pid not in profile:
+                yield P(src.name, src.line(("profile_weights", i, "when")),
+                        f"unknown profile question {pid!r}")
+            else:
+                known = {o.id for o in q.scales.get(profile[pid].scale or "", profile[pid].options)}
+                for value in values:
+                    if value not in known:
+                        yield P(src.name, src.line(("profile_weights", i, "when")),
+                                f"{pid} has no option {value!r}")
+        for tid in weight.themes:
+            if tid not in theme_ids:
+                yield P(src.name, src.line(("profile_weights", i, "themes")),
+                        f"unknown theme {tid!r}")
+    mins = [level.min for level in q.levels]
+    if mins != sorted(mins) or mins[0] != 0:
+        yield P(src.name, src.line(("levels",)), "levels must start at min 0 and ascend")
+    yield from _duplicates([(lv.id, ("levels", i)) for i, lv in enumerate(q.levels)], src, "level")
+
+
+def _check_tips(tips: TipBook, k: Knowledge, services: set[str], src: _Source
+                ) -> Iterator[Problem]:
+    yield from _duplicates([(t.id, ("tips", i)) for i, t in enumerate(tips.tips)], src, "tip")
+    for i, tip in enumerate(tips.tips):
+        line = src.line(("tips", i))
+        question = k.questions.get(tip.question)
+        theme = k.theme_of.get(tip.question)
+        if question is None or theme is None:
+            yield Problem(src.name, line, f"{tip.id}: unknown scored question {tip.question!r}")
+            continue
+        if theme.id != tip.theme:
+            yield Problem(src.name, line, f"{tip.id}: question {tip.question} belongs to theme "
+                                          f"{theme.id}, not {tip.theme}")
+        ids = {o.id for o in k.options[tip.question]}
+        if question.type == "multi":
+            if not tip.when_missing or tip.when or tip.target:
+                yield Problem(src.name, line, f"{tip.id}: a checklist tip uses when_missing only")
+            elif tip.when_missing not in ids:
+                yield Problem(src.name, line, f"{tip.id}: unknown option {tip.when_missing!r}")
+        elif question.type == "single":
+            if not tip.when or not tip.target or tip.when_missing:
+                yield Problem(src.name, line, f"{tip.id}: a tip on a single-choice question "
+                                              "needs when and target")
+            for value in [*tip.when, *([tip.target] if tip.target else [])]:
+                if value not in ids:
+                    yield Problem(src.name, line, f"{tip.id}: unknown option {value!r}")
+            if tip.target in tip.when:
+                yield Problem(src.name, line, f"{tip.id}: target is one of the when answers")
+        else:
+            yield Problem(src.name, line, f"{tip.id}: tips cannot refer to a text question")
+        for sid in tip.services:
+            if sid not in services:
+                yield Problem(src.name, line, f"{tip.id}: unknown service {sid!r}")
+
+
+def _check_placements(book: PlacementBook, src: _Source) -> Iterator[Problem]:
+    yield from _duplicates([(p.id, ("partners", i)) for i, p in enumerate(book.partners)],
+                           src, "partner")
+    yield from _duplicates([(t.id, ("interests", i)) for i, t in enumerate(book.interests)],
+                           src, "interest")
+    yield from _duplicates([(t.id, ("skills", i)) for i, t in enumerate(book.skills)],
+                           src, "skill")
+    yield from _duplicates([(p.id, ("placements", i)) for i, p in enumerate(book.placements)],
+                           src, "placement")
+    partners = {p.id for p in book.partners}
+    interests = {t.id for t in book.interests}
+    skills = {t.id for t in book.skills}
+    for i, p in enumerate(book.placements):
+        if p.partner not in partners:
+            yield Problem(src.name, src.line(("placements", i, "partner")),
+                          f"{p.id}: unknown partner {p.partner!r}")
+        for j, tag in enumerate(p.interests):
+            if tag not in interests:
+                yield Problem(src.name, src.line(("placements", i, "interests", j)),
+                              f"{p.id}: unknown interest {tag!r}")
+        for j, tag in enumerate(p.skills):
+            if tag not in skills:
+                yield Problem(src.name, src.line(("placements", i, "skills", j)),
+                              f"{p.id}: unknown skill {tag!r}")
+
+
+def _check_faq(faq: FaqBook, known: set[str], src: _Source) -> Iterator[Problem]:
+    yield from _duplicates([(e.id, ("faq", i)) for i, e in enumerate(faq.faq)], src, "FAQ")
+    for i, entry in enumerate(faq.faq):
+        for j, ref in enumerate(entry.related):
+            if ref not in known:
+                yield Problem(src.name, src.line(("faq", i, "related", j)),
+                              f"{entry.id}: related names unknown placement or service {ref!r}")
+
+
+def check(directory: Path = DEFAULT_DIR) -> tuple[Knowledge | None, list[Problem]]:
+    """Parse, validate and cross-check every file; return the knowledge and the problems."""
+    problems: list[Problem] = []
+    sources = {name: _parse(directory / name, problems) for name in FILES}
+    models = {name: _validate(src, FILES[name], problems) for name, src in sources.items()}
+    q, tips, services, placements, faq = (models[name] for name in FILES)
+    if isinstance(q, Questionnaire):
+        problems += _check_kartoitus(q, sources["kartoitus.yaml"])
+    service_ids: set[str] = set()
+    if isinstance(services, ServiceBook):
+        ssrc = sources["services.yaml"]
+        problems += _duplicates(
+            [(s.id, ("services", i)) for i, s in enumerate(services.services)], ssrc, "service"
+        )
+        service_ids = {s.id for s in services.services}
+        themes = {t.id for t in q.themes} if isinstance(q, Questionnaire) else set()
+        for i, s in enumerate(services.services):
+            for tid in s.themes:
+                if themes and tid not in themes:
+                    problems.append(Problem(ssrc.name, ssrc.line(("services", i, "themes")),
+                                            f"{s.id}: unknown theme {tid!r}"))
+    if isinstance(placements, PlacementBook):
+        problems += _check_placements(placements, sources["placements.yaml"])
+    if isinstance(faq, FaqBook) and isinstance(placements, PlacementBook):
+        known = service_ids | {p.id for p in placements.placements}
+        problems += _check_faq(faq, known, sources["faq.yaml"])
+    if not all(isinstance(m, BaseModel) for m in models.values()):
+        return None, problems
+    k = Knowledge.build(q, tips, services, placements, faq)
+    problems += _check_tips(tips, k, service_ids, sources["tips.yaml"])
+    return (None if problems else k), problems
+
+
+def load(directory: Path = DEFAULT_DIR) -> Knowledge:
+    """The knowledge base, or `KnowledgeError` listing every problem."""
+    knowledge, problems = check(directory)
+    if knowledge is None:
+        raise KnowledgeError(problems or [Problem("knowledge", 1, "could not be loaded")])
+    return knowledge

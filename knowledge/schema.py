@@ -1,0 +1,252 @@
+"""Pydantic models for the YAML knowledge base.
+
+Every user-facing text is an `L10n` with Finnish, English and Swedish. Ids are short ASCII
+strings because they travel in button payloads (Telegram allows 64 bytes) and are stored in
+the database: renaming an id orphans stored answers, so ids are forever; labels are not.
+
+Cross-file references (a tip names a question, a placement names tags) are checked in
+`knowledge.loader`, which knows where every value came from and reports `file:line`.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+
+LANGS: tuple[str, ...] = ("fi", "en", "sv")
+Lang = Literal["fi", "en", "sv"]
+
+Id = Annotated[str, StringConstraints(pattern=r"^[a-z0-9_]{1,20}$")]
+NonEmpty = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
+
+
+class Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class L10n(Model):
+    """One text in the three languages of the bot."""
+
+    fi: NonEmpty
+    en: NonEmpty
+    sv: NonEmpty
+
+    def get(self, lang: str) -> str:
+        return getattr(self, lang if lang in LANGS else "fi")
+
+
+class L10nList(Model):
+    """Several phrasings of one thing, per language (FAQ questions)."""
+
+    fi: list[NonEmpty] = Field(min_length=1)
+    en: list[NonEmpty] = Field(min_length=1)
+    sv: list[NonEmpty] = Field(min_length=1)
+
+    def get(self, lang: str) -> list[str]:
+        return getattr(self, lang if lang in LANGS else "fi")
+
+
+# --------------------------------------------------------------------------- kartoitus
+
+
+class Option(Model):
+    """One answer button.
+
+    `score` is 0..1 for scored questions and absent for profile questions. `na` marks
+    "not relevant" (leaves the denominator), `dk` marks "don't know" (scores 0 and is
+    listed as a data gap). In a checklist, `exclusive` clears the other ticks ("none of
+    these") and `model` names the Sitra business model the item stands for.
+    """
+
+    id: Id
+    label: L10n
+    score: float | None = Field(default=None, ge=0, le=1)
+    na: bool = False
+    dk: bool = False
+    exclusive: bool = False
+    model: Id | None = None
+
+
+class RedFlag(Model):
+    """A missing legal basic, raised when the answer is one of `when`."""
+
+    when: list[Id] = Field(min_length=1)
+    text: L10n
+
+
+class Question(Model):
+    """A kartoitus question.
+
+    `type`: `single` (one button: maturity scales, yes/no scales, number ranges, choices),
+    `multi` (a checklist toggled in place and confirmed with Done) or `text` (free text).
+    Options come either from a shared scale (`scale: maturity5`) or are listed inline.
+    `ask_if` / `skip_if` map a profile question id to option ids: the question is asked
+    only when (not) one of them was chosen.
+    """
+
+    id: Id
+    type: Literal["single", "multi", "text"]
+    text: L10n
+    help: L10n | None = None
+    scale: Id | None = None
+    options: list[Option] = Field(default_factory=list)
+    weight: int = Field(default=1, ge=1, le=3)
+    ask_if: dict[Id, list[Id]] = Field(default_factory=dict)
+    skip_if: dict[Id, list[Id]] = Field(default_factory=dict)
+    red_flag: RedFlag | None = None
+    max_len: int = Field(default=1000, ge=1, le=4000)
+    optional: bool = False
+
+
+class Theme(Model):
+    id: Id
+    title: L10n
+    short: L10n  # axis label on the radar chart, at most 16 characters
+    questions: list[Question] = Field(min_length=1)
+
+    @field_validator("short")
+    @classmethod
+    def _short_fits_chart(cls, value: L10n) -> L10n:
+        for lang in LANGS:
+            if len(value.get(lang)) > 16:
+                raise ValueError(f"short.{lang} is longer than 16 characters")
+        return value
+
+
+class ProfileWeight(Model):
+    """Theme weights for companies whose profile matches `when` (all keys must match)."""
+
+    when: dict[Id, list[Id]] = Field(min_length=1)
+    themes: dict[Id, float] = Field(min_length=1)
+
+
+class Level(Model):
+    """A maturity level, reached when the overall score is at least `min` (0..100)."""
+
+    id: Id
+    min: float = Field(ge=0, le=100)
+    label: L10n
+    description: L10n
+
+
+class BusinessModel(Model):
+    """One of Sitra's five circular business models."""
+
+    id: Id
+    label: L10n
+    description: L10n
+
+
+class Questionnaire(Model):
+    version: NonEmpty
+    scales: dict[Id, list[Option]]
+    profile: list[Question]
+    themes: list[Theme] = Field(min_length=1)
+    profile_weights: list[ProfileWeight] = Field(default_factory=list)
+    levels: list[Level] = Field(min_length=2)
+    models: list[BusinessModel] = Field(default_factory=list)
+
+
+class Tip(Model):
+    """A concrete next step, tied to one question and the answers that trigger it.
+
+    For a single-choice question `when` lists the answer ids that make the tip relevant and
+    `target` is the answer the company would give after following it (the "what if"). For a
+    checklist, `when_missing` names the item whose absence makes the tip relevant; following
+    the tip ticks it.
+    """
+
+    id: Id
+    theme: Id
+    question: Id
+    when: list[Id] = Field(default_factory=list)
+    target: Id | None = None
+    when_missing: Id | None = None
+    effort: int = Field(ge=1, le=3)  # 1 = an afternoon, 3 = a project
+    impact: int = Field(ge=1, le=3)
+    title: L10n
+    text: L10n
+    services: list[Id] = Field(default_factory=list)
+
+
+class TipBook(Model):
+    tips: list[Tip] = Field(min_length=1)
+
+
+# --------------------------------------------------------------------------- services
+
+
+class Service(Model):
+    """A local service or programme product a company or job seeker can turn to."""
+
+    id: Id
+    name: L10n
+    provider: NonEmpty
+    description: L10n
+    how: L10n | None = None
+    url: Annotated[str, StringConstraints(pattern=r"^https://")] | None = None
+    themes: list[Id] = Field(default_factory=list)
+    audience: Literal["company", "jobseeker", "both"] = "company"
+
+
+class ServiceBook(Model):
+    services: list[Service] = Field(min_length=1)
+
+
+# --------------------------------------------------------------------------- placements
+
+
+class Tag(Model):
+    id: Id
+    label: L10n
+
+
+class Partner(Model):
+    id: Id
+    name: NonEmpty
+    description: L10n
+
+
+class Placement(Model):
+    """A workshop placement (työpaja) at one of the programme's partners.
+
+    Optional fields stay out when the fact is not known; the bot then simply does not
+    mention them.
+    """
+
+    id: Id
+    partner: Id
+    name: L10n
+    summary: L10n
+    what_you_do: L10n
+    what_you_learn: L10n
+    interests: list[Id] = Field(min_length=1)
+    skills: list[Id] = Field(default_factory=list)
+    suits: L10n | None = None
+    languages: list[Lang] = Field(default_factory=list)
+    how_to_apply: L10n | None = None
+
+
+class PlacementBook(Model):
+    partners: list[Partner] = Field(min_length=1)
+    interests: list[Tag] = Field(min_length=1)
+    skills: list[Tag] = Field(default_factory=list)
+    placements: list[Placement] = Field(min_length=1)
+
+
+# --------------------------------------------------------------------------- FAQ
+
+
+class FaqEntry(Model):
+    """One answer and the ways people ask for it."""
+
+    id: Id
+    topic: Id
+    questions: L10nList
+    answer: L10n
+    related: list[Id] = Field(default_factory=list)  # placement or service ids
+
+
+class FaqBook(Model):
+    faq: list[FaqEntry] = Field(min_length=1)

@@ -1,0 +1,1 @@
+"""kierto-bot tests; they mirror the packages (bot/, dialogs/, knowledge/)."""
