@@ -38,6 +38,6 @@ async def build_app(settings: Settings, *, db: Database | None = None,
     services = Services(
         admin_ids=settings.admin_ids,
         staff_chat_id=settings.staff_chat_id,
-        matcher=FaqMatcher(kb.faq),
+        matcher=FaqMatcher(kb.faq, kb.synonyms.concepts),
     )
     return App(settings, db, kb, i18n, Engine(db, kb, i18n, services, routers()))

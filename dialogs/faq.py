@@ -18,9 +18,9 @@ from knowledge.schema import FaqEntry
 
 router = Router("faq")
 
-CONFIDENT = 0.80  # answer at once at or above this score…
-MARGIN = 0.08  # …when the runner-up is at least this far behind
-UNSURE = 0.50  # "did you mean" between this and CONFIDENT; below it, "I don't know"
+CONFIDENT = 0.60  # answer at once at or above this score…
+MARGIN = 0.24  # …when the runner-up is at least this far behind
+UNSURE = 0.45  # "did you mean" between this and CONFIDENT; below it, "I don't know"
 MAX_TERMS_TEXT = 600  # longer questions are matched on their first part only
 
 GREETINGS = {"hei", "hi", "hello", "hey", "moi", "moikka", "terve", "morjens", "hej", "hejsan",

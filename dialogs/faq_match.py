@@ -1,20 +1,25 @@
 """Free-text questions to FAQ entries: tolerant of Finnish inflection, typos and language.
 
-How a question is scored against one phrasing of an entry:
+How a question is scored against the FAQ:
 
-1. Both are normalised (case-folded, punctuation and markup dropped), cut into words,
-   stripped of stop words and reduced to Snowball stems in the phrasing's language, then
-   folded to ASCII (ä→a, ö→o, å→a) so that "tyopajaan" meets "työpajassa".
-2. Each question word finds its closest phrasing word: equal stems count 1, a stem that
-   is the start of the other (compounds: "palkkatuki" ~ "palkkatukityö") 0.9, otherwise
-   rapidfuzz's similarity when it is at least 80 % (typos), scaled to 0..1.
-3. Words count by their rarity across entries (IDF): "kierto" says less than "ohjaamo".
-   Recall = matched question weight / question weight; precision = matched phrasing weight
-   / phrasing weight; the score is their weighted harmonic mean, leaning on precision so
-   that a greeting or a little context around a question does not drown it.
+1. Words. Text is case-folded and stripped of markup and punctuation. Each word is reduced
+   to its Snowball stem in the language being tried and folded to ASCII (ä→a, ö→o, å→a),
+   so "tyopajaan" meets "työpajassa". Pure function words (ja, the, och…) are dropped;
+   question words stay, because "who" and "what" tell entries apart.
+2. Concepts. Words and phrases listed together in knowledge/synonyms.yaml become one
+   language-independent concept ("lönestöd", "palkkatuella", "wage subsidy" → @pay_subsidy),
+   matched on the stem, on a stem that starts with a listed one (compounds), or with a
+   small typo.
+3. Similarity. Other words match a phrasing's word when equal (1), when one starts the
+   other (compounds, 0.9) or, for typos, by rapidfuzz similarity of at least 80 % (0..1).
+4. Weights. A word counts by its rarity across entries (IDF), so a rare word decides more
+   than a common one. Against each phrasing the score is an F-measure leaning on precision
+   (how much of the phrasing the question covers) over recall (how much of the question is
+   covered), so a greeting or some context around a question does not drown it; it is
+   blended with how much of the question the entry as a whole (all its phrasings) covers.
 
-An entry scores its best phrasing over all three languages, so a Swede writing Finnish is
-still understood; the answer comes in the user's own language.
+An entry scores its best over the three languages (the user's own is preferred a little),
+so a Swede writing Finnish is still understood; the answer comes in the user's language.
 """
 
 from __future__ import annotations
@@ -30,52 +35,46 @@ from functools import lru_cache
 import snowballstemmer
 from rapidfuzz import fuzz, process
 
-from knowledge.schema import FaqEntry
+from knowledge.schema import Concept, FaqEntry
 
-STEMMERS = {"fi": "finnish", "en": "english", "sv": "swedish"}
+LANGS = ("fi", "en", "sv")
+_STEMMERS = {lang: snowballstemmer.stemmer(name)
+             for lang, name in (("fi", "finnish"), ("en", "english"), ("sv", "swedish"))}
 
-# Function words that say nothing about the topic. Question words stay out too: the
-# topic words decide which entry fits, and "who"/"what" alone would only add noise.
+# Function words only: they say nothing about what is asked.
 STOP_WORDS = {
     "fi": set("""
-        mikä mitä mikäs mitäs mistä mihin miksi miten kuinka millainen millaista missä milloin
-        kuka kenelle kenen ketä onko onks onkos oliko voiko voiks voinko voisinko voinks
-        saako saanko pitääkö tarviiko tarvitseeko kannattaako on ole olla oon olen olet oot
-        olisi ois ovat oli ja tai vai mutta että jos kun kuin niin myös vielä jo nyt sitten
-        se sen sitä ne niitä niiden tämä tää tätä tässä siinä siitä sinne tuo toi tota
-        minä mä mää mun mulla mulle minun minulla minulle minua sinä sä sun sulla sulle sinun
-        sinulla me meillä meidän te teillä teidän he heillä
-        ei en et eikö eiks ku jne esim eli vaan kyllä joo no hei moi moikka terve
-        kiitos kiitti hyvä päivää iltaa huomenta siis ihan aika tosi vaan vähän jotain joku
-        jokin johonkin mikään mitään kaikki yksi mut ni nii jos jotta koska
-        pitäs pitäisi voisi voisko voitko voisitko kerro kerrotko selitä haluaisin haluun
-        haluan tietää tietäisin
+        on ole olla oon olen olet oot olisi ois ovat oli olis ja tai mutta että jos kun kuin
+        niin myös vielä jo sitten se sen sitä ne niitä niiden tämä tää tätä tässä siinä
+        siitä sinne tuo toi tota minä mä mää mun mulla mulle minun minulla minulle minua sinä
+        sä sun sulla sulle sinun sinulla me meillä meidän te teillä teidän he heillä ei et
+        ku jne esim eli vaan kyllä joo no hei moi moikka terve kiitos kiitti siis ihan aika
+        tosi vähän jotain joku jokin johonkin mitään mut ni nii jotta koska oikein oikeen
+        sinne tänne täällä siellä kans kanssa
     """.split()),
     "en": set("""
-        what whats what's which who whom whose where when why how is are was were be been am
-        do does did doing can could would should will shall may might must i me my mine you
-        your yours we our us they them their he she it its this that these those there here
-        a an the and or but if then so than too also very just about of to in on at for from
-        with by as into out up down any some anything something please tell explain know want
-        wanna need im i'm ive i've dont don't hi hello hey thanks thank get got have has had
-        there's theres like really much many
+        is are was were be been am do does did doing i me my mine you your yours we our us
+        they them their he she it its this that these those there here a an the and or but if
+        then so than too also very just of to in on at for from with by as into out up any some
+        please im i'm hi hello hey thanks thank pls plz really
     """.split()),
     "sv": set("""
-        vad vilken vilket vilka vem vems var vart när varför hur är var vara varit blir bli
-        kan kunde ska skulle får fick måste vill ville har hade jag mig min mitt mina du dig
-        din ditt dina vi oss vår vårt våra ni er ert era de dem deras han hon den det denna
-        detta dessa där här en ett och eller men om så än också mycket bara av till i på
-        för från med som ut upp någon något några inte nej ja hej tack berätta förklara veta
-        vet finns man sig sin sitt sina
+        är var vara varit blir bli jag mig min mitt mina du dig din ditt dina vi oss vår vårt
+        våra ni er ert era de dem deras han hon den det denna detta dessa där här en ett och
+        eller men om så än också mycket bara av till i på för från med som ut upp någon något
+        några hej tack sig sin sitt sina
     """.split()),
 }
 
-WORD_RE = re.compile(r"[^\W\d_]+|\d+", re.UNICODE)
+WORD_RE = re.compile(r"[^\W_]+(?:'[^\W_]+)*", re.UNICODE)  # hyphens split compounds
 FOLD = str.maketrans({"ä": "a", "ö": "o", "å": "a", "é": "e", "ü": "u"})
-OOV_WEIGHT = 1.0  # weight of a question word no phrasing uses
-FUZZY_MIN = 80.0  # rapidfuzz ratio needed to count a typo as the same word
+FUZZY_WORD = 80.0  # rapidfuzz ratio that makes a typo count as the same word
+FUZZY_CONCEPT = 86.0  # …and as a concept term (stricter: concepts weigh a lot)
 PREFIX_MIN = 5  # a stem this long may match a longer word it starts (compounds)
-PRECISION_BIAS = 2.0  # F-beta with beta = 1/2: precision weighs twice recall
+BETA = 0.5  # F-beta: precision counts four times recall
+ENTRY_BLEND = 0.3  # share of the score from the entry as a whole
+OTHER_LANG = 0.95  # phrasings in another language than the user's score a little less
+MAX_TERMS = 60  # longer questions are matched on their first 60 meaningful words
 
 
 def words(text: str) -> list[str]:
@@ -84,26 +83,71 @@ def words(text: str) -> list[str]:
     return WORD_RE.findall(text)
 
 
-@lru_cache(maxsize=4096)
-def _stem(lang: str, word: str) -> str:
+@lru_cache(maxsize=8192)
+def stem(lang: str, word: str) -> str:
     return _STEMMERS[lang].stemWord(word).translate(FOLD)
 
 
-_STEMMERS = {lang: snowballstemmer.stemmer(name) for lang, name in STEMMERS.items()}
+class Concepts:
+    """The synonym table: stems and stem sequences that stand for one concept."""
+
+    def __init__(self, concepts: Iterable[Concept] = ()) -> None:
+        self.single: dict[str, str] = {}
+        self.multi: dict[tuple[str, ...], str] = {}
+        for concept in concepts:
+            for lang in LANGS:
+                for term in concept.get(lang):
+                    parts = tuple(stem(lang, w) for w in words(term))
+                    if len(parts) == 1:
+                        self.single[parts[0]] = concept.id
+                        self.single.setdefault(words(term)[0].translate(FOLD), concept.id)
+                    elif parts:
+                        self.multi[parts] = concept.id
+        self.keys = list(self.single)
+        self.longest = max((len(k) for k in self.multi), default=1)
+
+    def word(self, stemmed: str, raw: str) -> str | None:
+        for key in (stemmed, raw):
+            if key in self.single:
+                return self.single[key]
+        for cut in range(len(stemmed) - 1, PREFIX_MIN - 1, -1):  # compounds: palkkatukityö
+            if stemmed[:cut] in self.single:
+                return self.single[stemmed[:cut]]
+        if len(stemmed) >= 6 and self.keys:
+            best = process.extractOne(stemmed, self.keys, scorer=fuzz.ratio,
+                                      score_cutoff=FUZZY_CONCEPT)
+            if best is not None:
+                return self.single[best[0]]
+        return None
 
 
-def terms(text: str, lang: str) -> list[str]:
-    """The stems that carry meaning, in order, without repeats."""
+def terms(text: str, lang: str, concepts: Concepts | None = None) -> list[str]:
+    """The meaningful units of a text, in order and without repeats: `@concept` or a stem."""
+    raw = words(text)
+    stems = [stem(lang, w) for w in raw]
     stop = STOP_WORDS[lang]
     out: list[str] = []
-    for word in words(text):
-        if word in stop or word.translate(FOLD) in stop:
-            continue
-        if len(word) == 1 and not word.isdigit():
-            continue
-        stem = _stem(lang, word)
-        if stem and stem not in out:
-            out.append(stem)
+    i = 0
+    while i < len(raw) and len(out) < MAX_TERMS:
+        unit: str | None = None
+        step = 1
+        if concepts is not None:
+            for n in range(min(concepts.longest, len(raw) - i), 1, -1):
+                concept = concepts.multi.get(tuple(stems[i:i + n]))
+                if concept is not None:
+                    unit, step = "@" + concept, n
+                    break
+        if unit is None:
+            word = raw[i]
+            if word in stop or word.translate(FOLD) in stop or (
+                    len(word) == 1 and not word.isdigit()):
+                i += 1
+                continue
+            concept = concepts.word(stems[i], word.translate(FOLD)) if concepts else None
+            unit = "@" + concept if concept else stems[i]
+        if unit and unit not in out:
+            out.append(unit)
+        i += step
     return out
 
 
@@ -116,110 +160,138 @@ class Match:
 @dataclass(frozen=True)
 class _Phrasing:
     entry_id: str
-    terms: tuple[str, ...]
+    terms: frozenset[str]
     weight: float
 
 
 class _LangIndex:
-    """Every phrasing of one language, with an inverted index from stem to phrasings."""
+    """Every phrasing in one language, with an inverted index from term to phrasings."""
 
-    def __init__(self, lang: str, phrasings: list[tuple[str, str]], n_entries: int) -> None:
+    def __init__(self, lang: str, phrasings: list[tuple[str, list[str]]], n_entries: int
+                 ) -> None:
         self.lang = lang
-        doc_freq: dict[str, set[str]] = defaultdict(set)
-        parsed = [(entry_id, terms(text, lang)) for entry_id, text in phrasings]
-        for entry_id, ts in parsed:
+        holders: dict[str, set[str]] = defaultdict(set)
+        for entry_id, ts in phrasings:
             for t in ts:
-                doc_freq[t].add(entry_id)
-        self.idf = {t: math.log((n_entries + 1) / (len(ids) + 0.5)) for t, ids in doc_freq.items()}
-        self.vocab = list(self.idf)
+                holders[t].add(entry_id)
+        self.idf = {t: math.log((n_entries + 1) / (len(ids) + 0.5)) for t, ids in holders.items()}
+        self.words = [t for t in self.idf if not t.startswith("@")]
         self.by_prefix: dict[str, list[str]] = defaultdict(list)
-        for t in self.vocab:
+        for t in self.words:
             for cut in range(PREFIX_MIN, len(t)):
                 self.by_prefix[t[:cut]].append(t)
-        self.phrasings = [
-            _Phrasing(entry_id, tuple(ts), sum(self.idf[t] for t in ts))
-            for entry_id, ts in parsed if ts
-        ]
-        self.postings: dict[str, list[int]] = defaultdict(list)
-        for index, phrasing in enumerate(self.phrasings):
-            for t in phrasing.terms:
-                self.postings[t].append(index)
+        self.phrasings = [_Phrasing(e, frozenset(ts), sum(self.idf[t] for t in set(ts)))
+                          for e, ts in phrasings if ts]
+        self.of_entry: dict[str, list[_Phrasing]] = defaultdict(list)
+        entry_terms: dict[str, set[str]] = defaultdict(set)
+        for phrasing in self.phrasings:
+            self.of_entry[phrasing.entry_id].append(phrasing)
+            entry_terms[phrasing.entry_id] |= phrasing.terms
+        self.entries_with: dict[str, list[str]] = defaultdict(list)  # term -> entries
+        for entry_id, ts in entry_terms.items():
+            for t in ts:
+                self.entries_with[t].append(entry_id)
 
-    def similar(self, stem: str) -> dict[str, float]:
-        """Vocabulary stems close to `stem`, with their similarity 0..1."""
+    def similar(self, term: str) -> dict[str, float]:
+        """Index terms close to a question term, with their similarity 0..1."""
         found: dict[str, float] = {}
-        if stem in self.idf:
-            found[stem] = 1.0
-        if len(stem) >= PREFIX_MIN:
-            for longer in self.by_prefix.get(stem, ()):
+        if term in self.idf:
+            found[term] = 1.0
+        if term.startswith("@"):
+            return found
+        if len(term) >= PREFIX_MIN:
+            for longer in self.by_prefix.get(term, ()):
                 found.setdefault(longer, 0.9)
-            for cut in range(PREFIX_MIN, len(stem)):
-                if stem[:cut] in self.idf:
-                    found.setdefault(stem[:cut], 0.9)
-        if len(stem) >= 4:
+            for cut in range(PREFIX_MIN, len(term)):
+                if term[:cut] in self.idf:
+                    found.setdefault(term[:cut], 0.9)
+        if len(term) >= 4 and term not in self.idf:  # a known word is no typo
             for candidate, ratio, _ in process.extract(
-                stem, self.vocab, scorer=fuzz.ratio, score_cutoff=FUZZY_MIN, limit=8
+                term, self.words, scorer=fuzz.ratio, score_cutoff=FUZZY_WORD, limit=5
             ):
                 found.setdefault(candidate, ratio / 100.0)
         return found
 
-    def score(self, question: Sequence[str]) -> dict[str, float]:
-        """Best score per entry over this language's phrasings."""
+    def score(self, question: Sequence[str], keep: int = 3) -> dict[str, float]:
+        """Scores of the entries that can be among the best `keep`, over this language.
+
+        How much of the question an entry covers (with all its phrasings together) bounds
+        what any of its phrasings can score, so entries are scored best bound first and
+        the search stops when no remaining entry could enter the best `keep`.
+        """
         if not question:
             return {}
-        # per question word: the phrasing words it matches and how well
         matches = [self.similar(q) for q in question]
-        q_weights = [max((self.idf[t] for t in m), default=OOV_WEIGHT) for m in matches]
-        q_total = sum(q_weights)
-        candidates: set[int] = set()
-        for m in matches:
-            for t in m:
-                candidates.update(self.postings.get(t, ()))
-        best: dict[str, float] = {}
-        beta2 = 1 / PRECISION_BIAS**2
-        for index in candidates:
-            phrasing = self.phrasings[index]
-            in_phrasing = set(phrasing.terms)
-            recalled = 0.0
-            covered: dict[str, float] = {}
-            for m, weight in zip(matches, q_weights, strict=True):
-                hit = max(((sim, t) for t, sim in m.items() if t in in_phrasing), default=None)
-                if hit is None:
+        weights = [max((self.idf[t] for t in m), default=1.0) for m in matches]
+        total = sum(weights)
+        cover: dict[str, dict[int, float]] = defaultdict(dict)
+        for qi, m in enumerate(matches):
+            for t, sim in m.items():
+                for entry_id in self.entries_with.get(t, ()):
+                    if sim > cover[entry_id].get(qi, 0.0):
+                        cover[entry_id][qi] = sim
+        b2 = BETA * BETA
+        bounded = []
+        for entry_id, per_q in cover.items():
+            recall = sum(sim * weights[qi] for qi, sim in per_q.items()) / total
+            bound = (1 - ENTRY_BLEND) * (1 + b2) * recall / (b2 + recall) + ENTRY_BLEND * recall
+            bounded.append((bound, recall, entry_id))
+        bounded.sort(reverse=True)
+        reverse: dict[str, list[tuple[int, float]]] = defaultdict(list)  # term -> (qi, sim)
+        for qi, m in enumerate(matches):
+            for t, sim in m.items():
+                reverse[t].append((qi, sim))
+        scores: dict[str, float] = {}
+        best: list[float] = []
+        for bound, entry_recall, entry_id in bounded:
+            if len(best) >= keep and bound <= best[keep - 1]:
+                break
+            top = 0.0
+            for phrasing in self.of_entry[entry_id]:
+                hits: dict[int, float] = {}
+                covered = 0.0
+                for t in phrasing.terms:
+                    best_t = 0.0
+                    for qi, sim in reverse.get(t, ()):
+                        if sim > hits.get(qi, 0.0):
+                            hits[qi] = sim
+                        best_t = max(best_t, sim)
+                    covered += self.idf[t] * best_t
+                if not hits:
                     continue
-                sim, t = hit
-                recalled += sim * weight
-                covered[t] = max(covered.get(t, 0.0), sim)
-            recall = recalled / q_total
-            precision = sum(self.idf[t] * s for t, s in covered.items()) / phrasing.weight
-            if recall <= 0 or precision <= 0:
-                continue
-            f = (1 + beta2) * precision * recall / (beta2 * precision + recall)
-            if f > best.get(phrasing.entry_id, 0.0):
-                best[phrasing.entry_id] = f
-        return best
+                recall = sum(sim * weights[qi] for qi, sim in hits.items()) / total
+                precision = covered / phrasing.weight
+                f = (1 + b2) * precision * recall / (b2 * precision + recall)
+                top = max(top, f)
+            value = (1 - ENTRY_BLEND) * top + ENTRY_BLEND * entry_recall
+            scores[entry_id] = value
+            best = sorted([*best, value], reverse=True)[:keep]
+        return scores
 
 
 class FaqMatcher:
-    """Built once from the FAQ; `match` returns entries best first."""
+    """Built once from the FAQ and the synonym table; `match` returns entries best first."""
 
-    def __init__(self, entries: Iterable[FaqEntry]) -> None:
+    def __init__(self, entries: Iterable[FaqEntry], concepts: Iterable[Concept] = ()) -> None:
         entries = list(entries)
+        self.concepts = Concepts(concepts)
         self.ids = [e.id for e in entries]
         self.indexes = {
             lang: _LangIndex(
                 lang,
-                [(e.id, text) for e in entries for text in e.questions.get(lang)],
+                [(e.id, terms(text, lang, self.concepts))
+                 for e in entries for text in e.questions.get(lang)],
                 len(entries),
             )
-            for lang in STEMMERS
+            for lang in LANGS
         }
 
     def match(self, text: str, lang: str = "fi", limit: int = 3) -> list[Match]:
         scores: dict[str, float] = {}
         for index_lang, index in self.indexes.items():
-            for entry_id, value in index.score(terms(text, index_lang)).items():
-                # the user's own language is the likeliest; others must be clearly better
-                value *= 1.0 if index_lang == lang else 0.95
-                scores[entry_id] = max(scores.get(entry_id, 0.0), value)
+            factor = 1.0 if index_lang == lang else OTHER_LANG
+            question = terms(text, index_lang, self.concepts)
+            for entry_id, value in index.score(question, limit).items():
+                scores[entry_id] = max(scores.get(entry_id, 0.0), value * factor)
         ranked = sorted(scores.items(), key=lambda kv: kv[1], reverse=True)[:limit]
         return [Match(entry_id, round(value, 4)) for entry_id, value in ranked]

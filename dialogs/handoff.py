@@ -28,7 +28,7 @@ async def open_ticket(ctx: Context, topic: str, question: str) -> Ticket:
     ticket = await ctx.repo.tickets.add(ctx.user.id, ctx.lang, topic, question)
     staff = ctx.engine.i18n(ctx.engine.i18n.default)
     text = "\n".join([
-        staff._("🙋 <b>Ticket #{id}</b> · language: {lang} · from: {topic}",
+        staff._("🙋 <b>Ticket #{id}</b> · language: {lang} · source: {topic}",
                 id=ticket.id, lang=LANGUAGE_NAMES.get(ctx.lang, ctx.lang), topic=esc(topic)),
         "",
         esc(question),
@@ -135,7 +135,7 @@ async def relay(ctx: Context, ticket_id: int, answer: str) -> None:
         "",
         esc(answer),
         "",
-        their._("You can reply with /human if you want to ask more."),
+        their._("To ask more, use /human."),
     ]))
     ticket.status = "answered"
     ticket.answered_at = utcnow()

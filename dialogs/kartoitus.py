@@ -400,12 +400,12 @@ class Kartoitus(Flow):
             buttons.append(Btn(theme.short.get(ctx.lang), self.payload("sum", theme.id)))
         lines.append("")
         if missing:
-            lines.append(ctx.n_("{n} question is unanswered; it counts like “don't know”.",
-                                "{n} questions are unanswered; they count like “don't know”.",
+            lines.append(ctx.n_("{n} question is unanswered; it counts as “Don't know”.",
+                                "{n} questions are unanswered; they count as “Don't know”.",
                                 missing))
         if dont_know:
-            lines.append(ctx.n_("{n} answer is “don't know”: it is listed as a data gap.",
-                                "{n} answers are “don't know”: they are listed as data gaps.",
+            lines.append(ctx.n_("{n} answer is “Don't know”: it is listed as a data gap.",
+                                "{n} answers are “Don't know”: they are listed as data gaps.",
                                 dont_know))
         lines.append(ctx._("Tap a theme to review or change its answers, or finish."))
         keyboard = join(rows([Btn(ctx._("👤 Company profile"), self.payload("sum", "profile"))]),

@@ -240,16 +240,19 @@ def show_card(ctx: Context, placement: Placement, message_id: int | None = None)
     lines = [f"🧰 <b>{esc(placement.name.get(lang))}</b>"]
     if partner is not None:
         lines.append(f"<i>{esc(partner.name)}</i>")
-    lines += ["", esc(placement.summary.get(lang)), "",
-              f"🛠 <b>{ctx._('What you do')}</b>\n{esc(placement.what_you_do.get(lang))}",
-              f"🎓 <b>{ctx._('What you learn')}</b>\n{esc(placement.what_you_learn.get(lang))}"]
-    if placement.suits:
-        lines.append(f"👤 <b>{ctx._('Who it suits')}</b>\n{esc(placement.suits.get(lang))}")
+    sections = [
+        ("🛠", ctx._("What you do"), placement.what_you_do),
+        ("🎓", ctx._("What you learn"), placement.what_you_learn),
+        ("👤", ctx._("Who it suits"), placement.suits),
+        ("📝", ctx._("How to get in"), placement.how_to_apply),
+    ]
+    lines += ["", esc(placement.summary.get(lang))]
+    lines += [f"{icon} <b>{title}</b>\n{esc(text.get(lang))}"
+              for icon, title, text in sections if text is not None]
     if placement.languages:
         names = ", ".join(LANGUAGE_NAMES[code] for code in placement.languages)
-        lines.append(f"🗣 <b>{ctx._('Languages')}</b>: {names}")
-    if placement.how_to_apply:
-        lines.append(f"📝 <b>{ctx._('How to get in')}</b>\n{esc(placement.how_to_apply.get(lang))}")
+        languages = ctx._("Languages")
+        lines.insert(-1, f"🗣 <b>{languages}</b>: {names}")
     ctx.edit(message_id, "\n\n".join(lines).replace("\n\n\n", "\n\n"),
              card_keyboard(ctx, placement))
 

@@ -27,7 +27,7 @@ def _effort(ctx: Context, effort: int) -> str:
 
 
 def _what_if(ctx: Context, ranked: RankedTip) -> str:
-    return ctx._("What if: +{points} points overall · {effort}",
+    return ctx._("Doing this: +{points} points overall · {effort}",
                  points=ctx.t.number(ranked.gain, 1), effort=_effort(ctx, ranked.tip.effort))
 
 
@@ -93,8 +93,8 @@ async def show(ctx: Context, assessment: Assessment, company: Company | None,
     for theme in kb.questionnaire.themes:
         theme_score = result.themes[theme.id].score
         if theme_score is None:
-            lines.append(f"{bar(0)} – {esc(theme.title.get(lang))} "
-                         f"<i>({ctx._('does not apply')})</i>")
+            not_applicable = ctx._("does not apply")
+            lines.append(f"{bar(0)} – {esc(theme.title.get(lang))} <i>({not_applicable})</i>")
         else:
             change = _change(theme_score, before.get(theme.id))
             lines.append(f"{bar(theme_score / 100)} {theme_score:.0f} {esc(theme.title.get(lang))}"
@@ -131,8 +131,8 @@ async def show(ctx: Context, assessment: Assessment, company: Company | None,
     tip_lines = [ctx._("🎯 <b>Your three best next steps</b> (most gain for the least effort)"),
                  ""]
     if not tips:
-        tip_lines.append(ctx._("Your answers leave no tip with a clear gain: excellent work! "
-                               "Ask an adviser about the next level."))
+        tip_lines.append(ctx._("None of the tips would raise your score much: excellent work! "
+                               "Ask an adviser how to reach the next level."))
     for number, ranked in enumerate(tips, 1):
         tip = ranked.tip
         names = [kb.services[s].name.get(lang) for s in tip.services if s in kb.services]
@@ -151,7 +151,7 @@ async def show(ctx: Context, assessment: Assessment, company: Company | None,
     aid = assessment.id
     ctx.send("\n".join(tip_lines).strip(), rows([
         Btn(ctx._("📄 PDF report"), f"kr:{aid}.pdf"),
-        Btn(ctx._("🙋 Contact me: I'd like an adviser"), f"kr:{aid}.contact"),
+        Btn(ctx._("🙋 Ask an adviser to contact me"), f"kr:{aid}.contact"),
         Btn(ctx._("🏠 Menu"), "m:menu"),
     ]))
 
@@ -180,8 +180,8 @@ async def results_button(ctx: Context, value: str) -> None:
                       ctx._("Your KIERTO-kartoitus report"))
     elif action == "contact":
         ctx.toast()
-        shared = ctx._("your company's name") + (
-            ctx._(", Y-tunnus") if company and company.business_id else "")
+        shared = (ctx._("your company's name and Y-tunnus") if company and company.business_id
+                  else ctx._("your company's name"))
         ctx.send(
             ctx._("🙋 If you agree, the KIERTO programme's coordinators will see {shared}, "
                   "your kartoitus answers and results, and will contact you here in Telegram "
@@ -201,9 +201,14 @@ async def results_button(ctx: Context, value: str) -> None:
             return
         from dialogs import handoff  # the ticket is how staff reply through the bot
 
-        summary = ctx._("Contact request from {company}: overall {score}/100, level {level}",
-                        company=company.name, score=ctx.t.number(assessment.overall or 0),
-                        level=assessment.level or "")
+        staff = ctx.engine.i18n(ctx.engine.i18n.default)
+        level = next((lv.label.get(staff.lang) for lv in ctx.kb.questionnaire.levels
+                      if lv.id == assessment.level), "")
+        business_id = f" ({company.business_id})" if company.business_id else ""
+        summary = staff._("Contact request after a KIERTO-kartoitus: {company}{business_id}, "
+                          "overall {score}/100, level {level}. /leads lists all requests.",
+                          company=company.name, business_id=business_id,
+                          score=staff.number(assessment.overall or 0), level=level)
         await handoff.open_ticket(ctx, topic=f"contact:{assessment.id}", question=summary)
         ctx.edit(ctx.message_id, ctx._("✅ Thank you! Your request is with the KIERTO "
                                        "coordinators; they will contact you here."))

@@ -45,8 +45,7 @@ async def leads(ctx: Context, args: str) -> None:
 async def stats(ctx: Context, args: str) -> None:
     done = await ctx.repo.assessments.done()
     lines = [ctx._("📈 <b>KIERTO-kartoitus statistics</b>")]
-    lines.append(ctx.n_("{n} completed kartoitus", "{n} completed kartoitus assessments",
-                        len(done)))
+    lines.append(ctx.n_("{n} completed assessment", "{n} completed assessments", len(done)))
     if done:
         lines.append(ctx._("Average overall score: {score}/100",
                            score=ctx.t.number(mean(a.overall or 0 for a in done))))

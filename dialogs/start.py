@@ -56,7 +56,8 @@ async def start(ctx: Context, args: str) -> None:
         "contact you. /privacy tells more; /forget erases it all."
     )
     if ctx.state.flow:
-        await show_menu(ctx, f"{greeting}\n\n{ctx._('Welcome back! What would you like to do?')}")
+        welcome = ctx._("Welcome back! What would you like to do?")
+        await show_menu(ctx, f"{greeting}\n\n{welcome}")
         return
     ctx.send(f"{greeting}\n\n{stored}")
     ctx.send(
@@ -232,7 +233,8 @@ async def mydata(ctx: Context, args: str) -> None:
     for company in companies:
         lines.append(ctx._("Company: {name}", name=esc(company.name)))
     if assessments:
-        lines.append(ctx.n_("{n} kartoitus", "{n} kartoitus assessments", len(assessments)))
+        lines.append(ctx.n_("{n} KIERTO-kartoitus assessment", "{n} KIERTO-kartoitus assessments",
+                            len(assessments)))
     if interests:
         lines.append(ctx.n_("{n} placement interest", "{n} placement interests", len(interests)))
     if tickets:

@@ -25,6 +25,7 @@ from knowledge.schema import (
     Questionnaire,
     Service,
     ServiceBook,
+    SynonymBook,
     Theme,
     Tip,
     TipBook,
@@ -37,6 +38,7 @@ FILES: dict[str, type[BaseModel]] = {
     "services.yaml": ServiceBook,
     "placements.yaml": PlacementBook,
     "faq.yaml": FaqBook,
+    "synonyms.yaml": SynonymBook,
 }
 M = TypeVar("M", bound=BaseModel)
 Path_ = tuple[str | int, ...]
@@ -146,13 +148,15 @@ class Knowledge:
     services: dict[str, Service]
     placements: PlacementBook
     faq: tuple[FaqEntry, ...]
+    synonyms: SynonymBook = field(default_factory=SynonymBook)
     questions: dict[str, Question] = field(default_factory=dict)
     options: dict[str, tuple[Option, ...]] = field(default_factory=dict)
     theme_of: dict[str, Theme] = field(default_factory=dict)
 
     @classmethod
     def build(cls, q: Questionnaire, tips: TipBook, services: ServiceBook,
-              placements: PlacementBook, faq: FaqBook) -> Knowledge:
+              placements: PlacementBook, faq: FaqBook,
+              synonyms: SynonymBook | None = None) -> Knowledge:
         questions: dict[str, Question] = {}
         options: dict[str, tuple[Option, ...]] = {}
         theme_of: dict[str, Theme] = {}
@@ -171,6 +175,7 @@ class Knowledge:
             services={s.id: s for s in services.services},
             placements=placements,
             faq=tuple(faq.faq),
+            synonyms=synonyms or SynonymBook(),
             questions=questions,
             options=options,
             theme_of=theme_of,
@@ -331,12 +336,26 @@ def _check_faq(faq: FaqBook, known: set[str], src: _Source) -> Iterator[Problem]
                               f"{entry.id}: related names unknown placement or service {ref!r}")
 
 
+def _check_synonyms(book: SynonymBook, src: _Source) -> Iterator[Problem]:
+    yield from _duplicates([(c.id, ("concepts", i)) for i, c in enumerate(book.concepts)],
+                           src, "concept")
+    seen: dict[tuple[str, str], str] = {}
+    for i, concept in enumerate(book.concepts):
+        for lang in ("fi", "en", "sv"):
+            for j, term in enumerate(concept.get(lang)):
+                key = (lang, " ".join(term.casefold().split()))
+                if key in seen and seen[key] != concept.id:
+                    yield Problem(src.name, src.line(("concepts", i, lang, j)),
+                                  f"{term!r} is already in concept {seen[key]!r}")
+                seen.setdefault(key, concept.id)
+
+
 def check(directory: Path = DEFAULT_DIR) -> tuple[Knowledge | None, list[Problem]]:
     """Parse, validate and cross-check every file; return the knowledge and the problems."""
     problems: list[Problem] = []
     sources = {name: _parse(directory / name, problems) for name in FILES}
     models = {name: _validate(src, FILES[name], problems) for name, src in sources.items()}
-    q, tips, services, placements, faq = (models[name] for name in FILES)
+    q, tips, services, placements, faq, synonyms = (models[name] for name in FILES)
     if isinstance(q, Questionnaire):
         problems += _check_kartoitus(q, sources["kartoitus.yaml"])
     service_ids: set[str] = set()
@@ -357,9 +376,11 @@ def check(directory: Path = DEFAULT_DIR) -> tuple[Knowledge | None, list[Problem
     if isinstance(faq, FaqBook) and isinstance(placements, PlacementBook):
         known = service_ids | {p.id for p in placements.placements}
         problems += _check_faq(faq, known, sources["faq.yaml"])
+    if isinstance(synonyms, SynonymBook):
+        problems += _check_synonyms(synonyms, sources["synonyms.yaml"])
     if not all(isinstance(m, BaseModel) for m in models.values()):
         return None, problems
-    k = Knowledge.build(q, tips, services, placements, faq)
+    k = Knowledge.build(q, tips, services, placements, faq, synonyms)
     problems += _check_tips(tips, k, service_ids, sources["tips.yaml"])
     return (None if problems else k), problems
 

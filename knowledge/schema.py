@@ -250,3 +250,19 @@ class FaqEntry(Model):
 
 class FaqBook(Model):
     faq: list[FaqEntry] = Field(min_length=1)
+
+
+class Concept(Model):
+    """Words and phrases that mean the same thing to the FAQ matcher, per language."""
+
+    id: Id
+    fi: list[NonEmpty] = Field(default_factory=list)
+    en: list[NonEmpty] = Field(default_factory=list)
+    sv: list[NonEmpty] = Field(default_factory=list)
+
+    def get(self, lang: str) -> list[str]:
+        return getattr(self, lang)
+
+
+class SynonymBook(Model):
+    concepts: list[Concept] = Field(default_factory=list)
