@@ -38,7 +38,7 @@ sys.path.insert(0, str(ROOT))
 from dialogs.faq import CONFIDENT, MARGIN, UNSURE, decide  # noqa: E402
 from dialogs.faq_match import FaqMatcher, Match, words  # noqa: E402
 from knowledge.loader import load  # noqa: E402
-from knowledge.schema import FaqEntry, L10n, L10nList  # noqa: E402
+from knowledge.schema import FaqEntry, L10nList  # noqa: E402
 
 DATA = ROOT / "bench" / "data"
 SETS = {
@@ -154,8 +154,9 @@ def evaluate(name: str, match: Callable[[str, str], list[Match]], items: list[It
         "p99_ms": timings[int(len(timings) * 0.99) - 1],
     }
     print(f"{name:<34} top-1 {result['top1']:6.1%}  decided right {result['decided']:6.1%}  "
-          f"wrong confident {result['wrong_confident']:5.1%}  did-you-mean {result['suggested']:5.1%}"
-          f" (right one offered {result['suggest_hit']:5.1%})  "
+          f"wrong confident {result['wrong_confident']:5.1%}  "
+          f"did-you-mean {result['suggested']:5.1%} "
+          f"(right one offered {result['suggest_hit']:5.1%})  "
           f"p50 {result['p50_ms']:.2f} ms  p99 {result['p99_ms']:.2f} ms")
     if show_errors:
         for line in errors:

@@ -36,7 +36,7 @@ def code_messages() -> set[str]:
     return found
 
 
-def catalog(lang: str):  # noqa: ANN201
+def catalog(lang: str):
     path = locales.DIR / lang / "LC_MESSAGES" / "messages.po"
     with path.open("rb") as handle:
         return read_po(handle, locale=lang)
