@@ -67,8 +67,8 @@ def local_services(ctx: Context, result: Result, tips: list[RankedTip], n: int =
     for fallback in ("haastepaja", "kierto100"):
         if fallback in ctx.kb.services and fallback not in chosen:
             chosen.append(fallback)
-    picked = [ctx.kb.services[s] for s in chosen if s in ctx.kb.services]
-    return [s for s in picked if s.audience in ("company", "both")][:n]
+    picked = [ctx.kb.services[s] for s in chosen if s in ctx.kb.services and s != "kartoitus"]
+    return [s for s in picked if s.audience in ("company", "both")][:n]  # not what they just did
 
 
 async def show(ctx: Context, assessment: Assessment, company: Company | None,
@@ -146,8 +146,9 @@ async def show(ctx: Context, assessment: Assessment, company: Company | None,
     if services:
         tip_lines.append(ctx._("🤝 <b>Local help in Pirkanmaa</b>"))
         for service in services:
-            tip_lines.append(f"• <b>{esc(service.name.get(lang))}</b> ({esc(service.provider)}): "
-                             f"{esc(service.description.get(lang))}")
+            name = service.name.get(lang)
+            by = f" ({esc(service.provider)})" if service.provider != name else ""
+            tip_lines.append(f"• <b>{esc(name)}</b>{by}: {esc(service.description.get(lang))}")
     aid = assessment.id
     ctx.send("\n".join(tip_lines).strip(), rows([
         Btn(ctx._("📄 PDF report"), f"kr:{aid}.pdf"),
