@@ -26,18 +26,20 @@ class App:
         await self.db.dispose()
 
 
-async def build_app(settings: Settings, *, db: Database | None = None,
-                    migrate: bool = True) -> App:
+async def build_app(settings: Settings, *, db: Database | None = None, migrate: bool = True,
+                    kb: Knowledge | None = None, i18n: I18n | None = None,
+                    matcher: FaqMatcher | None = None) -> App:
     """Load and check the knowledge base (raises `KnowledgeError`), open the database and
-    bring its schema up to date, and wire the engine."""
-    kb = load(settings.knowledge_dir)
-    i18n = I18n(settings.default_locale)
+    bring its schema up to date, and wire the engine. Tests pass in the read-only parts
+    (knowledge, catalogs, matcher) once instead of building them for every test."""
+    kb = kb or load(settings.knowledge_dir)
+    i18n = i18n or I18n(settings.default_locale)
     db = db or Database(settings.database_url)
     if migrate:
         await db.migrate()
     services = Services(
         admin_ids=settings.admin_ids,
         staff_chat_id=settings.staff_chat_id,
-        matcher=FaqMatcher(kb.faq, kb.synonyms.concepts),
+        matcher=matcher or FaqMatcher(kb.faq, kb.synonyms.concepts),
     )
     return App(settings, db, kb, i18n, Engine(db, kb, i18n, services, routers()))

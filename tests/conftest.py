@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
 import pytest
 
 from bot.app import App, build_app
 from bot.config import Settings
+from bot.i18n import I18n
+from dialogs.faq_match import FaqMatcher
 from bot.store.db import Database
 from knowledge.loader import Knowledge, load
 from tests.conversation import Conversation
@@ -92,9 +94,29 @@ def settings(tmp_path: Path) -> Settings:
     )
 
 
+@pytest.fixture(scope="session")
+def i18n() -> I18n:
+    return I18n()
+
+
+@pytest.fixture(scope="session")
+def matcher(kb: Knowledge) -> FaqMatcher:
+    return FaqMatcher(kb.faq, kb.synonyms.concepts)
+
+
 @pytest.fixture
-async def app(settings: Settings) -> AsyncIterator[App]:
-    app = await build_app(settings)
+def make_app(kb: Knowledge, i18n: I18n, matcher: FaqMatcher) -> Callable[..., Awaitable[App]]:
+    """`await make_app(settings)`: an app sharing the session's read-only parts."""
+
+    async def make(settings: Settings, **kw: object) -> App:
+        return await build_app(settings, kb=kb, i18n=i18n, matcher=matcher, **kw)  # type: ignore[arg-type]
+
+    return make
+
+
+@pytest.fixture
+async def app(settings: Settings, make_app: Callable[..., Awaitable[App]]) -> AsyncIterator[App]:
+    app = await make_app(settings)
     yield app
     await app.close()
 

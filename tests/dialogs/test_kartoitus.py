@@ -9,7 +9,7 @@ from collections.abc import Callable
 
 import pytest
 
-from bot.app import App, build_app
+from bot.app import App
 from bot.config import Settings
 from dialogs.actions import SendFile
 from dialogs.kartoitus import valid_business_id
@@ -137,9 +137,9 @@ async def test_progress_line_back_and_skip(app: App, chat, kb: Knowledge) -> Non
     assert set(stored) == {q1}  # skipping keeps the earlier answer and stores nothing new
 
 
-async def test_resume_after_a_restart_at_the_same_question(settings: Settings, kb: Knowledge
-                                                           ) -> None:
-    app = await build_app(settings)
+async def test_resume_after_a_restart_at_the_same_question(settings: Settings, kb: Knowledge,
+                                                           make_app) -> None:
+    app = await make_app(settings)
     me = Conversation(app.engine, user_id=77, lang="fi")
     await start_company(me, "Jatko Oy")
     for _ in range(5):
@@ -149,7 +149,7 @@ async def test_resume_after_a_restart_at_the_same_question(settings: Settings, k
     before = await stored_answers(app, 77)
     await app.close()
 
-    restarted = await build_app(settings)  # a new process on the same database
+    restarted = await make_app(settings)  # a new engine on the same database
     me2 = Conversation(restarted.engine, user_id=77, lang="fi")
     await me2.send("/start")
     assert "m:resume" in me2.last.payloads
