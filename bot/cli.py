@@ -100,9 +100,15 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _kb_check(directory: Path | None) -> int:
-    from knowledge.loader import DEFAULT_DIR, check
+    from knowledge.loader import check
 
-    _, problems = check(directory or DEFAULT_DIR)
+    if directory is None:  # the folder the bot itself would load (KNOWLEDGE_DIR)
+        try:
+            directory = load_settings().knowledge_dir
+        except ConfigError as exc:
+            print(f"kierto-bot: configuration error: {exc}", file=sys.stderr)
+            return EXIT_CONFIG
+    _, problems = check(directory)
     for problem in problems:
         print(problem)
     if problems:

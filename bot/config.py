@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./data/kierto.db"
@@ -37,6 +37,7 @@ class Settings(BaseSettings):
     webhook_url: str | None = None
     webhook_secret: SecretStr | None = None
     webhook_listen: str = "0.0.0.0:8080"
+    health_listen: str | None = None  # polling mode: serve /healthz here (host:port)
 
     # Flood control: a user may send `flood_burst` updates at once, then one per
     # `1 / flood_rate` seconds; above that the bot answers once and drops the excess.
@@ -50,8 +51,11 @@ class Settings(BaseSettings):
     def _token(cls, value: object) -> object:
         if isinstance(value, str):
             value = value.strip() or None
-            if value is not None and (":" not in value or not value.split(":")[0].isdigit()):
-                raise ValueError("does not look like a bot token from @BotFather (123456:ABC…)")
+            if value is not None:
+                bot_id, _, secret = value.partition(":")
+                if not bot_id.isdigit() or not secret:
+                    raise ValueError("does not look like a bot token from @BotFather "
+                                     "(123456:ABC…)")
         return value
 
     @field_validator("admin_ids", mode="before")
@@ -69,7 +73,7 @@ class Settings(BaseSettings):
             return frozenset({value})
         return value
 
-    @field_validator("staff_chat_id", mode="before")
+    @field_validator("staff_chat_id", "webhook_url", "redis_url", mode="before")
     @classmethod
     def _empty_is_none(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
@@ -94,21 +98,26 @@ class Settings(BaseSettings):
             raise ValueError("use sqlite+aiosqlite:///path.db or postgresql+asyncpg://…")
         return value
 
-    @field_validator("webhook_listen")
+    @field_validator("webhook_listen", "health_listen", mode="before")
     @classmethod
-    def _listen(cls, value: str) -> str:
+    def _listen(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is None or not str(value).strip():
+            return "0.0.0.0:8080" if info.field_name == "webhook_listen" else None
+        value = str(value).strip()
         host, sep, port = value.rpartition(":")
         if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
             raise ValueError("must be host:port, e.g. 0.0.0.0:8080")
         return value
 
-    @property
-    def listen_host(self) -> str:
-        return self.webhook_listen.rpartition(":")[0]
-
-    @property
-    def listen_port(self) -> int:
-        return int(self.webhook_listen.rpartition(":")[2])
+    @field_validator("webhook_secret")
+    @classmethod
+    def _secret(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or not value.get_secret_value():
+            return None
+        secret = value.get_secret_value()
+        if not all(c.isalnum() or c in "_-" for c in secret) or len(secret) > 256:
+            raise ValueError("use 1-256 characters A-Z, a-z, 0-9, _ and - (Telegram's rule)")
+        return value
 
     @property
     def is_postgres(self) -> bool:

@@ -7,6 +7,7 @@ here add what a schema cannot see: duplicate keys, unique ids, references betwee
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -157,18 +158,7 @@ class Knowledge:
     def build(cls, q: Questionnaire, tips: TipBook, services: ServiceBook,
               placements: PlacementBook, faq: FaqBook,
               synonyms: SynonymBook | None = None) -> Knowledge:
-        questions: dict[str, Question] = {}
-        options: dict[str, tuple[Option, ...]] = {}
-        theme_of: dict[str, Theme] = {}
-        for question in q.profile:
-            questions[question.id] = question
-        for theme in q.themes:
-            for question in theme.questions:
-                questions[question.id] = question
-                theme_of[question.id] = theme
-        for qid, question in questions.items():
-            opts = q.scales.get(question.scale, []) if question.scale else question.options
-            options[qid] = tuple(opts)
+        questions, options, theme_of = _index(q)
         return cls(
             questionnaire=q,
             tips=tuple(tips.tips),
@@ -186,6 +176,20 @@ class Knowledge:
 
     def placement(self, placement_id: str) -> Placement | None:
         return next((p for p in self.placements.placements if p.id == placement_id), None)
+
+
+def _index(q: Questionnaire) -> tuple[dict[str, Question], dict[str, tuple[Option, ...]],
+                                      dict[str, Theme]]:
+    """Questions by id, their options (inline or from a scale) and their themes."""
+    questions: dict[str, Question] = {x.id: x for x in q.profile}
+    theme_of: dict[str, Theme] = {}
+    for theme in q.themes:
+        for question in theme.questions:
+            questions[question.id] = question
+            theme_of[question.id] = theme
+    options = {qid: tuple(q.scales.get(x.scale, []) if x.scale else x.options)
+               for qid, x in questions.items()}
+    return questions, options, theme_of
 
 
 def _check_kartoitus(q: Questionnaire, src: _Source) -> Iterator[Problem]:
@@ -261,44 +265,56 @@ def _check_kartoitus(q: Questionnaire, src: _Source) -> Iterator[Problem]:
                 yield P(src.name, src.line(("profile_weights", i, "themes")),
                         f"unknown theme {tid!r}")
     mins = [level.min for level in q.levels]
-    if mins != sorted(mins) or mins[0] != 0:
-        yield P(src.name, src.line(("levels",)), "levels must start at min 0 and ascend")
+    if mins[0] != 0 or any(b <= a for a, b in itertools.pairwise(mins)):
+        yield P(src.name, src.line(("levels",)),
+                "levels must start at min 0 and ascend")
     yield from _duplicates([(lv.id, ("levels", i)) for i, lv in enumerate(q.levels)], src, "level")
 
 
-def _check_tips(tips: TipBook, k: Knowledge, services: set[str], src: _Source
+def _check_tips(tips: TipBook, q: Questionnaire, services: set[str] | None, src: _Source
                 ) -> Iterator[Problem]:
+    """Each tip against the questionnaire (and the services, when those loaded)."""
+    questions, options, theme_of = _index(q)
     yield from _duplicates([(t.id, ("tips", i)) for i, t in enumerate(tips.tips)], src, "tip")
     for i, tip in enumerate(tips.tips):
-        line = src.line(("tips", i))
-        question = k.questions.get(tip.question)
-        theme = k.theme_of.get(tip.question)
+        def at(*key: str | int, i: int = i) -> int:
+            return src.line(("tips", i, *key))
+
+        question = questions.get(tip.question)
+        theme = theme_of.get(tip.question)
         if question is None or theme is None:
-            yield Problem(src.name, line, f"{tip.id}: unknown scored question {tip.question!r}")
+            yield Problem(src.name, at("question"),
+                          f"{tip.id}: unknown scored question {tip.question!r}")
             continue
         if theme.id != tip.theme:
-            yield Problem(src.name, line, f"{tip.id}: question {tip.question} belongs to theme "
-                                          f"{theme.id}, not {tip.theme}")
-        ids = {o.id for o in k.options[tip.question]}
+            yield Problem(src.name, at("theme"), f"{tip.id}: question {tip.question} belongs "
+                                                 f"to theme {theme.id}, not {tip.theme}")
+        ids = {o.id for o in options[tip.question]}
         if question.type == "multi":
             if not tip.when_missing or tip.when or tip.target:
-                yield Problem(src.name, line, f"{tip.id}: a checklist tip uses when_missing only")
+                yield Problem(src.name, at(), f"{tip.id}: a checklist tip uses when_missing only")
             elif tip.when_missing not in ids:
-                yield Problem(src.name, line, f"{tip.id}: unknown option {tip.when_missing!r}")
+                yield Problem(src.name, at("when_missing"),
+                              f"{tip.id}: unknown option {tip.when_missing!r}")
         elif question.type == "single":
             if not tip.when or not tip.target or tip.when_missing:
-                yield Problem(src.name, line, f"{tip.id}: a tip on a single-choice question "
+                yield Problem(src.name, at(), f"{tip.id}: a tip on a single-choice question "
                                               "needs when and target")
-            for value in [*tip.when, *([tip.target] if tip.target else [])]:
+            for j, value in enumerate(tip.when):
                 if value not in ids:
-                    yield Problem(src.name, line, f"{tip.id}: unknown option {value!r}")
+                    yield Problem(src.name, at("when", j), f"{tip.id}: unknown option {value!r}")
+            if tip.target and tip.target not in ids:
+                yield Problem(src.name, at("target"),
+                              f"{tip.id}: unknown option {tip.target!r}")
             if tip.target in tip.when:
-                yield Problem(src.name, line, f"{tip.id}: target is one of the when answers")
+                yield Problem(src.name, at("target"),
+                              f"{tip.id}: target is one of the when answers")
         else:
-            yield Problem(src.name, line, f"{tip.id}: tips cannot refer to a text question")
-        for sid in tip.services:
-            if sid not in services:
-                yield Problem(src.name, line, f"{tip.id}: unknown service {sid!r}")
+            yield Problem(src.name, at("question"),
+                          f"{tip.id}: tips cannot refer to a text question")
+        for j, sid in enumerate(tip.services):
+            if services is not None and sid not in services:
+                yield Problem(src.name, at("services", j), f"{tip.id}: unknown service {sid!r}")
 
 
 def _check_placements(book: PlacementBook, src: _Source) -> Iterator[Problem]:
@@ -358,7 +374,7 @@ def check(directory: Path = DEFAULT_DIR) -> tuple[Knowledge | None, list[Problem
     q, tips, services, placements, faq, synonyms = (models[name] for name in FILES)
     if isinstance(q, Questionnaire):
         problems += _check_kartoitus(q, sources["kartoitus.yaml"])
-    service_ids: set[str] = set()
+    service_ids: set[str] | None = None
     if isinstance(services, ServiceBook):
         ssrc = sources["services.yaml"]
         problems += _duplicates(
@@ -373,16 +389,17 @@ def check(directory: Path = DEFAULT_DIR) -> tuple[Knowledge | None, list[Problem
                                             f"{s.id}: unknown theme {tid!r}"))
     if isinstance(placements, PlacementBook):
         problems += _check_placements(placements, sources["placements.yaml"])
-    if isinstance(faq, FaqBook) and isinstance(placements, PlacementBook):
+    if isinstance(faq, FaqBook) and isinstance(placements, PlacementBook) \
+            and service_ids is not None:
         known = service_ids | {p.id for p in placements.placements}
         problems += _check_faq(faq, known, sources["faq.yaml"])
     if isinstance(synonyms, SynonymBook):
         problems += _check_synonyms(synonyms, sources["synonyms.yaml"])
-    if not all(isinstance(m, BaseModel) for m in models.values()):
+    if isinstance(q, Questionnaire) and isinstance(tips, TipBook):
+        problems += _check_tips(tips, q, service_ids, sources["tips.yaml"])
+    if problems or not all(isinstance(m, BaseModel) for m in models.values()):
         return None, problems
-    k = Knowledge.build(q, tips, services, placements, faq, synonyms)
-    problems += _check_tips(tips, k, service_ids, sources["tips.yaml"])
-    return (None if problems else k), problems
+    return Knowledge.build(q, tips, services, placements, faq, synonyms), problems
 
 
 def load(directory: Path = DEFAULT_DIR) -> Knowledge:

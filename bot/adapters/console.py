@@ -71,13 +71,17 @@ class ConsoleDoor:
         sender = Sender(self.user_id, self.user_id, self.lang)
         stripped = line.strip()
         buttons = self.current_buttons()
-        if stripped.isdigit() and buttons is not None:
+        if stripped.isascii() and stripped.isdigit() and buttons is not None:
             message_id, payloads = buttons
             index = int(stripped) - 1
-            if 0 <= index < len(payloads) and payloads[index] is not None:
-                return Event(sender, Button(payloads[index] or "", message_id))
-            self._print(f"   (no button {stripped} here; buttons are 1–{len(payloads)})")
-            return None
+            if not 0 <= index < len(payloads):
+                self._print(f"   (no button {stripped} here; buttons are 1–{len(payloads)})")
+                return None
+            payload = payloads[index]
+            if payload is None:
+                self._print(f"   (button {stripped} opens a link; open it in Telegram)")
+                return None
+            return Event(sender, Button(payload, message_id))
         command = parse_command(stripped)
         return Event(sender, command if command is not None else Text(line))
 

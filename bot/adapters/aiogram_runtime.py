@@ -1,0 +1,195 @@
+"""The aiogram 3 runtime (the default): aiogram's Bot API client and types as a `Transport`.
+
+aiogram's `Bot` sends every request (through `TELEGRAM_API_URL`, e.g. a local Bot API
+server) and its pydantic models parse the updates. Polling, the webhook and the rules for
+failures are the shared `bot.adapters.telegram.TelegramDoor`, so both runtimes behave the
+same; this module only translates.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, TypeVar
+
+from aiogram import Bot
+from aiogram.client.session.aiohttp import AiohttpSession
+from aiogram.client.telegram import TelegramAPIServer
+from aiogram.exceptions import (
+    TelegramAPIError,
+    TelegramBadRequest,
+    TelegramForbiddenError,
+    TelegramNetworkError,
+    TelegramNotFound,
+    TelegramRetryAfter,
+    TelegramServerError,
+)
+from aiogram.types import (
+    BotCommand,
+    BotCommandScopeChat,
+    BotCommandScopeDefault,
+    BufferedInputFile,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    LinkPreviewOptions,
+    Message,
+    Update,
+)
+
+from bot.adapters.telegram import ALLOWED_UPDATES, ApiError, Incoming
+from dialogs.actions import Keyboard
+from dialogs.events import Button, Command, Event, Media, ReplyTo, Sender, Text, parse_command
+
+T = TypeVar("T")
+MEDIA_KINDS = ("sticker", "photo", "voice", "video", "video_note", "animation", "audio",
+               "document", "location", "contact", "poll", "dice", "venue")
+NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
+
+
+def error_kind(exc: TelegramAPIError) -> ApiError:
+    """aiogram's exceptions in the door's terms."""
+    message = getattr(exc, "message", str(exc))
+    if isinstance(exc, TelegramRetryAfter):
+        return ApiError("retry", message, float(exc.retry_after))
+    if isinstance(exc, TelegramForbiddenError):
+        return ApiError("blocked", message)
+    if isinstance(exc, TelegramServerError):
+        return ApiError("server", message)
+    if isinstance(exc, TelegramNetworkError):
+        return ApiError("network", message)
+    lowered = message.lower()
+    if "message is not modified" in lowered:
+        return ApiError("not_modified", message)
+    if isinstance(exc, TelegramNotFound) or "not found" in lowered or "can't be edited" in lowered:
+        return ApiError("not_found", message)
+    if isinstance(exc, TelegramBadRequest):
+        return ApiError("bad", message)
+    return ApiError("bad", message)
+
+
+async def _api(call: Callable[[], Awaitable[T]]) -> T:
+    try:
+        return await call()
+    except TelegramAPIError as exc:
+        raise error_kind(exc) from None
+    except (OSError, TimeoutError) as exc:
+        raise ApiError("network", type(exc).__name__) from None
+
+
+def markup(keyboard: Keyboard) -> InlineKeyboardMarkup | None:
+    if not keyboard:
+        return None
+    return InlineKeyboardMarkup(inline_keyboard=[
+        [InlineKeyboardButton(text=b.label, callback_data=b.payload, url=b.url) for b in row]
+        for row in keyboard
+    ])
+
+
+def _reply_to(message: Message, bot_id: int) -> ReplyTo | None:
+    replied = message.reply_to_message
+    if replied is None:
+        return None
+    author = replied.from_user
+    return ReplyTo(replied.message_id, replied.text or replied.caption or "",
+                   from_bot=author is not None and author.id == bot_id)
+
+
+def message_event(message: Message, update_id: int, bot_id: int) -> Event | None:
+    author = message.from_user
+    if author is None or author.is_bot:
+        return None
+    sender = Sender(author.id, message.chat.id, author.language_code, message.chat.type)
+    if message.text is not None:
+        reply_to = _reply_to(message, bot_id)
+        command = parse_command(message.text)
+        if command is not None:
+            return Event(sender, Command(command.name, command.args, reply_to), update_id)
+        return Event(sender, Text(message.text, reply_to), update_id)
+    kind = next((k for k in MEDIA_KINDS if getattr(message, k, None) is not None), None)
+    return Event(sender, Media(kind), update_id) if kind else None
+
+
+class AiogramTransport:
+    name = "aiogram"
+
+    def __init__(self, token: str, api_url: str) -> None:
+        self.session = AiohttpSession(api=TelegramAPIServer.from_base(api_url))
+        self.bot = Bot(token, session=self.session)
+        self.bot_id = self.bot.id
+        self.username = ""
+
+    async def start(self) -> None:
+        me = await _api(self.bot.get_me)
+        self.bot_id, self.username = me.id, me.username or ""
+
+    async def close(self) -> None:
+        await self.session.close()
+
+    async def get_updates(self, offset: int | None, wait: int, limit: int = 100
+                          ) -> Sequence[Update]:
+        return await _api(lambda: self.bot.get_updates(
+            offset=offset, timeout=wait, limit=limit, allowed_updates=ALLOWED_UPDATES,
+            request_timeout=wait + 15))
+
+    def parse_update(self, data: dict[str, Any]) -> Update:
+        return Update.model_validate(data, context={"bot": self.bot})
+
+    def incoming(self, update: Update) -> Incoming:
+        if update.message is not None:
+            return Incoming(update.update_id,
+                            message_event(update.message, update.update_id, self.bot_id))
+        query = update.callback_query
+        if query is not None:
+            if query.data is None:
+                return Incoming(update.update_id, None, query.id)
+            chat = query.message.chat if query.message is not None else None
+            sender = Sender(query.from_user.id, chat.id if chat else query.from_user.id,
+                            query.from_user.language_code, chat.type if chat else "private")
+            message_id = query.message.message_id if query.message is not None else None
+            return Incoming(update.update_id,
+                            Event(sender, Button(query.data, message_id), update.update_id),
+                            query.id)
+        return Incoming(update.update_id, None)
+
+    async def send_text(self, chat_id: int, text: str, keyboard: Keyboard, html: bool = True
+                        ) -> int:
+        message = await _api(lambda: self.bot.send_message(
+            chat_id, text, parse_mode="HTML" if html else None, reply_markup=markup(keyboard),
+            link_preview_options=NO_PREVIEW))
+        return message.message_id
+
+    async def edit_text(self, chat_id: int, message_id: int, text: str, keyboard: Keyboard,
+                        html: bool = True) -> None:
+        await _api(lambda: self.bot.edit_message_text(
+            text=text, chat_id=chat_id, message_id=message_id,
+            parse_mode="HTML" if html else None, reply_markup=markup(keyboard),
+            link_preview_options=NO_PREVIEW))
+
+    async def send_file(self, chat_id: int, kind: str, data: bytes, filename: str,
+                        caption: str) -> int:
+        upload = BufferedInputFile(data, filename=filename)
+        if kind == "photo":
+            message = await _api(lambda: self.bot.send_photo(
+                chat_id, upload, caption=caption or None, parse_mode="HTML"))
+        else:
+            message = await _api(lambda: self.bot.send_document(
+                chat_id, upload, caption=caption or None, parse_mode="HTML"))
+        return message.message_id
+
+    async def answer_callback(self, callback_id: str, text: str, alert: bool) -> None:
+        await _api(lambda: self.bot.answer_callback_query(callback_id, text=text or None,
+                                                          show_alert=alert))
+
+    async def set_commands(self, commands: list[tuple[str, str]], chat_id: int | None,
+                           language: str | None) -> None:
+        scope = BotCommandScopeChat(chat_id=chat_id) if chat_id else BotCommandScopeDefault()
+        await _api(lambda: self.bot.set_my_commands(
+            [BotCommand(command=n, description=d) for n, d in commands], scope=scope,
+            language_code=language))
+
+    async def delete_webhook(self) -> None:
+        await _api(lambda: self.bot.delete_webhook(drop_pending_updates=False))
+
+    async def set_webhook(self, url: str, secret: str) -> None:
+        await _api(lambda: self.bot.set_webhook(url, secret_token=secret,
+                                                allowed_updates=ALLOWED_UPDATES,
+                                                drop_pending_updates=False))

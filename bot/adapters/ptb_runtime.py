@@ -1,0 +1,200 @@
+"""The python-telegram-bot 22 runtime (`--runtime ptb`): PTB's Bot and types as a `Transport`.
+
+PTB's `Bot` (with its httpx request layer) sends every request and `Update.de_json` parses
+updates. The door around it (polling, webhook, failures, flood control) is the same as for
+aiogram: `bot.adapters.telegram.TelegramDoor`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import timedelta
+from typing import Any, TypeVar
+
+from telegram import (
+    Bot,
+    BotCommand,
+    BotCommandScopeChat,
+    BotCommandScopeDefault,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    InputFile,
+    LinkPreviewOptions,
+    Message,
+    Update,
+)
+from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
+from telegram.request import HTTPXRequest
+
+from bot.adapters.telegram import ALLOWED_UPDATES, ApiError, Incoming
+from dialogs.actions import Keyboard
+from dialogs.events import Button, Command, Event, Media, ReplyTo, Sender, Text, parse_command
+
+T = TypeVar("T")
+MEDIA_KINDS = ("sticker", "photo", "voice", "video", "video_note", "animation", "audio",
+               "document", "location", "contact", "poll", "dice", "venue")
+NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
+
+
+def _retry_after(exc: RetryAfter) -> float:
+    # PTB 22 keeps the value as a timedelta; its public property may warn about the type
+    # it will return in the future, so read the stored value directly.
+    value = getattr(exc, "_retry_after", None)
+    if isinstance(value, timedelta):
+        return value.total_seconds()
+    return float(value or 1)
+
+
+def error_kind(exc: TelegramError) -> ApiError:
+    """PTB's exceptions in the door's terms (BadRequest is a NetworkError in PTB)."""
+    message = getattr(exc, "message", str(exc))
+    if isinstance(exc, RetryAfter):
+        return ApiError("retry", message, _retry_after(exc))
+    if isinstance(exc, Forbidden):
+        return ApiError("blocked", message)
+    if isinstance(exc, BadRequest):
+        lowered = message.lower()
+        if "message is not modified" in lowered:
+            return ApiError("not_modified", message)
+        if "not found" in lowered or "can't be edited" in lowered:
+            return ApiError("not_found", message)
+        return ApiError("bad", message)
+    if isinstance(exc, NetworkError):  # timeouts, connection errors and 5xx answers
+        return ApiError("server" if "gateway" in message.lower() else "network", message)
+    return ApiError("bad", message)
+
+
+async def _api(call: Callable[[], Awaitable[T]]) -> T:
+    try:
+        return await call()
+    except TelegramError as exc:
+        raise error_kind(exc) from None
+
+
+def markup(keyboard: Keyboard) -> InlineKeyboardMarkup | None:
+    if not keyboard:
+        return None
+    return InlineKeyboardMarkup([
+        [InlineKeyboardButton(b.label, callback_data=b.payload, url=b.url) for b in row]
+        for row in keyboard
+    ])
+
+
+def _reply_to(message: Message, bot_id: int) -> ReplyTo | None:
+    replied = message.reply_to_message
+    if replied is None:
+        return None
+    author = replied.from_user
+    return ReplyTo(replied.message_id, replied.text or replied.caption or "",
+                   from_bot=author is not None and author.id == bot_id)
+
+
+def message_event(message: Message, update_id: int, bot_id: int) -> Event | None:
+    author = message.from_user
+    if author is None or author.is_bot:
+        return None
+    sender = Sender(author.id, message.chat.id, author.language_code, message.chat.type)
+    if message.text is not None:
+        reply_to = _reply_to(message, bot_id)
+        command = parse_command(message.text)
+        if command is not None:
+            return Event(sender, Command(command.name, command.args, reply_to), update_id)
+        return Event(sender, Text(message.text, reply_to), update_id)
+    kind = next((k for k in MEDIA_KINDS if getattr(message, k, None)), None)
+    return Event(sender, Media(kind), update_id) if kind else None
+
+
+class PtbTransport:
+    name = "ptb"
+
+    def __init__(self, token: str, api_url: str) -> None:
+        self.bot = Bot(
+            token,
+            base_url=f"{api_url}/bot",
+            base_file_url=f"{api_url}/file/bot",
+            request=HTTPXRequest(connection_pool_size=128, read_timeout=15, write_timeout=30,
+                                 connect_timeout=10, pool_timeout=10),
+            get_updates_request=HTTPXRequest(connection_pool_size=2, read_timeout=60,
+                                             connect_timeout=10),
+        )
+        self.bot_id = int(token.split(":")[0])
+        self.username = ""
+
+    async def start(self) -> None:
+        await _api(self.bot.initialize)
+        me = await _api(self.bot.get_me)
+        self.bot_id, self.username = me.id, me.username or ""
+
+    async def close(self) -> None:
+        await self.bot.shutdown()
+
+    async def get_updates(self, offset: int | None, wait: int, limit: int = 100
+                          ) -> Sequence[Update]:
+        return await _api(lambda: self.bot.get_updates(
+            offset=offset, timeout=wait, limit=limit, allowed_updates=ALLOWED_UPDATES,
+            read_timeout=wait + 15))
+
+    def parse_update(self, data: dict[str, Any]) -> Update:
+        update = Update.de_json(data, self.bot)
+        if update is None:
+            raise ValueError("not an update")
+        return update
+
+    def incoming(self, update: Update) -> Incoming:
+        if update.message is not None:
+            return Incoming(update.update_id,
+                            message_event(update.message, update.update_id, self.bot_id))
+        query = update.callback_query
+        if query is not None:
+            if query.data is None:
+                return Incoming(update.update_id, None, query.id)
+            chat = query.message.chat if query.message is not None else None
+            sender = Sender(query.from_user.id, chat.id if chat else query.from_user.id,
+                            query.from_user.language_code, chat.type if chat else "private")
+            message_id = query.message.message_id if query.message is not None else None
+            return Incoming(update.update_id,
+                            Event(sender, Button(str(query.data), message_id), update.update_id),
+                            query.id)
+        return Incoming(update.update_id, None)
+
+    async def send_text(self, chat_id: int, text: str, keyboard: Keyboard, html: bool = True
+                        ) -> int:
+        message = await _api(lambda: self.bot.send_message(
+            chat_id, text, parse_mode="HTML" if html else None, reply_markup=markup(keyboard),
+            link_preview_options=NO_PREVIEW))
+        return message.message_id
+
+    async def edit_text(self, chat_id: int, message_id: int, text: str, keyboard: Keyboard,
+                        html: bool = True) -> None:
+        await _api(lambda: self.bot.edit_message_text(
+            text, chat_id=chat_id, message_id=message_id, parse_mode="HTML" if html else None,
+            reply_markup=markup(keyboard), link_preview_options=NO_PREVIEW))
+
+    async def send_file(self, chat_id: int, kind: str, data: bytes, filename: str,
+                        caption: str) -> int:
+        upload = InputFile(data, filename=filename)
+        if kind == "photo":
+            message = await _api(lambda: self.bot.send_photo(
+                chat_id, upload, caption=caption or None, parse_mode="HTML"))
+        else:
+            message = await _api(lambda: self.bot.send_document(
+                chat_id, upload, caption=caption or None, parse_mode="HTML"))
+        return message.message_id
+
+    async def answer_callback(self, callback_id: str, text: str, alert: bool) -> None:
+        await _api(lambda: self.bot.answer_callback_query(callback_id, text=text or None,
+                                                          show_alert=alert))
+
+    async def set_commands(self, commands: list[tuple[str, str]], chat_id: int | None,
+                           language: str | None) -> None:
+        scope = BotCommandScopeChat(chat_id) if chat_id else BotCommandScopeDefault()
+        await _api(lambda: self.bot.set_my_commands(
+            [BotCommand(n, d) for n, d in commands], scope=scope, language_code=language))
+
+    async def delete_webhook(self) -> None:
+        await _api(lambda: self.bot.delete_webhook(drop_pending_updates=False))
+
+    async def set_webhook(self, url: str, secret: str) -> None:
+        await _api(lambda: self.bot.set_webhook(url, secret_token=secret,
+                                                allowed_updates=ALLOWED_UPDATES,
+                                                drop_pending_updates=False))

@@ -1,0 +1,400 @@
+"""The Telegram door, shared by both runtimes (aiogram and python-telegram-bot).
+
+A runtime is a `Transport`: the library's Bot API client and update types, turned into a
+few neutral calls. Everything about *how* kierto-bot lives in Telegram is here, once:
+
+- long polling that confirms an update (the next getUpdates offset) only after it has been
+  handled, so a crash or restart loses nothing; redeliveries are skipped by the engine;
+- updates of one user handled in order, different users concurrently;
+- the webhook: Telegram's secret-token header checked before anything is parsed;
+- flood control, every button press answered, Telegram's limits applied to each message;
+- 429 waits `retry_after`; 5xx and network errors are retried with backoff; 403 marks the
+  user blocked and nothing more is sent to them; polling survives an API outage;
+- SIGTERM finishes the updates in hand before the process exits.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hmac
+import logging
+import signal
+from collections import defaultdict
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol, TypeVar
+from urllib.parse import urlsplit
+
+from aiohttp import web
+from sqlalchemy import text as sql
+
+from bot.adapters.render import CAPTION_LIMIT, plain, split_html, visible_length, wrap_rows
+from bot.app import App
+from bot.throttle import SendRate, Throttle, Verdict
+from dialogs.actions import Action, Edit, Keyboard, Send, SendFile, Toast
+from dialogs.events import Event
+from dialogs.start import HELP_COMMANDS, STAFF_COMMANDS
+
+log = logging.getLogger(__name__)
+
+ALLOWED_UPDATES = ["message", "callback_query"]
+POLL_TIMEOUT = 25  # seconds a getUpdates long poll waits for news
+MAX_ATTEMPTS = 6
+T = TypeVar("T")
+
+
+class ApiError(Exception):
+    """A Bot API call failed; `kind` says what the door should do about it."""
+
+    def __init__(self, kind: str, description: str = "", retry_after: float | None = None):
+        super().__init__(f"{kind}: {description}")
+        self.kind = kind  # retry | blocked | server | network | not_modified | not_found | bad
+        self.description = description
+        self.retry_after = retry_after
+
+
+@dataclass(frozen=True)
+class Incoming:
+    """One update as the engine sees it, plus what only the door needs."""
+
+    update_id: int
+    event: Event | None  # None: nothing for the engine (an unsupported kind of update)
+    callback_id: str | None = None
+
+
+class Transport(Protocol):
+    """What a Telegram library must provide (see aiogram_runtime and ptb_runtime)."""
+
+    name: str
+    bot_id: int
+    username: str
+
+    async def start(self) -> None: ...
+    async def close(self) -> None: ...
+    async def get_updates(self, offset: int | None, wait: int, limit: int = 100
+                          ) -> Sequence[Any]: ...
+    def parse_update(self, data: dict[str, Any]) -> Any: ...
+    def incoming(self, update: Any) -> Incoming: ...
+    async def send_text(self, chat_id: int, text: str, keyboard: Keyboard, html: bool = True
+                        ) -> int: ...
+    async def edit_text(self, chat_id: int, message_id: int, text: str, keyboard: Keyboard,
+                        html: bool = True) -> None: ...
+    async def send_file(self, chat_id: int, kind: str, data: bytes, filename: str,
+                        caption: str) -> int: ...
+    async def answer_callback(self, callback_id: str, text: str, alert: bool) -> None: ...
+    async def set_commands(self, commands: list[tuple[str, str]], chat_id: int | None,
+                           language: str | None) -> None: ...
+    async def delete_webhook(self) -> None: ...
+    async def set_webhook(self, url: str, secret: str) -> None: ...
+
+
+class TelegramDoor:
+    def __init__(self, app: App, transport: Transport, throttle: Throttle,
+                 send_rate: SendRate | None = None) -> None:
+        self.app = app
+        self.transport = transport
+        self.throttle = throttle
+        self.send_rate = send_rate or SendRate(app.settings.send_rate)
+        self.stopping = asyncio.Event()
+        self.in_hand = 0  # updates being handled right now
+
+    # ------------------------------------------------------------------ one update
+
+    async def handle(self, update: Any) -> None:
+        """Handle one update completely; never raises."""
+        self.in_hand += 1
+        try:
+            incoming = self.transport.incoming(update)
+            await self._handle(incoming)
+        except Exception:
+            log.exception("could not handle an update")
+        finally:
+            self.in_hand -= 1
+
+    async def _handle(self, incoming: Incoming) -> None:
+        event = incoming.event
+        if event is None:
+            if incoming.callback_id:
+                await self._answer(incoming.callback_id, "", False)
+            return
+        staff_chat = event.chat_id == self.app.settings.staff_chat_id
+        verdict = Verdict.ALLOW if staff_chat else await self.throttle.check(event.user_id)
+        if verdict is not Verdict.ALLOW:
+            log.info("flood control: user update %s %s", incoming.update_id, verdict.name)
+            if verdict is Verdict.NOTIFY:
+                t = self.app.i18n(self.app.i18n.pick(event.sender.language_code))
+                await self._send_text(event.chat_id, t._(
+                    "🐢 You are sending messages faster than I can read them, so I skipped "
+                    "some. Please wait a moment, then continue."), ())
+            if incoming.callback_id:
+                await self._answer(incoming.callback_id, "", False)
+            return
+        actions = await self.app.engine.handle(event)
+        await self.render(event.chat_id, actions, incoming.callback_id)
+
+    async def render(self, chat_id: int, actions: list[Action], callback_id: str | None
+                     ) -> None:
+        toast = next((a for a in actions if isinstance(a, Toast)), None)
+        answered = False
+        try:
+            if callback_id and toast is not None:
+                # answer the press at once, before slower sends
+                await self._answer(callback_id, toast.text, toast.alert)
+                answered = True
+            for action in actions:
+                elsewhere = getattr(action, "chat_id", chat_id) != chat_id
+                if elsewhere and await self._is_blocked(action.chat_id):  # type: ignore[union-attr]
+                    continue  # e.g. a staff reply to someone who has blocked the bot
+                if isinstance(action, Send):
+                    await self._send_text(action.chat_id, action.text, action.keyboard)
+                elif isinstance(action, Edit):
+                    await self._edit(action)
+                elif isinstance(action, SendFile):
+                    await self._send_file(action)
+        finally:
+            if callback_id and not answered:
+                await self._answer(callback_id, "", False)
+
+    # ------------------------------------------------------------------ sending
+
+    async def call(self, what: Callable[[], Awaitable[T]], chat_id: int | None = None,
+                   limited: bool = True) -> T | None:
+        """Call the Bot API with Telegram's rules for failures (see the module docstring)."""
+        for attempt in range(MAX_ATTEMPTS):
+            if limited:
+                await self.send_rate.acquire()
+            try:
+                return await what()
+            except ApiError as exc:
+                if exc.kind == "retry":
+                    delay = exc.retry_after or 1.0
+                    log.warning("Telegram asked to wait %.1f s (429)", delay)
+                elif exc.kind in ("server", "network"):
+                    delay = min(0.5 * 2**attempt, 8.0)
+                    log.warning("Telegram API %s error; retrying in %.1f s", exc.kind, delay)
+                elif exc.kind == "blocked":
+                    if chat_id is not None:
+                        await self._mark_blocked(chat_id)
+                    return None
+                elif exc.kind == "not_modified":
+                    return None  # the message already shows this: success
+                else:
+                    raise
+                await asyncio.sleep(delay)
+        log.error("Telegram API call failed %d times; giving up", MAX_ATTEMPTS)
+        return None
+
+    async def _mark_blocked(self, chat_id: int) -> None:
+        if chat_id < 0:
+            log.error("the bot cannot post to group %s (removed or muted?)", chat_id)
+            return
+        log.info("user %s has blocked the bot; not sending to them any more", chat_id)
+        async with self.app.db.unit() as repo:
+            await repo.users.set_blocked(chat_id)
+
+    async def _is_blocked(self, chat_id: int) -> bool:
+        if chat_id < 0:
+            return False
+        async with self.app.db.unit() as repo:
+            user = await repo.users.get(chat_id)
+            return bool(user and user.blocked)
+
+    async def _send_text(self, chat_id: int, text: str, keyboard: Keyboard) -> None:
+        keyboard = wrap_rows(keyboard)
+        parts = split_html(text)
+        for index, part in enumerate(parts):
+            markup = keyboard if index == len(parts) - 1 else ()
+            try:
+                await self.call(lambda p=part, m=markup: self.transport.send_text(chat_id, p, m),
+                                chat_id)
+            except ApiError as exc:
+                if exc.kind != "bad":
+                    raise
+                # Telegram refused our HTML: never lose the message, send it plain
+                log.error("Telegram refused a message (%s); sending it as plain text",
+                          exc.description)
+                await self.call(lambda p=part, m=markup: self.transport.send_text(
+                    chat_id, plain(p), m, html=False), chat_id)
+
+    async def _edit(self, action: Edit) -> None:
+        parts = split_html(action.text)
+        if len(parts) > 1:
+            await self._send_text(action.chat_id, action.text, action.keyboard)
+            return
+        try:
+            await self.call(lambda: self.transport.edit_text(
+                action.chat_id, action.message_id, action.text, wrap_rows(action.keyboard)),
+                action.chat_id)
+        except ApiError as exc:
+            if exc.kind not in ("not_found", "bad"):
+                raise
+            # too old to edit, or gone: show the new state as a new message instead
+            await self._send_text(action.chat_id, action.text, action.keyboard)
+
+    async def _send_file(self, action: SendFile) -> None:
+        caption, rest = action.caption, ""
+        if visible_length(caption) > CAPTION_LIMIT:
+            pieces = split_html(caption, CAPTION_LIMIT)
+            caption, rest = pieces[0], "\n\n".join(pieces[1:])
+        await self.call(lambda: self.transport.send_file(
+            action.chat_id, action.kind, action.data, action.filename, caption), action.chat_id)
+        if rest:
+            await self._send_text(action.chat_id, rest, ())
+
+    async def _answer(self, callback_id: str, text: str, alert: bool) -> None:
+        try:
+            await self.call(lambda: self.transport.answer_callback(callback_id, text[:200], alert),
+                            limited=False)
+        except ApiError as exc:  # a press too old to answer: nothing to do
+            log.info("could not answer a button press: %s", exc.description)
+
+    # ------------------------------------------------------------------ start
+
+    async def prepare(self) -> None:
+        """Identify the bot (waiting out an API outage) and set the command menus."""
+        delay = 1.0
+        while True:
+            try:
+                await self.transport.start()
+                break
+            except ApiError as exc:
+                if exc.kind not in ("server", "network", "retry"):
+                    raise
+                log.warning("Bot API not reachable (%s); retrying in %.0f s", exc.kind, delay)
+                await asyncio.sleep(exc.retry_after or delay)
+                delay = min(delay * 2, 30.0)
+        log.info("running as @%s with the %s runtime", self.transport.username,
+                 self.transport.name)
+        try:
+            await self.set_menus()
+        except ApiError as exc:
+            log.error("could not set the command menus: %s", exc)
+
+    async def set_menus(self) -> None:
+        """Command menus per language, and a wider one for staff, per chat."""
+        i18n = self.app.i18n
+
+        def menu(lang: str, staff: bool) -> list[tuple[str, str]]:
+            t = i18n(lang)
+            items = [*HELP_COMMANDS, *(STAFF_COMMANDS if staff else ())]
+            return [(name, t._(text)[:256]) for name, text in items]
+
+        await self.call(lambda: self.transport.set_commands(menu(i18n.default, False), None, None))
+        for lang in ("fi", "en", "sv"):
+            await self.call(lambda lang=lang: self.transport.set_commands(menu(lang, False),
+                                                                          None, lang))
+        settings = self.app.settings
+        async with self.app.db.unit() as repo:
+            staff = {u.id: u.locale for role in ("staff", "coordinator")
+                     for u in await repo.users.with_role(role)}
+            for admin in settings.admin_ids:
+                user = await repo.users.get(admin)
+                staff[admin] = user.locale if user else i18n.default
+        for user_id, lang in staff.items():
+            await self.call(lambda u=user_id, lang=lang: self.transport.set_commands(
+                menu(lang, True), u, None))
+        if settings.staff_chat_id is not None:
+            t = i18n(i18n.default)
+            commands = [(name, t._(text)) for name, text in STAFF_COMMANDS]
+            await self.call(lambda: self.transport.set_commands(
+                commands, settings.staff_chat_id, None))
+
+    # ------------------------------------------------------------------ polling
+
+    async def poll(self) -> None:
+        """Long polling until `stopping` is set; an update's offset is confirmed only after
+        the update (and the whole batch it came in) has been handled."""
+        await self.call(self.transport.delete_webhook, limited=False)  # keeps pending updates
+        offset: int | None = None
+        delay = 1.0
+        while not self.stopping.is_set():
+            fetch = asyncio.ensure_future(
+                self.transport.get_updates(offset, POLL_TIMEOUT))
+            stop = asyncio.ensure_future(self.stopping.wait())
+            done, _ = await asyncio.wait({fetch, stop}, return_when=asyncio.FIRST_COMPLETED)
+            stop.cancel()
+            if fetch not in done:
+                fetch.cancel()
+                with contextlib.suppress(asyncio.CancelledError, ApiError):
+                    await fetch
+                break
+            try:
+                updates = fetch.result()
+            except ApiError as exc:
+                wait = exc.retry_after or delay
+                log.warning("getUpdates failed (%s); retrying in %.1f s", exc.kind, wait)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self.stopping.wait(), wait)
+                delay = min(delay * 2, 30.0)
+                continue
+            delay = 1.0
+            if not updates:
+                continue
+            await self.handle_batch(updates)
+            offset = max(self.transport.incoming(u).update_id for u in updates) + 1
+        if offset is not None:  # confirm the last batch so a restart does not fetch it again
+            with contextlib.suppress(ApiError):
+                await self.transport.get_updates(offset, 0, limit=1)
+
+    async def handle_batch(self, updates: Sequence[Any]) -> None:
+        """Each user's updates in order; different users side by side."""
+        chains: dict[int, list[Any]] = defaultdict(list)
+        for update in updates:
+            event = self.transport.incoming(update).event
+            chains[event.user_id if event else 0].append(update)
+
+        async def run(chain: list[Any]) -> None:
+            for update in chain:
+                await self.handle(update)
+
+        await asyncio.gather(*(run(chain) for chain in chains.values()))
+
+    # ------------------------------------------------------------------ web
+
+    def web_app(self, webhook_path: str | None = None, secret: str | None = None
+                ) -> web.Application:
+        app = web.Application(client_max_size=1024**2)
+        app.router.add_get("/healthz", self._health)
+        if webhook_path is not None:
+            expected = (secret or "").encode()
+
+            async def webhook(request: web.Request) -> web.Response:
+                given = request.headers.get("X-Telegram-Bot-Api-Secret-Token", "").encode()
+                if not expected or not hmac.compare_digest(given, expected):
+                    log.warning("webhook request without the right secret token refused")
+                    return web.Response(status=401, text="unauthorized")
+                try:
+                    update = self.transport.parse_update(await request.json())
+                except Exception:  # not JSON, or not an update
+                    return web.Response(status=400, text="bad update")
+                await self.handle(update)
+                return web.Response(text="ok")
+
+            app.router.add_post(webhook_path, webhook)
+        return app
+
+    async def _health(self, request: web.Request) -> web.Response:
+        try:
+            async with asyncio.timeout(3), self.app.db.engine.connect() as conn:
+                await conn.execute(sql("SELECT 1"))
+            database = "ok"
+        except Exception as exc:  # any failure means unhealthy
+            database = type(exc).__name__
+        healthy = database == "ok"
+        return web.json_response(
+            {"status": "ok" if healthy else "unhealthy", "database": database,
+             "runtime": self.transport.name, "updates_in_hand": self.in_hand},
+            status=200 if healthy else 503,
+        )
+
+
+def webhook_path(url: str) -> str:
+    return urlsplit(url).path or "/"
+
+
+def install_signal_handlers(stop: asyncio.Event) -> None:
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, stop.set)

@@ -1,0 +1,33 @@
+"""Maintenance on a schedule (APScheduler): keep the store from growing without bound.
+
+Processed update ids are needed only as long as Telegram could redeliver an update (a day
+at most); they are pruned after a week.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+from bot.app import App
+from bot.store.models import utcnow
+
+log = logging.getLogger(__name__)
+KEEP_UPDATE_IDS = timedelta(days=7)
+
+
+async def prune(app: App) -> int:
+    async with app.db.unit() as repo:
+        removed = await repo.updates.prune(utcnow() - KEEP_UPDATE_IDS)
+    log.info("pruned %d processed update ids", removed)
+    return removed
+
+
+def start_maintenance(app: App) -> AsyncIOScheduler:
+    scheduler = AsyncIOScheduler(timezone="Europe/Helsinki")
+    scheduler.add_job(prune, "interval", hours=6, args=[app], id="prune-updates",
+                      coalesce=True, max_instances=1)
+    scheduler.start()
+    return scheduler

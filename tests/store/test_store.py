@@ -1,0 +1,392 @@
+"""bot/store on SQLite and on PostgreSQL (`any_db`): the migrated schema, the repository's
+idempotent writes, /forget, and units of work."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import func, inspect, select, text
+from sqlalchemy.engine import Connection
+from sqlmodel import SQLModel
+
+from bot.store import models
+from bot.store.db import Database, alembic_config
+from bot.store.models import (
+    Answer,
+    Assessment,
+    AuditEntry,
+    Company,
+    ContactRequest,
+    DialogState,
+    FaqMiss,
+    PlacementInterest,
+    PlacementVote,
+    ProcessedUpdate,
+    Ticket,
+    User,
+)
+from bot.store.repo import Repository
+
+assert models  # the tables are registered on SQLModel.metadata
+
+
+async def count(db: Database, model: type, *where: Any) -> int:
+    async with db.unit() as repo:
+        stmt = select(func.count()).select_from(model)
+        if where:
+            stmt = stmt.where(*where)
+        return (await repo.session.execute(stmt)).scalar_one()
+
+
+async def tables_and_columns(db: Database) -> dict[str, set[str]]:
+    def read(conn: Connection) -> dict[str, set[str]]:
+        inspector = inspect(conn)
+        return {t: {c["name"] for c in inspector.get_columns(t)}
+                for t in inspector.get_table_names()}
+
+    async with db.engine.connect() as conn:
+        return await conn.run_sync(read)
+
+
+async def company_and_assessment(repo: Repository, user_id: int) -> tuple[int, int]:
+    await repo.users.lock(user_id, "fi")
+    company = await repo.companies.add(user_id, f"Company of {user_id}", "1234567-8")
+    assessment = await repo.assessments.add(company.id, user_id, "2026.1")
+    return company.id, assessment.id
+
+
+# --------------------------------------------------------------------------- migrations
+
+
+async def test_migrations_create_every_table_of_the_models(any_db: Database) -> None:
+    found = await tables_and_columns(any_db)
+    expected = {name: {c.name for c in table.columns}
+                for name, table in SQLModel.metadata.tables.items()}
+    assert set(found) == set(expected) | {"alembic_version"}
+    for name, columns in expected.items():
+        assert found[name] == columns, name
+
+
+async def test_migrated_schema_matches_the_models_exactly(any_db: Database) -> None:
+    """No autogenerate difference: types, nullability, indexes and unique constraints."""
+    def diff(conn: Connection) -> list[Any]:
+        context = MigrationContext.configure(conn, opts={"compare_type": True})
+        return compare_metadata(context, SQLModel.metadata)
+
+    async with any_db.engine.connect() as conn:
+        assert await conn.run_sync(diff) == []
+
+
+async def test_database_is_at_the_head_revision(any_db: Database) -> None:
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    async with any_db.engine.connect() as conn:
+        rows = (await conn.execute(text("select version_num from alembic_version"))).all()
+    assert [r[0] for r in rows] == [head]
+
+
+async def test_migrate_twice_is_harmless_and_keeps_data(any_db: Database) -> None:
+    async with any_db.unit() as repo:
+        await repo.users.lock(1, "en")
+    before = await tables_and_columns(any_db)
+    await any_db.migrate()
+    await any_db.migrate()
+    assert await tables_and_columns(any_db) == before
+    assert await count(any_db, User) == 1
+    async with any_db.engine.connect() as conn:
+        assert (await conn.execute(text("select count(*) from alembic_version"))).scalar() == 1
+
+
+# --------------------------------------------------------------------------- repository
+
+
+async def test_users_lock_creates_once(any_db: Database) -> None:
+    async with any_db.unit() as repo:
+        user, created = await repo.users.lock(42, "sv")
+        assert created and (user.id, user.locale, user.roles) == (42, "sv", "")
+        again, created_again = await repo.users.lock(42, "en")
+        assert not created_again and again.id == 42
+    async with any_db.unit() as repo:
+        user, created = await repo.users.lock(42, "en")
+        assert not created
+        assert user.locale == "sv", "a later contact does not overwrite the stored language"
+        other, created = await repo.users.lock(2**40, "fi")  # Telegram ids exceed 32 bits
+        assert created and other.id == 2**40
+    assert await count(any_db, User) == 2
+
+
+async def test_updates_mark_is_true_once_per_id(any_db: Database) -> None:
+    async with any_db.unit() as repo:
+        assert await repo.updates.mark(1001) is True
+        assert await repo.updates.mark(1001) is False
+        assert await repo.updates.mark(1002) is True
+    async with any_db.unit() as repo:
+        assert await repo.updates.mark(1001) is False
+        assert await repo.updates.mark(2**50) is True
+    assert await count(any_db, ProcessedUpdate) == 3
+
+
+async def test_answers_put_overwrites_the_same_question(any_db: Database) -> None:
+    async with any_db.unit() as repo:
+        _, aid = await company_and_assessment(repo, 1)
+        await repo.answers.put(aid, "st1", "2026.1", "m1", None)
+        await repo.answers.put(aid, "st2", "2026.1", "yes", None)
+    async with any_db.unit() as repo:
+        await repo.answers.put(aid, "st1", "2026.2", ["m4", "m5"], "we measure it")
+    async with any_db.unit() as repo:
+        answers = await repo.answers.of(aid)
+    assert set(answers) == {"st1", "st2"}
+    assert answers["st1"].value == ["m4", "m5"]
+    assert (answers["st1"].text, answers["st1"].version) == ("we measure it", "2026.2")
+    assert answers["st2"].value == "yes"
+    assert await count(any_db, Answer) == 2
+
+
+async def test_answers_of_two_assessments_are_separate(any_db: Database) -> None:
+    async with any_db.unit() as repo:
+        _, a1 = await company_and_assessment(repo, 1)
+        _, a2 = await company_and_assessment(repo, 2)
+        await repo.answers.put(a1, "st1", "2026.1", "m1", None)
+        await repo.answers.put(a2, "st1", "2026.1", "m5", None)
+    async with any_db.unit() as repo:
+        assert (await repo.answers.of(a1))["st1"].value == "m1"
+        assert (await repo.answers.of(a2))["st1"].value == "m5"
+
+
+async def test_interests_add_is_idempotent(any_db: Database) -> None:
+    async with any_db.unit() as repo:
+        assert await repo.interests.add(1, "nextiili_textiles", {"interests": ["textiles"]})
+        assert not await repo.interests.add(1, "nextiili_textiles", {"interests": ["food"]})
+    async with any_db.unit() as repo:
+        assert not await repo.interests.add(1, "nextiili_textiles", {})
+        assert await repo.interests.add(1, "ravintola_kierto", {})
+        assert await repo.interests.add(2, "nextiili_textiles", {})
+    async with any_db.unit() as repo:
+        mine = await repo.interests.of_user(1)
+    assert sorted(i.placement_id for i in mine) == ["nextiili_textiles", "ravintola_kierto"]
+    first = next(i for i in mine if i.placement_id == "nextiili_textiles")
+    assert first.prefs == {"interests": ["textiles"]}, "the first recording is kept"
+    assert await count(any_db, PlacementInterest) == 3
+
+
+async def test_contacts_add_is_idempotent(any_db: Database) -> None:
+    async with any_db.unit() as repo:
+        cid, aid = await company_and_assessment(repo, 1)
+        assert await repo.contacts.add(1, cid, aid) is True
+        assert await repo.contacts.add(1, cid, aid) is False
+    async with any_db.unit() as repo:
+        assert await repo.contacts.add(1, cid, aid) is False
+        _, aid2 = await company_and_assessment(repo, 1)
+        assert await repo.contacts.add(1, cid, aid2) is True
+        assert [c.assessment_id for c in await repo.contacts.open()] == [aid, aid2]
+    assert await count(any_db, ContactRequest) == 2
+
+
+async def test_votes_put_upserts_and_totals_sum(any_db: Database) -> None:
+    async with any_db.unit() as repo:
+        assert await repo.votes.totals() == {}
+        await repo.votes.put(1, "p1", 1)
+        await repo.votes.put(1, "p1", -1)  # changed their mind
+        await repo.votes.put(2, "p1", 1)
+        await repo.votes.put(3, "p1", 1)
+        await repo.votes.put(2, "p2", -1)
+    async with any_db.unit() as repo:
+        await repo.votes.put(3, "p1", -1)
+        await repo.votes.put(4, "p3", 1)
+        await repo.votes.put(5, "p3", -1)
+    async with any_db.unit() as repo:
+        assert await repo.votes.of_user(1) == {"p1": -1}
+        assert await repo.votes.of_user(2) == {"p1": 1, "p2": -1}
+        totals = await repo.votes.totals()
+    assert totals == {"p1": -1, "p2": -1, "p3": 0}
+    assert all(type(v) is int for v in totals.values())
+    assert await count(any_db, PlacementVote) == 6
+
+
+# --------------------------------------------------------------------------- /forget
+
+
+async def populate(db: Database, user_id: int) -> None:
+    """A row of this user in every table that holds personal data."""
+    async with db.unit() as repo:
+        cid, aid = await company_and_assessment(repo, user_id)
+        state = await repo.states.get(user_id)
+        state.flow, state.step, state.data = "kartoitus", "q", {"aid": aid}
+        await repo.answers.put(aid, "st1", "2026.1", "m2", None)
+        await repo.answers.put(aid, "pe5", "2026.1", None, "our own words")
+        await repo.contacts.add(user_id, cid, aid)
+        await repo.interests.add(user_id, "nextiili_textiles", {"x": 1})
+        await repo.votes.put(user_id, "nextiili_textiles", 1)
+        repo.misses.add(user_id, "fi", "mikä on palkkatuki", None, 0.1)
+        await repo.tickets.add(user_id, "fi", "faq", "voiko joku soittaa")
+        await repo.updates.mark(user_id * 1000)
+        repo.audit.log("mydata", subject=str(user_id), actor_id=user_id)
+
+
+PERSONAL = [User, DialogState, Company, Assessment, Answer, ContactRequest,
+            PlacementInterest, PlacementVote, FaqMiss, Ticket]
+
+
+def test_every_table_with_a_user_id_is_covered_here() -> None:
+    """A new personal table must be added to `populate` and PERSONAL above."""
+    with_user = {t.name for t in SQLModel.metadata.tables.values() if "user_id" in t.columns}
+    covered = {m.__tablename__ for m in PERSONAL}
+    assert with_user | {"users", "answers"} == covered
+
+
+async def rows_of(db: Database, user_id: int) -> dict[str, int]:
+    async with db.unit() as repo:
+        aids = select(Assessment.id).where(Assessment.user_id == user_id)
+        result = {}
+        for model in PERSONAL:
+            if model is User:
+                where = User.id == user_id
+            elif model is Answer:
+                where = Answer.assessment_id.in_(aids)
+            else:
+                where = model.user_id == user_id
+            stmt = select(func.count()).select_from(model).where(where)
+            result[model.__tablename__] = (await repo.session.execute(stmt)).scalar_one()
+        return result
+
+
+async def test_forget_removes_every_row_of_the_user_and_nothing_else(any_db: Database) -> None:
+    await populate(any_db, 1)
+    await populate(any_db, 2)
+    before = await rows_of(any_db, 2)
+    assert all(before.values()), before
+    assert await rows_of(any_db, 1) == before
+    async with any_db.unit() as repo:
+        await repo.forget(1)
+    assert set((await rows_of(any_db, 1)).values()) == {0}
+    assert await rows_of(any_db, 2) == before
+    # update ids are not personal and stay
+    assert await count(any_db, ProcessedUpdate) == 2
+
+
+async def test_forget_of_an_unknown_user_is_harmless(any_db: Database) -> None:
+    await populate(any_db, 2)
+    before = await rows_of(any_db, 2)
+    async with any_db.unit() as repo:
+        await repo.forget(999)
+    assert await rows_of(any_db, 2) == before
+
+
+async def test_forgotten_user_starts_afresh(any_db: Database) -> None:
+    await populate(any_db, 1)
+    async with any_db.unit() as repo:
+        await repo.forget(1)
+    async with any_db.unit() as repo:
+        user, created = await repo.users.lock(1, "en")
+        assert created and user.locale == "en"
+        assert await repo.interests.add(1, "nextiili_textiles", {})
+        assert (await repo.states.get(1)).flow is None
+
+
+# --------------------------------------------------------------------------- units of work
+
+
+class Boom(Exception):
+    pass
+
+
+async def test_a_unit_that_raises_is_rolled_back_entirely(any_db: Database) -> None:
+    async with any_db.unit() as repo:
+        await repo.users.lock(7, "fi")
+        await repo.votes.put(7, "p1", 1)
+    with pytest.raises(Boom):
+        async with any_db.unit() as repo:
+            await repo.users.lock(8, "fi")
+            assert await repo.updates.mark(555)
+            _, aid = await company_and_assessment(repo, 8)
+            await repo.answers.put(aid, "st1", "2026.1", "m1", None)
+            await repo.votes.put(7, "p1", -1)
+            (await repo.users.get(7)).roles = "staff"
+            repo.audit.log("grant_staff", subject="7")
+            raise Boom
+    assert await count(any_db, User) == 1
+    for model in (Company, Assessment, Answer, ProcessedUpdate, AuditEntry):
+        assert await count(any_db, model) == 0, model.__tablename__
+    async with any_db.unit() as repo:
+        assert (await repo.users.get(7)).roles == ""
+        assert await repo.votes.of_user(7) == {"p1": 1}
+        assert await repo.updates.mark(555), "the rolled-back update id can be handled again"
+
+
+async def test_a_failed_unit_does_not_block_the_next_one(any_db: Database) -> None:
+    for _ in range(3):
+        with pytest.raises(Boom):
+            async with any_db.unit() as repo:
+                await repo.users.lock(1, "fi")
+                raise Boom
+    async with any_db.unit() as repo:
+        _, created = await repo.users.lock(1, "fi")
+        assert created
+
+
+async def test_two_concurrent_units_for_different_users_both_commit(any_db: Database) -> None:
+    inside: list[int] = []
+
+    async def work(user_id: int) -> None:
+        async with any_db.unit() as repo:
+            await repo.users.lock(user_id, "fi")
+            inside.append(user_id)
+            await asyncio.sleep(0.05)  # the other unit gets its turn meanwhile
+            _, aid = await company_and_assessment(repo, user_id)
+            await repo.answers.put(aid, "st1", "2026.1", "m3", None)
+            await repo.votes.put(user_id, "p1", 1)
+
+    await asyncio.wait_for(asyncio.gather(work(1), work(2)), timeout=20)
+    assert sorted(inside) == [1, 2]
+    assert await count(any_db, User) == 2
+    assert await count(any_db, Company) == 2
+    assert await count(any_db, Answer) == 2
+    async with any_db.unit() as repo:
+        assert await repo.votes.totals() == {"p1": 2}
+
+
+async def test_many_concurrent_units(any_db: Database) -> None:
+    async def work(user_id: int) -> None:
+        async with any_db.unit() as repo:
+            await repo.users.lock(user_id, "fi")
+            await asyncio.sleep(0)
+            await repo.votes.put(user_id, "p1", 1 if user_id % 2 else -1)
+            await repo.updates.mark(user_id)
+
+    await asyncio.wait_for(asyncio.gather(*(work(u) for u in range(1, 21))), timeout=30)
+    assert await count(any_db, User) == 20
+    async with any_db.unit() as repo:
+        assert await repo.votes.totals() == {"p1": 0}
+    assert await count(any_db, ProcessedUpdate) == 20
+
+
+async def test_two_units_for_the_same_user_run_one_after_the_other(any_db: Database) -> None:
+    """`users.lock` (a row lock on PostgreSQL, the write lock on SQLite) orders one user's
+    units: the second waits until the first has committed, then sees its writes."""
+    async with any_db.unit() as repo:
+        await repo.users.lock(1, "fi")
+    log: list[str] = []
+    first_has_lock = asyncio.Event()
+
+    async def first() -> None:
+        async with any_db.unit() as repo:
+            await repo.users.lock(1, "fi")
+            log.append("first in")
+            first_has_lock.set()
+            await asyncio.sleep(0.2)
+            (await repo.users.get(1)).roles = "staff"
+            log.append("first out")
+
+    async def second() -> None:
+        await first_has_lock.wait()
+        async with any_db.unit() as repo:
+            user, _ = await repo.users.lock(1, "fi")
+            log.append("second in")
+            assert user.roles == "staff"
+
+    await asyncio.wait_for(asyncio.gather(first(), second()), timeout=20)
+    assert log == ["first in", "first out", "second in"]
