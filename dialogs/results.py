@@ -7,6 +7,7 @@ checks that the assessment is the user's own and completed.
 
 from __future__ import annotations
 
+import asyncio
 import re
 from typing import Any
 
@@ -123,8 +124,10 @@ async def show(ctx: Context, assessment: Assessment, company: Company | None,
     labels = [t.short.get(lang) for t in kb.questionnaire.themes]
     values = [result.themes[t.id].score for t in kb.questionnaire.themes]
     old = [before.get(t.id) for t in kb.questionnaire.themes] if before else None
-    chart = radar_png(labels, values, old, title=company.name if company else "",
-                      legend=(ctx._("now"), ctx._("previous")))
+    # drawing takes a moment of CPU: do it off the event loop, so other users are not kept
+    chart = await asyncio.to_thread(radar_png, labels, values, old,
+                                    company.name if company else "",
+                                    (ctx._("now"), ctx._("previous")))
     ctx.send_file("photo", chart, "kierto-kartoitus.png",
                   ctx._("Your scores per theme (0–100)"))
 
@@ -176,7 +179,7 @@ async def results_button(ctx: Context, value: str) -> None:
         ctx.toast(ctx._("Making your report…"))
         data = await report_data(ctx, assessment, company)
         name = re.sub(r"[^a-z0-9]+", "-", (company.name if company else "").lower()).strip("-")
-        ctx.send_file("document", render_pdf(data),
+        ctx.send_file("document", await asyncio.to_thread(render_pdf, data),
                       f"kierto-kartoitus-{name or 'report'}-{assessment.id}.pdf",
                       ctx._("Your KIERTO-kartoitus report"))
     elif action == "contact":
@@ -229,10 +232,11 @@ async def report_data(ctx: Context, assessment: Assessment, company: Company | N
     themes = [(t.title.get(lang), result.themes[t.id].score,
                _change(result.themes[t.id].score, before.get(t.id)))
               for t in kb.questionnaire.themes]
-    chart = radar_png([t.short.get(lang) for t in kb.questionnaire.themes],
-                      [result.themes[t.id].score for t in kb.questionnaire.themes],
-                      [before.get(t.id) for t in kb.questionnaire.themes] if before else None,
-                      legend=(ctx._("now"), ctx._("previous")))
+    chart = await asyncio.to_thread(
+        radar_png, [t.short.get(lang) for t in kb.questionnaire.themes],
+        [result.themes[t.id].score for t in kb.questionnaire.themes],
+        [before.get(t.id) for t in kb.questionnaire.themes] if before else None,
+        "", (ctx._("now"), ctx._("previous")))
     sections: list[tuple[str, list[str]]] = []
     flags = [kb.questions[q].red_flag for q in result.red_flags]
     if flags:
