@@ -18,8 +18,8 @@ import pytest
 from bot.app import App, build_app
 from bot.config import Settings
 from bot.i18n import I18n
-from dialogs.faq_match import FaqMatcher
 from bot.store.db import Database
+from dialogs.faq_match import FaqMatcher
 from knowledge.loader import Knowledge, load
 from tests.conversation import Conversation
 
