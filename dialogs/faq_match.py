@@ -47,7 +47,7 @@ STOP_WORDS = {
         on ole olla oon olen olet oot olisi ois ovat oli olis ja tai mutta että jos kun kuin
         niin myös vielä jo sitten se sen sitä ne niitä niiden tämä tää tätä tässä siinä
         siitä sinne tuo toi tota minä mä mää mun mulla mulle minun minulla minulle minua sinä
-        sä sun sulla sulle sinun sinulla me meillä meidän te teillä teidän he heillä ei et
+        sä sun sulla sulle sinun sinulla me meillä meidän te teillä teidän he heillä ei en et
         ku jne esim eli vaan kyllä joo no hei moi moikka terve kiitos kiitti siis ihan aika
         tosi vähän jotain joku jokin johonkin mitään mut ni nii jotta koska oikein oikeen
         sinne tänne täällä siellä kans kanssa
@@ -56,6 +56,7 @@ STOP_WORDS = {
         is are was were be been am do does did doing i me my mine you your yours we our us
         they them their he she it its this that these those there here a an the and or but if
         then so than too also very just of to in on at for from with by as into out up any some
+        would could should will shall may might must has had have did does
         please im i'm hi hello hey thanks thank pls plz really
     """.split()),
     "sv": set("""
@@ -110,14 +111,14 @@ class Concepts:
         for key in (stemmed, raw):
             if key in self.single:
                 return self.single[key]
-        for cut in range(len(stemmed) - 1, PREFIX_MIN - 1, -1):  # compounds: palkkatukityö
-            if stemmed[:cut] in self.single:
-                return self.single[stemmed[:cut]]
-        if len(stemmed) >= 6 and self.keys:
+        if len(stemmed) >= 6 and self.keys:  # a typo of a listed word
             best = process.extractOne(stemmed, self.keys, scorer=fuzz.ratio,
                                       score_cutoff=FUZZY_CONCEPT)
             if best is not None:
                 return self.single[best[0]]
+        for cut in range(len(stemmed) - 1, PREFIX_MIN - 1, -1):  # compounds: palkkatukityö
+            if stemmed[:cut] in self.single:
+                return self.single[stemmed[:cut]]
         return None
 
 

@@ -116,6 +116,7 @@ HELP_COMMANDS = (
     ("privacy", N_("what I store and why")),
     ("mydata", N_("see everything I store about you")),
     ("forget", N_("erase everything I store about you")),
+    ("help", N_("what I can do")),
 )
 STAFF_COMMANDS = (
     ("tickets", N_("open questions handed to a person")),

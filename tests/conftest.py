@@ -22,6 +22,10 @@ from bot.store.db import Database
 from dialogs.faq_match import FaqMatcher
 from knowledge.loader import Knowledge, load
 from tests.conversation import Conversation
+from tests.fake_telegram import fake_telegram as _fake_telegram
+
+os.environ.setdefault("PTB_TIMEDELTA", "1")  # as bot.adapters.ptb_runtime sets it
+fake_telegram = pytest.fixture(_fake_telegram)
 
 PG_URL = os.environ.get("TEST_DATABASE_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")

@@ -15,6 +15,7 @@ from aiogram import Bot
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.exceptions import (
+    ClientDecodeError,
     TelegramAPIError,
     TelegramBadRequest,
     TelegramForbiddenError,
@@ -71,6 +72,8 @@ async def _api(call: Callable[[], Awaitable[T]]) -> T:
         return await call()
     except TelegramAPIError as exc:
         raise error_kind(exc) from None
+    except ClientDecodeError:  # a proxy's HTML error page instead of the Bot API's JSON
+        raise ApiError("server", "undecodable answer") from None
     except (OSError, TimeoutError) as exc:
         raise ApiError("network", type(exc).__name__) from None
 

@@ -7,9 +7,13 @@ aiogram: `bot.adapters.telegram.TelegramDoor`.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import timedelta
 from typing import Any, TypeVar
+
+# PTB 22 is moving time periods to timedelta; opting in now avoids its deprecation warning
+os.environ.setdefault("PTB_TIMEDELTA", "1")
 
 from telegram import (
     Bot,
@@ -37,12 +41,8 @@ NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
 
 
 def _retry_after(exc: RetryAfter) -> float:
-    # PTB 22 keeps the value as a timedelta; its public property may warn about the type
-    # it will return in the future, so read the stored value directly.
-    value = getattr(exc, "_retry_after", None)
-    if isinstance(value, timedelta):
-        return value.total_seconds()
-    return float(value or 1)
+    value = exc.retry_after  # a timedelta with PTB_TIMEDELTA set
+    return value.total_seconds() if isinstance(value, timedelta) else float(value or 1)
 
 
 def error_kind(exc: TelegramError) -> ApiError:
