@@ -19,16 +19,18 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Sequence
+from datetime import timedelta
 
 from bot.i18n import I18n
 from bot.store.db import Database
 from bot.store.models import utcnow
 from dialogs.actions import Action, Send, Toast
 from dialogs.events import MAX_TEXT, Button, Command, Event, Media, Text
-from dialogs.router import PAYLOAD_RE, Context, Flow, Handler, Router, Services
+from dialogs.router import PAYLOAD_RE, Context, Deferred, Flow, Handler, Router, Services
 from knowledge.loader import Knowledge
 
 log = logging.getLogger(__name__)
+LAST_SEEN_PRECISION = timedelta(minutes=10)
 
 
 class KeyedLocks:
@@ -104,7 +106,7 @@ class Engine:
                         await self._staff_chat(ctx)
                     else:
                         await self._dispatch(ctx)
-                return ctx.actions
+                return await self._after_commit(ctx.actions)
             except Exception:
                 log.exception("handling update %s of a %s failed", event.update_id,
                               type(event.body).__name__)
@@ -116,12 +118,26 @@ class Engine:
                     actions.insert(0, Toast())
                 return actions
 
+    @staticmethod
+    async def _after_commit(actions: list[Action | Deferred]) -> list[Action]:
+        out: list[Action] = []
+        for action in actions:
+            if not isinstance(action, Deferred):
+                out.append(action)
+                continue
+            try:
+                out.extend(await action.make())
+            except Exception:  # what was committed stays; only this piece is missing
+                log.exception("deferred rendering failed")
+        return out
+
     async def _context(self, repo, event: Event) -> Context:
         lang = self.i18n.pick(event.sender.language_code)
         user, created = await repo.users.lock(event.user_id, lang)
         if not user.locale_chosen and event.sender.language_code and user.locale != lang:
             user.locale = lang
-        user.last_seen_at = utcnow()
+        if utcnow() - user.last_seen_at > LAST_SEEN_PRECISION:  # not a write every event
+            user.last_seen_at = utcnow()
         if user.blocked:
             user.blocked = False  # they wrote to us again, so they unblocked the bot
         state = await repo.states.get(user.id)

@@ -126,13 +126,14 @@ class Kartoitus(Flow):
                 rows([Btn(ctx._("Skip ➡️"), self.payload("yt", "skip"))]),
             )
         elif step == "q":
-            await self._show_question(ctx)
+            await self._show_question(ctx, await self._answers(ctx))
         elif step == "sum":
-            await self._show_summary(ctx)
+            await self._show_summary(ctx, await self._answers(ctx))
         elif step == "sumt":
-            await self._show_theme(ctx)
+            await self._show_theme(ctx, await self._answers(ctx))
 
     async def _answers(self, ctx: Context) -> dict[str, Any]:
+        """The answers so far; loaded once per event and passed along (then kept current)."""
         rows_ = await ctx.repo.answers.of(ctx.data["aid"])
         return {qid: (a.text if a.value is None and a.text else a.value)
                 for qid, a in rows_.items()}
@@ -178,8 +179,10 @@ class Kartoitus(Flow):
                 Btn(ctx._("⏸ Later"), self.payload(qid, "pause"))]
         return join(choice, (tuple(nav),))
 
-    async def _show_question(self, ctx: Context, message_id: int | None = None) -> None:
-        answers = await self._answers(ctx)
+    async def _show_question(self, ctx: Context, answers: dict[str, Any],
+                             message_id: int | None = None) -> None:
+        """The current question; with `message_id`, in place of that message (a question
+        answered by a button turns into the next one, so the chat stays short)."""
         qid = ctx.data["q"]
         question = ctx.kb.questions[qid]
         if question.type == "multi" and "sel" not in ctx.data:
@@ -187,11 +190,7 @@ class Kartoitus(Flow):
         first = sequence(ctx.kb, answers)[0] == qid
         keyboard = self._question_keyboard(ctx, question, answers.get(qid), ctx.data.get("sel"),
                                            first)
-        text = self._question_text(ctx, qid, answers)
-        if message_id is None:
-            ctx.send(text, keyboard)
-        else:
-            ctx.edit(message_id, text, keyboard)
+        ctx.edit(message_id, self._question_text(ctx, qid, answers), keyboard)
 
     # ------------------------------------------------------------------ input
 
@@ -229,9 +228,10 @@ class Kartoitus(Flow):
                     "saved yet: please shorten it and send it again.",
                     len(text), limit=ctx.t.number(question.max_len)))
                 return True
-            await self._save(ctx, question.id, None, text)
+            answers = await self._answers(ctx)
+            await self._save(ctx, answers, question.id, None, text)
             ctx.send(ctx._("✓ Saved."))
-            await self._advance(ctx, question.id)
+            await self._advance(ctx, question.id, answers)
             return True
         return False
 
@@ -269,44 +269,40 @@ class Kartoitus(Flow):
     async def _question_button(self, ctx: Context, qid: str, value: str) -> None:
         question = ctx.kb.questions[qid]
         answers = await self._answers(ctx)
+        here = ctx.message_id
         if value == "back":
             order = sequence(ctx.kb, answers)
             index = order.index(qid) if qid in order else 0
             ctx.at("q", q=order[max(0, index - 1)], ret=None)
             ctx.data.pop("sel", None)
-            await self._show_question(ctx)
+            await self._show_question(ctx, answers, here)
         elif value == "skip":
-            ctx.edit(ctx.message_id, self._question_text(ctx, qid, answers)
-                     + "\n" + ctx._("➡️ Skipped"))
-            await self._advance(ctx, qid)
+            ctx.toast(ctx._("➡️ Skipped"))
+            await self._advance(ctx, qid, answers, here)
         elif value == "pause":
             ctx.go(self.name, "q", **ctx.data)
             ctx.send(ctx._("⏸ Saved. Continue any time with /kartoitus or from the /start menu: "
                            "you will be back at this question."))
         elif question.type == "multi" and value.startswith("t."):
-            await self._toggle(ctx, question, value[2:])
+            await self._toggle(ctx, question, value[2:], answers)
         elif question.type == "multi" and value == "done":
             picked = ctx.data.get("sel") or []
             if not picked:
                 ctx.toast(ctx._("Tick at least one item, or choose Skip."), alert=True)
                 return
-            await self._save(ctx, qid, picked, None)
+            await self._save(ctx, answers, qid, picked, None)
             labels = [o.label.get(ctx.lang) for o in ctx.kb.options[qid] if o.id in picked]
-            ctx.edit(ctx.message_id, self._question_text(ctx, qid, answers)
-                     + "\n✓ " + esc(", ".join(labels)))
-            await self._advance(ctx, qid)
-        elif question.type == "single" and ctx.kb.option(qid, value) is not None:
-            await self._save(ctx, qid, value, None)
-            answers[qid] = value
-            option = ctx.kb.options[qid]
-            label = next(o.label.get(ctx.lang) for o in option if o.id == value)
-            ctx.edit(ctx.message_id, self._question_text(ctx, qid, answers)
-                     + "\n✓ " + esc(label))
-            await self._advance(ctx, qid)
+            ctx.toast("✓ " + ", ".join(labels))
+            await self._advance(ctx, qid, answers, here)
+        elif question.type == "single" and (option := ctx.kb.option(qid, value)) is not None:
+            await self._save(ctx, answers, qid, value, None)
+            ctx.toast("✓ " + option.label.get(ctx.lang))
+            await self._advance(ctx, qid, answers, here)
         else:
             ctx.toast(ctx._("That button is not valid."))
 
-    async def _toggle(self, ctx: Context, question: Question, option_id: str) -> None:
+    async def _toggle(self, ctx: Context, question: Question, option_id: str,
+                      answers: dict[str, Any]) -> None:
         option = ctx.kb.option(question.id, option_id)
         if option is None:
             ctx.toast(ctx._("That button is not valid."))
@@ -320,27 +316,31 @@ class Kartoitus(Flow):
             exclusive = {o.id for o in ctx.kb.options[question.id] if o.exclusive}
             picked = [p for p in picked if p not in exclusive] + [option_id]
         ctx.at("q", sel=picked)
-        await self._show_question(ctx, ctx.message_id)
+        await self._show_question(ctx, answers, ctx.message_id)
 
     # ------------------------------------------------------------------ moving on
 
-    async def _save(self, ctx: Context, qid: str, value: Any, text: str | None) -> None:
+    async def _save(self, ctx: Context, answers: dict[str, Any], qid: str, value: Any,
+                    text: str | None) -> None:
+        """Write one answer now (and keep this event's copy of the answers current)."""
         await ctx.repo.answers.put(ctx.data["aid"], qid, ctx.kb.questionnaire.version, value, text)
+        answers[qid] = text if value is None else value
 
-    async def _advance(self, ctx: Context, qid: str) -> None:
+    async def _advance(self, ctx: Context, qid: str, answers: dict[str, Any],
+                       message_id: int | None = None) -> None:
         ctx.data.pop("sel", None)
         if ctx.data.get("ret") == "sum":
             ctx.at("sum", ret=None)
-            await self._show_summary(ctx)
+            await self._show_summary(ctx, answers, message_id)
             return
-        order = sequence(ctx.kb, await self._answers(ctx))
+        order = sequence(ctx.kb, answers)
         index = order.index(qid) if qid in order else -1
         if index + 1 < len(order):
             ctx.at("q", q=order[index + 1])
-            await self._show_question(ctx)
+            await self._show_question(ctx, answers, message_id)
         else:
             ctx.at("sum")
-            await self._show_summary(ctx)
+            await self._show_summary(ctx, answers, message_id)
 
     async def _new_company(self, ctx: Context, business_id: str | None) -> None:
         company = await ctx.repo.companies.add(ctx.user.id, ctx.data["name"], business_id)
@@ -352,6 +352,7 @@ class Kartoitus(Flow):
         assessment = await ctx.repo.assessments.add(company_id, ctx.user.id, version)
         assert assessment.id is not None
         previous = await ctx.repo.assessments.latest_done(company_id, before_id=assessment.id)
+        answers: dict[str, Any] = {}
         if previous is not None and previous.id is not None:
             # A retake: the profile is usually unchanged, so it is carried over (and shown
             # with its answers ticked, to confirm or change).
@@ -360,10 +361,11 @@ class Kartoitus(Flow):
                 if question.id in old and ctx.kb.option(question.id, old[question.id].value):
                     await ctx.repo.answers.put(assessment.id, question.id, version,
                                                old[question.id].value, None)
+                    answers[question.id] = old[question.id].value
         ctx.go(self.name, "q", aid=assessment.id, q=sequence(ctx.kb, {})[0])
         ctx.send(ctx._("Let's begin. Press a button to answer; ⬅️ Back returns to the previous "
                        "question, Skip moves on, ⏸ Later saves your place."))
-        await self._show_question(ctx)
+        await self._show_question(ctx, answers)
 
     async def _continue(self, ctx: Context, assessment: Assessment | None) -> None:
         if assessment is None or assessment.status != "open":
@@ -380,8 +382,8 @@ class Kartoitus(Flow):
 
     # ------------------------------------------------------------------ summary
 
-    async def _show_summary(self, ctx: Context) -> None:
-        answers = await self._answers(ctx)
+    async def _show_summary(self, ctx: Context, answers: dict[str, Any],
+                            message_id: int | None = None) -> None:
         kb = ctx.kb
         order = set(sequence(kb, answers))
         lines = [ctx._("📋 <b>Your answers</b>: check them before the results."), ""]
@@ -412,7 +414,7 @@ class Kartoitus(Flow):
                         rows(buttons, 2),
                         rows([Btn(ctx._("✅ Finish and show my results"),
                                   self.payload("sum", "done"))]))
-        ctx.send("\n".join(lines), keyboard)
+        ctx.edit(message_id, "\n".join(lines), keyboard)
 
     async def _summary_button(self, ctx: Context, value: str) -> None:
         if value == "done":
@@ -423,7 +425,7 @@ class Kartoitus(Flow):
             ctx.toast(ctx._("That button is not valid."))
             return
         ctx.at("sumt", th=value)
-        await self._show_theme(ctx)
+        await self._show_theme(ctx, await self._answers(ctx), ctx.message_id)
 
     def _theme_questions(self, ctx: Context, answers: dict[str, Any]) -> list[Question]:
         order = set(sequence(ctx.kb, answers))
@@ -433,8 +435,8 @@ class Kartoitus(Flow):
         theme = next(t for t in ctx.kb.questionnaire.themes if t.id == theme_id)
         return [q for q in theme.questions if q.id in order]
 
-    async def _show_theme(self, ctx: Context) -> None:
-        answers = await self._answers(ctx)
+    async def _show_theme(self, ctx: Context, answers: dict[str, Any],
+                          message_id: int | None = None) -> None:
         questions = self._theme_questions(ctx, answers)
         lines = []
         for number, question in enumerate(questions, 1):
@@ -445,7 +447,7 @@ class Kartoitus(Flow):
         buttons = [Btn(str(n), self.payload("sumt", q.id)) for n, q in enumerate(questions, 1)]
         keyboard = join(rows(buttons, 5),
                         rows([Btn(ctx._("⬅️ Back to the summary"), self.payload("sumt", "back"))]))
-        ctx.send("\n".join(lines), keyboard)
+        ctx.edit(message_id, "\n".join(lines), keyboard)
 
     def _answer_label(self, ctx: Context, question: Question, value: Any) -> str:
         if value is None:
@@ -459,17 +461,17 @@ class Kartoitus(Flow):
         return option.label.get(ctx.lang) if option else "?"
 
     async def _theme_button(self, ctx: Context, value: str) -> None:
+        answers = await self._answers(ctx)
         if value == "back":
             ctx.at("sum")
-            await self._show_summary(ctx)
+            await self._show_summary(ctx, answers, ctx.message_id)
             return
-        answers = await self._answers(ctx)
         if value not in {q.id for q in self._theme_questions(ctx, answers)}:
             ctx.toast(ctx._("That button is not valid."))
             return
         ctx.at("q", q=value, ret="sum")
         ctx.data.pop("sel", None)
-        await self._show_question(ctx)
+        await self._show_question(ctx, answers, ctx.message_id)
 
     async def _finish(self, ctx: Context) -> None:
         assessment = await ctx.repo.assessments.get(ctx.data["aid"])
@@ -478,6 +480,7 @@ class Kartoitus(Flow):
             return
         answers = await self._answers(ctx)
         ctx.go(None)
+        ctx.edit(ctx.message_id, ctx._("✅ All answered. Here are your results."))
         await results.complete(ctx, assessment, answers)
 
 

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import re
+from dataclasses import replace
 from typing import Any
 
 from bot.charts import radar_png
 from bot.report import ReportData, render_pdf
 from bot.store.models import Assessment, Company, utcnow
-from dialogs.actions import Btn
+from dialogs.actions import Action, Btn, SendFile
 from dialogs.router import Context, Router
 from dialogs.scoring import RankedTip, Result, best_tips, score
 from dialogs.ui import bar, esc, rows
@@ -121,15 +122,15 @@ async def show(ctx: Context, assessment: Assessment, company: Company | None,
                             "out is a step forward too.", len(result.gaps)))
     ctx.send("\n".join(lines))
 
-    labels = [t.short.get(lang) for t in kb.questionnaire.themes]
-    values = [result.themes[t.id].score for t in kb.questionnaire.themes]
-    old = [before.get(t.id) for t in kb.questionnaire.themes] if before else None
-    # drawing takes a moment of CPU: do it off the event loop, so other users are not kept
-    chart = await asyncio.to_thread(radar_png, labels, values, old,
-                                    company.name if company else "",
-                                    (ctx._("now"), ctx._("previous")))
-    ctx.send_file("photo", chart, "kierto-kartoitus.png",
-                  ctx._("Your scores per theme (0–100)"))
+    chart = chart_args(ctx, result, before, company.name if company else "")
+    chat_id, caption = ctx.event.chat_id, ctx._("Your scores per theme (0–100)")
+
+    async def draw() -> list[Action]:
+        # after the commit and off the event loop: drawing takes a moment of CPU
+        png = await asyncio.to_thread(radar_png, *chart)
+        return [SendFile(chat_id, "photo", png, "kierto-kartoitus.png", caption)]
+
+    ctx.defer(draw)
 
     tip_lines = [ctx._("🎯 <b>Your three best next steps</b> (most gain for the least effort)"),
                  ""]
@@ -177,11 +178,19 @@ async def results_button(ctx: Context, value: str) -> None:
     company = await ctx.repo.companies.get(assessment.company_id)
     if action == "pdf":
         ctx.toast(ctx._("Making your report…"))
-        data = await report_data(ctx, assessment, company)
+        data, chart = await report_data(ctx, assessment, company)
         name = re.sub(r"[^a-z0-9]+", "-", (company.name if company else "").lower()).strip("-")
-        ctx.send_file("document", await asyncio.to_thread(render_pdf, data),
-                      f"kierto-kartoitus-{name or 'report'}-{assessment.id}.pdf",
-                      ctx._("Your KIERTO-kartoitus report"))
+        filename = f"kierto-kartoitus-{name or 'report'}-{assessment.id}.pdf"
+        chat_id, caption = ctx.event.chat_id, ctx._("Your KIERTO-kartoitus report")
+
+        def build() -> bytes:
+            return render_pdf(replace(data, chart_png=radar_png(*chart)))
+
+        async def make() -> list[Action]:
+            return [SendFile(chat_id, "document", await asyncio.to_thread(build), filename,
+                             caption)]
+
+        ctx.defer(make)
     elif action == "contact":
         ctx.toast()
         shared = (ctx._("your company's name and Y-tunnus") if company and company.business_id
@@ -218,8 +227,19 @@ async def results_button(ctx: Context, value: str) -> None:
                                        "coordinators; they will contact you here."))
 
 
+def chart_args(ctx: Context, result: Result, before: dict[str, Any], title: str
+               ) -> tuple[Any, ...]:
+    """What `radar_png` needs, computed while the data is at hand."""
+    themes = ctx.kb.questionnaire.themes
+    return ([t.short.get(ctx.lang) for t in themes],
+            [result.themes[t.id].score for t in themes],
+            [before.get(t.id) for t in themes] if before else None,
+            title, (ctx._("now"), ctx._("previous")))
+
+
 async def report_data(ctx: Context, assessment: Assessment, company: Company | None
-                      ) -> ReportData:
+                      ) -> tuple[ReportData, tuple[Any, ...]]:
+    """The report's content (and its chart's data), read within the unit of work."""
     kb, lang = ctx.kb, ctx.lang
     assert assessment.id is not None
     answers = {q: (a.value if a.value is not None else a.text)
@@ -232,11 +252,6 @@ async def report_data(ctx: Context, assessment: Assessment, company: Company | N
     themes = [(t.title.get(lang), result.themes[t.id].score,
                _change(result.themes[t.id].score, before.get(t.id)))
               for t in kb.questionnaire.themes]
-    chart = await asyncio.to_thread(
-        radar_png, [t.short.get(lang) for t in kb.questionnaire.themes],
-        [result.themes[t.id].score for t in kb.questionnaire.themes],
-        [before.get(t.id) for t in kb.questionnaire.themes] if before else None,
-        "", (ctx._("now"), ctx._("previous")))
     sections: list[tuple[str, list[str]]] = []
     flags = [kb.questions[q].red_flag for q in result.red_flags]
     if flags:
@@ -250,7 +265,7 @@ async def report_data(ctx: Context, assessment: Assessment, company: Company | N
         sections.append((ctx._("Local help in Pirkanmaa"),
                          [f"{s.name.get(lang)} ({s.provider})" for s in services]))
     date = ctx.t.date(assessment.completed_at or assessment.started_at, "long")
-    return ReportData(
+    data = ReportData(
         title=ctx._("KIERTO-kartoitus report"),
         subtitle=f"{company.name if company else ''} · {date} · "
                  + ctx._("questionnaire {version}", version=assessment.version),
@@ -259,6 +274,6 @@ async def report_data(ctx: Context, assessment: Assessment, company: Company | N
         level_text=level.description.get(lang),
         themes=themes,
         sections=sections,
-        chart_png=chart,
         footer=ctx._("KIERTO – Kiertotaloudesta kasvua · City of Tampere · made by kierto-bot"),
     )
+    return data, chart_args(ctx, result, before, "")

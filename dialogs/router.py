@@ -50,7 +50,7 @@ class Context:
     services: Services
     engine: Engine
     first_contact: bool = False
-    actions: list[Action] = field(default_factory=list)
+    actions: list[Action | Deferred] = field(default_factory=list)
 
     # -- texts
     def _(self, message: str, /, **values: object) -> str:
@@ -77,7 +77,16 @@ class Context:
         self.actions.append(SendFile(self.event.chat_id, kind, data, filename, caption))
 
     def toast(self, text: str = "", alert: bool = False) -> None:
+        """The answer to the button press; a later toast replaces an earlier one."""
+        self.actions = [a for a in self.actions if not isinstance(a, Toast)]
         self.actions.append(Toast(text, alert))
+
+    def defer(self, make: Callable[[], Awaitable[list[Action]]]) -> None:
+        """Produce some actions after the commit, in this place among the others.
+
+        For slow work that needs no database (drawing a chart, a PDF): it then runs
+        outside the transaction, so it holds no lock while it takes its time."""
+        self.actions.append(Deferred(make))
 
     def to_chat(self, chat_id: int, text: str, keyboard: Keyboard = ()) -> None:
         self.actions.append(Send(chat_id, text, keyboard))
@@ -118,6 +127,13 @@ class Context:
 
 
 Handler = Callable[..., Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class Deferred:
+    """A placeholder the engine replaces with `make()`'s actions after the commit."""
+
+    make: Callable[[], Awaitable[list[Action]]]
 
 
 class Flow(ABC):

@@ -48,14 +48,13 @@ class Users(_Table):
     async def lock(self, user_id: int, locale: str) -> tuple[User, bool]:
         """The user's row, created on first contact and locked for this transaction
         (on PostgreSQL), so that two processes never handle one user at the same time."""
+        query = select(User).where(User.id == user_id).with_for_update()
+        user = (await self.s.execute(query)).scalar_one_or_none()
+        if user is not None:  # the usual case: one statement
+            return user, False
         stmt = self._insert(User).values(id=user_id, locale=locale).on_conflict_do_nothing()
         created = (await self.s.execute(stmt)).rowcount == 1
-        user = (
-            await self.s.execute(
-                select(User).where(User.id == user_id).with_for_update()
-            )
-        ).scalar_one()
-        return user, created
+        return (await self.s.execute(query)).scalar_one(), created
 
     async def with_role(self, role: str) -> list[User]:
         rows = await self.s.execute(select(User).where(User.roles.contains(role)))

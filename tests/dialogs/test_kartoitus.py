@@ -90,7 +90,7 @@ async def test_whole_questionnaire_in_each_language(app: App, chat, kb: Knowledg
     await me.press("k:sum:done")
     photos = [f for f in me.files if f.kind == "photo"]
     assert photos and photos[-1].data.startswith(b"\x89PNG")
-    results = me.texts[0]
+    results = next(t for t in me.texts if t.startswith("📊"))
     for theme in kb.questionnaire.themes:
         assert theme.title.get(lang) in results
     tips = me.texts[-1]
@@ -302,7 +302,7 @@ async def test_retake_shows_the_change_per_theme(chat, kb: Knowledge) -> None:
     await start_company(me, "Kasvu Oy")
     await answer_all(me, kb, lambda qid, options: options[-3] if len(options) > 3 else options[0])
     await me.press("k:sum:done")
-    first_results = me.texts[0]
+    first_results = next(t for t in me.texts if t.startswith("📊"))
     assert "Previous kartoitus" not in first_results
     await me.send("/kartoitus")
     assert "k:co:new" in me.last.payloads
@@ -311,6 +311,6 @@ async def test_retake_shows_the_change_per_theme(chat, kb: Knowledge) -> None:
     assert "✓" in " ".join(me.labels)  # the profile is carried over from the last time
     await answer_all(me, kb)
     await me.press("k:sum:done")
-    second = me.texts[0]
+    second = next(t for t in me.texts if t.startswith("📊"))
     assert "Previous kartoitus" in second
     assert re.search(r"\((\+\d+|-\d+|±0)\)", second)
