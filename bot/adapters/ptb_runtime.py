@@ -24,19 +24,15 @@ from telegram import (
     InlineKeyboardMarkup,
     InputFile,
     LinkPreviewOptions,
-    Message,
     Update,
 )
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
 from telegram.request import HTTPXRequest
 
-from bot.adapters.telegram import ALLOWED_UPDATES, ApiError, Incoming
+from bot.adapters.telegram import ALLOWED_UPDATES, ApiError, Incoming, incoming
 from dialogs.actions import Keyboard
-from dialogs.events import Button, Command, Event, Media, ReplyTo, Sender, Text, parse_command
 
 T = TypeVar("T")
-MEDIA_KINDS = ("sticker", "photo", "voice", "video", "video_note", "animation", "audio",
-               "document", "location", "contact", "poll", "dice", "venue")
 NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
 
 
@@ -80,30 +76,6 @@ def markup(keyboard: Keyboard) -> InlineKeyboardMarkup | None:
     ])
 
 
-def _reply_to(message: Message, bot_id: int) -> ReplyTo | None:
-    replied = message.reply_to_message
-    if replied is None:
-        return None
-    author = replied.from_user
-    return ReplyTo(replied.message_id, replied.text or replied.caption or "",
-                   from_bot=author is not None and author.id == bot_id)
-
-
-def message_event(message: Message, update_id: int, bot_id: int) -> Event | None:
-    author = message.from_user
-    if author is None or author.is_bot:
-        return None
-    sender = Sender(author.id, message.chat.id, author.language_code, message.chat.type)
-    if message.text is not None:
-        reply_to = _reply_to(message, bot_id)
-        command = parse_command(message.text)
-        if command is not None:
-            return Event(sender, Command(command.name, command.args, reply_to), update_id)
-        return Event(sender, Text(message.text, reply_to), update_id)
-    kind = next((k for k in MEDIA_KINDS if getattr(message, k, None)), None)
-    return Event(sender, Media(kind), update_id) if kind else None
-
-
 class PtbTransport:
     name = "ptb"
 
@@ -141,21 +113,7 @@ class PtbTransport:
         return update
 
     def incoming(self, update: Update) -> Incoming:
-        if update.message is not None:
-            return Incoming(update.update_id,
-                            message_event(update.message, update.update_id, self.bot_id))
-        query = update.callback_query
-        if query is not None:
-            if query.data is None:
-                return Incoming(update.update_id, None, query.id)
-            chat = query.message.chat if query.message is not None else None
-            sender = Sender(query.from_user.id, chat.id if chat else query.from_user.id,
-                            query.from_user.language_code, chat.type if chat else "private")
-            message_id = query.message.message_id if query.message is not None else None
-            return Incoming(update.update_id,
-                            Event(sender, Button(str(query.data), message_id), update.update_id),
-                            query.id)
-        return Incoming(update.update_id, None)
+        return incoming(update, self.bot_id)
 
     async def send_text(self, chat_id: int, text: str, keyboard: Keyboard, html: bool = True
                         ) -> int:
