@@ -41,11 +41,24 @@ def related_buttons(ctx: Context, faq: FaqEntry) -> Keyboard:
     return rows(buttons)
 
 
+def action_button(ctx: Context, faq: FaqEntry) -> Btn | None:
+    """The feature an answer talks about, one press away."""
+    return {
+        "human": Btn(ctx._("🙋 Ask a person"), "faq:human"),
+        "kartoitus": Btn(ctx._("🏢 KIERTO-kartoitus for companies"), "m:kartoitus"),
+        "tyopaja": Btn(ctx._("🧰 Find a workshop placement"), "m:tyopaja"),
+        "settings": Btn(ctx._("⚙️ Settings"), "m:settings"),
+    }.get(faq.action or "")
+
+
 def show_answer(ctx: Context, faq: FaqEntry) -> None:
     title = faq.questions.get(ctx.lang)[0]
     text = f"💡 <b>{esc(title[:1].upper() + title[1:])}</b>\n\n{esc(faq.answer.get(ctx.lang))}"
-    keyboard = related_buttons(ctx, faq) + rows([
-        Btn(ctx._("🙋 Not what I asked: ask a person"), "faq:human")])
+    action = action_button(ctx, faq)
+    keyboard = rows([action]) if action else ()
+    keyboard += related_buttons(ctx, faq)
+    if faq.action != "human":
+        keyboard += rows([Btn(ctx._("🙋 Not what I asked: ask a person"), "faq:human")])
     ctx.send(text, keyboard)
 
 

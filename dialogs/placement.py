@@ -237,24 +237,24 @@ def card_keyboard(ctx: Context, placement: Placement) -> Keyboard:
 def show_card(ctx: Context, placement: Placement, message_id: int | None = None) -> None:
     lang = ctx.lang
     partner = next((p for p in ctx.kb.placements.partners if p.id == placement.partner), None)
-    lines = [f"🧰 <b>{esc(placement.name.get(lang))}</b>"]
+    title = f"🧰 <b>{esc(placement.name.get(lang))}</b>"
     if partner is not None:
-        lines.append(f"<i>{esc(partner.name)}</i>")
+        title += f"\n<i>{esc(partner.name)}</i>"
+    lines = [title]
     sections = [
         ("🛠", ctx._("What you do"), placement.what_you_do),
         ("🎓", ctx._("What you learn"), placement.what_you_learn),
         ("👤", ctx._("Who it suits"), placement.suits),
         ("📝", ctx._("How to get in"), placement.how_to_apply),
     ]
-    lines += ["", esc(placement.summary.get(lang))]
+    lines.append(esc(placement.summary.get(lang)))
     lines += [f"{icon} <b>{title}</b>\n{esc(text.get(lang))}"
               for icon, title, text in sections if text is not None]
     if placement.languages:
         names = ", ".join(LANGUAGE_NAMES[code] for code in placement.languages)
         languages = ctx._("Languages")
         lines.insert(-1, f"🗣 <b>{languages}</b>: {names}")
-    ctx.edit(message_id, "\n\n".join(lines).replace("\n\n\n", "\n\n"),
-             card_keyboard(ctx, placement))
+    ctx.edit(message_id, "\n\n".join(lines), card_keyboard(ctx, placement))
 
 
 PL_RE = re.compile(r"^([a-z0-9_]{1,20})\.(card|up|down|int|ok|no)$")

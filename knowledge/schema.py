@@ -246,6 +246,7 @@ class FaqEntry(Model):
     questions: L10nList
     answer: L10n
     related: list[Id] = Field(default_factory=list)  # placement or service ids
+    action: Literal["human", "kartoitus", "tyopaja", "settings"] | None = None  # a button
 
 
 class FaqBook(Model):

@@ -261,3 +261,12 @@ async def test_handoff_question_too_long(chat) -> None:
     await me.send("/human")
     await me.send("x" * 2500)
     assert "under 2,000" in me.said
+
+
+async def test_an_answer_offers_the_feature_it_talks_about(chat) -> None:
+    me = chat(lang="en")
+    await me.send("/start")
+    await me.send("I want to talk to a person")
+    assert me.last.payloads[0] == "faq:human"
+    await me.press("faq:human")
+    assert "h:cf:yes" in me.last.payloads  # the question goes to a person, as asked
