@@ -6,6 +6,7 @@ import io
 import math
 from collections.abc import Sequence
 
+import matplotlib
 from matplotlib.figure import Figure  # a bare Figure renders with Agg; no pyplot state
 
 GREEN = "#2e7d32"
@@ -25,6 +26,13 @@ def radar_png(
     """
     if len(labels) < 3 or len(labels) != len(values):
         raise ValueError("a radar chart needs at least three labelled values")
+    with matplotlib.rc_context({"text.parse_math": False}):  # "$" in a name is just "$"
+        return _radar(labels, values, previous, title, legend)
+
+
+def _radar(labels: Sequence[str], values: Sequence[float | None],
+           previous: Sequence[float | None] | None, title: str, legend: tuple[str, str]
+           ) -> bytes:
     count = len(labels)
     angles = [2 * math.pi * i / count for i in range(count)] + [0.0]
     fig = Figure(figsize=(6, 6), dpi=110)

@@ -6,6 +6,7 @@ wrong (exit status 2); the token is a `SecretStr` and never appears in logs or e
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -114,9 +115,9 @@ class Settings(BaseSettings):
     def _secret(cls, value: SecretStr | None) -> SecretStr | None:
         if value is None or not value.get_secret_value():
             return None
-        secret = value.get_secret_value()
-        if not all(c.isalnum() or c in "_-" for c in secret) or len(secret) > 256:
-            raise ValueError("use 1-256 characters A-Z, a-z, 0-9, _ and - (Telegram's rule)")
+        if not re.fullmatch(r"[A-Za-z0-9_-]{16,256}", value.get_secret_value()):
+            raise ValueError("use 16 to 256 characters A-Z, a-z, 0-9, _ and - (Telegram "
+                             "allows only these; shorter secrets are too easy to guess)")
         return value
 
     @property

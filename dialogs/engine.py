@@ -18,12 +18,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import traceback
 from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
 from datetime import timedelta
 
-from bot.i18n import I18n
+from bot.i18n import LANGS, I18n, Translator
 from bot.store.db import Database
 from bot.store.models import utcnow
+from bot.store.repo import Repository
 from dialogs.actions import Action, Send, Toast
 from dialogs.events import MAX_TEXT, Button, Command, Event, Media, Text
 from dialogs.router import PAYLOAD_RE, Context, Deferred, Flow, Handler, Router, Services
@@ -31,6 +34,23 @@ from knowledge.loader import Knowledge
 
 log = logging.getLogger(__name__)
 LAST_SEEN_PRECISION = timedelta(minutes=10)
+
+
+@dataclass(frozen=True)
+class Menu:
+    """A command menu: for a chat (None: everyone) in a language (None: any other)."""
+
+    chat_id: int | None
+    language: str | None
+    commands: tuple[tuple[str, str], ...]
+
+
+def command_list(t: Translator, staff: bool, everyone: bool = True
+                 ) -> tuple[tuple[str, str], ...]:
+    from dialogs.start import HELP_COMMANDS, STAFF_COMMANDS
+
+    items = [*(HELP_COMMANDS if everyone else ()), *(STAFF_COMMANDS if staff else ())]
+    return tuple((name, t._(text)[:256]) for name, text in items)
 
 
 class KeyedLocks:
@@ -107,9 +127,11 @@ class Engine:
                     else:
                         await self._dispatch(ctx)
                 return await self._after_commit(ctx.actions)
-            except Exception:
-                log.exception("handling update %s of a %s failed", event.update_id,
-                              type(event.body).__name__)
+            except Exception as exc:
+                # the type and where, never the message: it may quote what the user wrote
+                log.error("handling update %s of a %s failed: %s\n%s", event.update_id,
+                          type(event.body).__name__, type(exc).__name__,
+                          "".join(traceback.format_tb(exc.__traceback__)))
                 t = self.i18n(self.i18n.pick(event.sender.language_code))
                 sorry = t._("Sorry, something went wrong on my side. What you saved earlier "
                             "is safe. Please try again in a moment.")
@@ -141,10 +163,32 @@ class Engine:
         if user.blocked:
             user.blocked = False  # they wrote to us again, so they unblocked the bot
         state = await repo.states.get(user.id)
+        in_staff_chat = event.chat_id == self.services.staff_chat_id and not event.sender.is_private
+        # in the staff chat everyone reads one language, the programme's default
+        t = self.i18n(self.i18n.default if in_staff_chat else user.locale)
         return Context(
-            event=event, user=user, state=state, repo=repo, t=self.i18n(user.locale),
+            event=event, user=user, state=state, repo=repo, t=t,
             kb=self.kb, services=self.services, engine=self, first_contact=created,
         )
+
+    async def command_menus(self, repo: Repository) -> list[Menu]:
+        """The command menus Telegram should show: one per language for everyone, a wider
+        one in the chats of staff and coordinators (each in their language), and the staff
+        commands in the staff chat. The commands still check roles when they run."""
+        default = self.i18n.default
+        menus = [Menu(None, None, command_list(self.i18n(default), staff=False))]
+        menus += [Menu(None, lang, command_list(self.i18n(lang), staff=False)) for lang in LANGS]
+        staff = {u.id: u.locale for role in ("staff", "coordinator")
+                 for u in await repo.users.with_role(role)}
+        for admin in self.services.admin_ids:
+            user = await repo.users.get(admin)
+            staff[admin] = user.locale if user else default
+        menus += [Menu(user_id, None, command_list(self.i18n(lang), staff=True))
+                  for user_id, lang in staff.items()]
+        if self.services.staff_chat_id is not None:
+            menus.append(Menu(self.services.staff_chat_id, None,
+                              command_list(self.i18n(default), staff=True, everyone=False)))
+        return menus
 
     # ------------------------------------------------------------------ routing
 
@@ -152,8 +196,8 @@ class Engine:
         body = ctx.event.body
         if ctx.first_contact and not (isinstance(body, Command) and body.name == "start"):
             await self.run_command(ctx, "start", "")
-            if not isinstance(body, Command):
-                return
+            if not isinstance(body, Command | Text):
+                return  # a first button or sticker: the greeting is the answer
         if isinstance(body, Command):
             await self.run_command(ctx, body.name, body.args)
         elif isinstance(body, Button):
@@ -182,7 +226,7 @@ class Engine:
         payload = body.payload
         prefix, _, rest = payload.partition(":")
         if not PAYLOAD_RE.match(payload):
-            ctx.toast(ctx._("That button is not valid."))
+            ctx.invalid_button()
             return
         flow = self.flows.get(prefix)
         if flow is not None:
@@ -195,7 +239,7 @@ class Engine:
         elif prefix in self.buttons:
             await self.buttons[prefix](ctx, rest)
         else:
-            ctx.toast(ctx._("That button is not valid."))
+            ctx.invalid_button()
 
     async def _text(self, ctx: Context, text: str) -> None:
         if len(text) > MAX_TEXT:

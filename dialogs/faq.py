@@ -65,6 +65,8 @@ def show_answer(ctx: Context, faq: FaqEntry) -> None:
 async def answer_question(ctx: Context, text: str) -> None:
     """The free-text fallback: small talk, an FAQ answer, suggestions, or a person."""
     plain = words(text)
+    if ctx.first_contact and plain and len(plain) <= 3 and all(w in GREETINGS for w in plain):
+        return  # "hi" as a first message: the greeting just sent is the answer
     if plain and len(plain) <= 3 and all(w in GREETINGS for w in plain):
         ctx.send(ctx._("Hi! 👋 Ask me anything about KIERTO's workshops and services, or "
                        "choose from the menu."), menu_keyboard(ctx))
@@ -133,6 +135,6 @@ async def faq_button(ctx: Context, value: str) -> None:
         return
     faq = entry(ctx, value)
     if faq is None:
-        ctx.toast(ctx._("That button is not valid."))
+        ctx.invalid_button()
         return
     show_answer(ctx, faq)

@@ -20,13 +20,16 @@ from dialogs.ui import esc, rows
 router = Router("handoff")
 
 QUESTION_MAX = 2000
-TICKET_RE = re.compile(r"#(\d{1,9})\b")
+# The first line of a ticket post is "🙋 Ticket #12 · language: …" (in the staff's language);
+# only a reply to a message whose first line names one ticket answers it, never a reply to
+# a listing of several (whose first line is a count).
+TICKET_RE = re.compile(r"\A[^\n#]*#(\d{1,9})\b")
 
 
 async def open_ticket(ctx: Context, topic: str, question: str) -> Ticket:
     """Store a ticket and post it to the staff chat, in the staff's language."""
     ticket = await ctx.repo.tickets.add(ctx.user.id, ctx.lang, topic, question)
-    staff = ctx.engine.i18n(ctx.engine.i18n.default)
+    staff = ctx.staff_t
     text = "\n".join([
         staff._("🙋 <b>Ticket #{id}</b> · language: {lang} · source: {topic}",
                 id=ticket.id, lang=LANGUAGE_NAMES.get(ctx.lang, ctx.lang), topic=esc(topic)),
@@ -114,10 +117,11 @@ async def human(ctx: Context, args: str) -> None:
 
 async def relay(ctx: Context, ticket_id: int, answer: str) -> None:
     """Pass a staff member's answer to the person who opened the ticket."""
-    staff = ctx.engine.i18n(ctx.engine.i18n.default)
+    staff = ctx.staff_t
     ticket = await ctx.repo.tickets.get(ticket_id)
     if ticket is None:
-        ctx.send(staff._("There is no ticket #{id}.", id=ticket_id))
+        ctx.send(staff._("There is no ticket #{id} (if it existed, the person has erased "
+                         "their data).", id=ticket_id))
         return
     answer = answer.strip()
     if not answer:
@@ -139,6 +143,11 @@ async def relay(ctx: Context, ticket_id: int, answer: str) -> None:
     ]))
     ticket.status = "answered"
     ticket.answered_at = utcnow()
+    kind, _, key = ticket.topic.partition(":")  # a lead is answered through its ticket
+    if kind == "contact" and key.isdigit():
+        await ctx.repo.contacts.mark(int(key), "contacted")
+    elif kind == "placement":
+        await ctx.repo.interests.mark(ticket.user_id, key, "contacted")
     ctx.send(staff._("✓ Sent to the person behind ticket #{id}.", id=ticket.id))
 
 
@@ -155,7 +164,7 @@ router.staff_reply = staff_reply
 async def reply_command(ctx: Context, args: str) -> None:
     number, _, answer = args.strip().partition(" ")
     if not number.lstrip("#").isdigit():
-        staff = ctx.engine.i18n(ctx.engine.i18n.default)
+        staff = ctx.staff_t
         ctx.send(staff._("Usage: /reply 12 your answer"))
         return
     await relay(ctx, int(number.lstrip("#")), answer)

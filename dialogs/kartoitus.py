@@ -17,6 +17,7 @@ so a company that leaves (or whose bot restarts) continues at the same question.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from bot.store.models import Assessment
@@ -40,15 +41,12 @@ def valid_business_id(raw: str) -> str | None:
     with a leading zero, as the register does.
     """
     text = "".join(raw.split()).replace("–", "-")
-    if "-" not in text and len(text) == 8 and text.isdigit():
+    if "-" not in text and len(text) == 8 and text.isascii() and text.isdigit():
         text = f"{text[:7]}-{text[7]}"
-    body, sep, check = text.partition("-")
-    if not sep or not body.isdigit() or not check.isdigit() or len(check) != 1:
+    if not re.fullmatch(r"\d{6,7}-\d", text, re.ASCII):
         return None
-    if len(body) == 6:
-        body = "0" + body
-    if len(body) != 7:
-        return None
+    body, _, check = text.partition("-")
+    body = body.zfill(7)
     remainder = sum(int(d) * w for d, w in zip(body, (7, 9, 10, 5, 8, 4, 2), strict=True)) % 11
     if remainder == 1:
         return None
@@ -134,9 +132,7 @@ class Kartoitus(Flow):
 
     async def _answers(self, ctx: Context) -> dict[str, Any]:
         """The answers so far; loaded once per event and passed along (then kept current)."""
-        rows_ = await ctx.repo.answers.of(ctx.data["aid"])
-        return {qid: (a.text if a.value is None and a.text else a.value)
-                for qid, a in rows_.items()}
+        return await ctx.repo.answers.values(ctx.data["aid"])
 
     def _question_text(self, ctx: Context, qid: str, answers: dict[str, Any]) -> str:
         kb = ctx.kb
@@ -254,7 +250,7 @@ class Kartoitus(Flow):
                 return
             companies = {str(c.id): c for c in await ctx.repo.companies.of_user(ctx.user.id)}
             if value not in companies:
-                ctx.toast(ctx._("That button is not valid."))
+                ctx.invalid_button()
                 return
             await self._start_assessment(ctx, companies[value].id)
         elif step == "ytunnus" and value == "skip":
@@ -280,9 +276,10 @@ class Kartoitus(Flow):
             ctx.toast(ctx._("➡️ Skipped"))
             await self._advance(ctx, qid, answers, here)
         elif value == "pause":
-            ctx.go(self.name, "q", **ctx.data)
-            ctx.send(ctx._("⏸ Saved. Continue any time with /kartoitus or from the /start menu: "
-                           "you will be back at this question."))
+            await self.on_cancel(ctx)
+            ctx.go(None)
+            ctx.edit(here, ctx._("⏸ Saved. Continue any time with /kartoitus or from the /start "
+                                 "menu: you will be back at this question."))
         elif question.type == "multi" and value.startswith("t."):
             await self._toggle(ctx, question, value[2:], answers)
         elif question.type == "multi" and value == "done":
@@ -299,13 +296,13 @@ class Kartoitus(Flow):
             ctx.toast("✓ " + option.label.get(ctx.lang))
             await self._advance(ctx, qid, answers, here)
         else:
-            ctx.toast(ctx._("That button is not valid."))
+            ctx.invalid_button()
 
     async def _toggle(self, ctx: Context, question: Question, option_id: str,
                       answers: dict[str, Any]) -> None:
         option = ctx.kb.option(question.id, option_id)
         if option is None:
-            ctx.toast(ctx._("That button is not valid."))
+            ctx.invalid_button()
             return
         picked: list[str] = list(ctx.data.get("sel") or [])
         if option_id in picked:
@@ -317,6 +314,13 @@ class Kartoitus(Flow):
             picked = [p for p in picked if p not in exclusive] + [option_id]
         ctx.at("q", sel=picked)
         await self._show_question(ctx, answers, ctx.message_id)
+
+    async def on_cancel(self, ctx: Context) -> None:
+        """Leaving the flow (/cancel, ⏸ Later): remember the question to come back to."""
+        if ctx.state.step == "q" and "aid" in ctx.data:
+            assessment = await ctx.repo.assessments.get(ctx.data["aid"])
+            if assessment is not None:
+                assessment.position = ctx.data["q"]
 
     # ------------------------------------------------------------------ moving on
 
@@ -372,12 +376,15 @@ class Kartoitus(Flow):
             await self._choose_company(ctx)
             return
         assert assessment.id is not None
-        answers = await ctx.repo.answers.of(assessment.id)
-        order = sequence(ctx.kb, {q: a.value for q, a in answers.items()})
+        answers = await ctx.repo.answers.values(assessment.id)
+        order = sequence(ctx.kb, answers)
         unanswered = [q for q in order if q not in answers]
-        ctx.go(self.name, "q", aid=assessment.id, q=unanswered[0] if unanswered else order[-1])
-        if not unanswered:
-            ctx.at("sum")
+        if assessment.position in order:  # where they left off
+            ctx.go(self.name, "q", aid=assessment.id, q=assessment.position)
+        elif unanswered:
+            ctx.go(self.name, "q", aid=assessment.id, q=unanswered[0])
+        else:
+            ctx.go(self.name, "sum", aid=assessment.id)
         await self.show(ctx)
 
     # ------------------------------------------------------------------ summary
@@ -422,7 +429,7 @@ class Kartoitus(Flow):
             return
         themes = {t.id for t in ctx.kb.questionnaire.themes} | {"profile"}
         if value not in themes:
-            ctx.toast(ctx._("That button is not valid."))
+            ctx.invalid_button()
             return
         ctx.at("sumt", th=value)
         await self._show_theme(ctx, await self._answers(ctx), ctx.message_id)
@@ -467,7 +474,7 @@ class Kartoitus(Flow):
             await self._show_summary(ctx, answers, ctx.message_id)
             return
         if value not in {q.id for q in self._theme_questions(ctx, answers)}:
-            ctx.toast(ctx._("That button is not valid."))
+            ctx.invalid_button()
             return
         ctx.at("q", q=value, ret="sum")
         ctx.data.pop("sel", None)

@@ -159,7 +159,7 @@ class PlacementFinder(Flow):
         elif node == "res" and value == "list":
             await self._show_results(ctx)
             return
-        ctx.toast(ctx._("That button is not valid."))
+        ctx.invalid_button()
 
     def _answered(self, ctx: Context, node: str) -> str:
         book = ctx.kb.placements
@@ -265,7 +265,7 @@ async def placement_button(ctx: Context, value: str) -> None:
     match = PL_RE.match(value)
     placement = ctx.kb.placement(match.group(1)) if match else None
     if match is None or placement is None:
-        ctx.toast(ctx._("That button is not valid."))
+        ctx.invalid_button()
         return
     action = match.group(2)
     if action == "card":
@@ -302,7 +302,7 @@ async def save_interest(ctx: Context, placement: Placement) -> None:
         ctx.edit(ctx.message_id, ctx._("You have already told us you are interested in this "
                                        "one: a coordinator will contact you here."))
         return
-    staff = ctx.engine.i18n(ctx.engine.i18n.default)
+    staff = ctx.staff_t
     book = ctx.kb.placements
     labels = {t.id: t.label.get(staff.lang) for t in [*book.interests, *book.skills]}
     details = [staff._("Interested in the placement: {name}",

@@ -172,7 +172,7 @@ async def results_button(ctx: Context, value: str) -> None:
     assessment = await ctx.repo.assessments.get(int(match.group(1))) if match else None
     if match is None or assessment is None or assessment.user_id != ctx.user.id \
             or assessment.status != "done":
-        ctx.toast(ctx._("That button is not valid."))
+        ctx.invalid_button()
         return
     action = match.group(2)
     company = await ctx.repo.companies.get(assessment.company_id)
@@ -214,7 +214,7 @@ async def results_button(ctx: Context, value: str) -> None:
             return
         from dialogs import handoff  # the ticket is how staff reply through the bot
 
-        staff = ctx.engine.i18n(ctx.engine.i18n.default)
+        staff = ctx.staff_t
         level = next((lv.label.get(staff.lang) for lv in ctx.kb.questionnaire.levels
                       if lv.id == assessment.level), "")
         business_id = f" ({company.business_id})" if company.business_id else ""
@@ -242,8 +242,7 @@ async def report_data(ctx: Context, assessment: Assessment, company: Company | N
     """The report's content (and its chart's data), read within the unit of work."""
     kb, lang = ctx.kb, ctx.lang
     assert assessment.id is not None
-    answers = {q: (a.value if a.value is not None else a.text)
-               for q, a in (await ctx.repo.answers.of(assessment.id)).items()}
+    answers = await ctx.repo.answers.values(assessment.id)
     result = score(kb, answers)
     tips = best_tips(kb, answers)
     previous = await ctx.repo.assessments.latest_done(assessment.company_id, assessment.id)

@@ -18,8 +18,8 @@ router = Router("review")
 @router.command("leads", role="coordinator")
 async def leads(ctx: Context, args: str) -> None:
     contacts = await ctx.repo.contacts.open()
-    interests = [i for i in await ctx.repo.interests.all() if i.status == "new"]
-    lines = [ctx._("📥 <b>New leads</b>")]
+    interests = await ctx.repo.interests.open()
+    lines = [ctx._("📥 <b>New leads</b> (not answered yet)")]
     if not contacts and not interests:
         lines.append(ctx._("No new leads."))
     for request in contacts[-20:]:

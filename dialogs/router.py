@@ -63,6 +63,14 @@ class Context:
     def lang(self) -> str:
         return self.t.lang
 
+    @property
+    def staff_t(self) -> Translator:
+        """Texts for the staff chat: always in the programme's default language."""
+        return self.engine.i18n(self.engine.i18n.default)
+
+    def invalid_button(self) -> None:
+        self.toast(self._("That button is not valid."))
+
     # -- output
     def send(self, text: str, keyboard: Keyboard = ()) -> None:
         self.actions.append(Send(self.event.chat_id, text, keyboard))

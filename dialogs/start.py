@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 
 from bot.i18n import LANGS, LANGUAGE_NAMES, N_
+from bot.store.models import utcnow
 from dialogs.actions import Btn, Keyboard
 from dialogs.router import Context, Router
 from dialogs.ui import esc, rows
@@ -39,27 +40,22 @@ async def show_menu(ctx: Context, text: str | None = None) -> None:
 
 @router.command("start")
 async def start(ctx: Context, args: str) -> None:
-    """Greet; a deep-link payload (`/start tyopaja`) goes straight to what it names."""
+    """Greet; a deep-link payload (`/start tyopaja`) goes straight to what it names (after
+    the first-contact notice: everyone hears once that this is a bot and what it stores)."""
     payload = args.strip()
     if payload:
+        if ctx.first_contact:
+            ctx.send(f"{greeting_text(ctx)}\n\n{stored_text(ctx)}")
         for resolver in ctx.engine.deeplinks:
             if await resolver(ctx, payload):
                 return
-    greeting = ctx._(
-        "👋 Hi! I am <b>kierto-bot</b>, the assistant of the City of Tampere's KIERTO "
-        "programme (Kiertotaloudesta kasvua, growth from the circular economy). "
-        "I am a bot, not a person, but I can pass your question to a person."
-    )
-    stored = ctx._(
-        "🔒 I store your Telegram user id, your language and the answers you give me, so you "
-        "can continue where you left off and, only if you ask, someone from the programme can "
-        "contact you. /privacy tells more; /forget erases it all."
-    )
+    greeting, stored = greeting_text(ctx), stored_text(ctx)
     if ctx.state.flow:
         welcome = ctx._("Welcome back! What would you like to do?")
         await show_menu(ctx, f"{greeting}\n\n{welcome}")
         return
-    ctx.send(f"{greeting}\n\n{stored}")
+    if not (payload and ctx.first_contact):
+        ctx.send(f"{greeting}\n\n{stored}")
     ctx.send(
         ctx._("Who are you?"),
         rows([
@@ -67,6 +63,22 @@ async def start(ctx: Context, args: str) -> None:
             Btn(ctx._("🧑 I am looking for a workshop placement"), "m:jobseeker"),
             Btn(ctx._("👀 Just looking around"), "m:visitor"),
         ]),
+    )
+
+
+def greeting_text(ctx: Context) -> str:
+    return ctx._(
+        "👋 Hi! I am <b>kierto-bot</b>, the assistant of the City of Tampere's KIERTO "
+        "programme (Kiertotaloudesta kasvua, growth from the circular economy). "
+        "I am a bot, not a person, but I can pass your question to a person."
+    )
+
+
+def stored_text(ctx: Context) -> str:
+    return ctx._(
+        "🔒 I store your Telegram user id, your language and the answers you give me, so you "
+        "can continue where you left off and, only if you ask, someone from the programme can "
+        "contact you. /privacy tells more; /forget erases it all."
     )
 
 
@@ -102,7 +114,7 @@ async def menu_button(ctx: Context, value: str) -> None:
     elif value == "menu":
         await show_menu(ctx)
     else:
-        ctx.toast(ctx._("That button is not valid."))
+        ctx.invalid_button()
 
 
 HELP_COMMANDS = (
@@ -186,7 +198,7 @@ async def settings_button(ctx: Context, value: str) -> None:
         ctx.user.invitations = not ctx.user.invitations
         ctx.toast(ctx._("Invitations on") if ctx.user.invitations else ctx._("Invitations off"))
     else:
-        ctx.toast(ctx._("That button is not valid."))
+        ctx.invalid_button()
         return
     ctx.edit(ctx.message_id, settings_text(ctx), settings_keyboard(ctx))
 
@@ -257,7 +269,8 @@ async def export_user(ctx: Context) -> dict[str, object]:
     answers = {a.id: await repo.answers.of(a.id) for a in assessments if a.id is not None}
     return {
         "user": ctx.user.model_dump(),
-        "dialog_state": {"flow": ctx.state.flow, "step": ctx.state.step},
+        "dialog_state": {"flow": ctx.state.flow, "step": ctx.state.step,
+                         "data": ctx.state.data},
         "companies": [c.model_dump() for c in await repo.companies.of_user(uid)],
         "assessments": [
             {**a.model_dump(), "answers": {q: {"value": x.value, "text": x.text}
@@ -267,6 +280,8 @@ async def export_user(ctx: Context) -> dict[str, object]:
         "placement_interests": [i.model_dump() for i in await repo.interests.of_user(uid)],
         "placement_votes": await repo.votes.of_user(uid),
         "tickets": [t.model_dump() for t in await repo.tickets.of_user(uid)],
+        "contact_requests": [c.model_dump() for c in await repo.contacts.of_user(uid)],
+        "unanswered_questions": [m.model_dump() for m in await repo.misses.of_user(uid)],
     }
 
 
@@ -275,15 +290,26 @@ async def forget(ctx: Context, args: str) -> None:
     ctx.send(
         ctx._("This erases everything I store about you: answers, company details, "
               "interests, questions and settings. It cannot be undone. Erase it all?"),
-        ((Btn(ctx._("🗑 Yes, erase everything"), "forget:yes"),
+        ((Btn(ctx._("🗑 Yes, erase everything"), f"forget:yes.{_minute()}"),
           Btn(ctx._("No, keep it"), "forget:no")),),
     )
+
+
+def _minute() -> int:
+    """Minutes since the epoch: how old a /forget confirmation is."""
+    return int(utcnow().timestamp() // 60)
 
 
 @router.button("forget")
 async def forget_button(ctx: Context, value: str) -> None:
     message_id = ctx.message_id
-    if value == "yes":
+    confirmed, _, minute = value.partition(".")
+    if confirmed == "yes" and (not minute.isdigit() or _minute() - int(minute) > 60):
+        # a weeks-old confirmation must not erase what was saved since: ask again
+        ctx.toast(ctx._("That confirmation has expired. Send /forget again if you still want "
+                        "to erase your data."), alert=True)
+        return
+    if confirmed == "yes":
         await ctx.repo.forget(ctx.user.id)
         ctx.repo.session.expunge_all()  # the rows are gone; do not write them back
         ctx.repo.audit.log("forget")
@@ -294,4 +320,4 @@ async def forget_button(ctx: Context, value: str) -> None:
         ctx.toast()
         ctx.edit(message_id, ctx._("Nothing was erased."))
     else:
-        ctx.toast(ctx._("That button is not valid."))
+        ctx.invalid_button()

@@ -71,7 +71,8 @@ class ConsoleDoor:
         sender = Sender(self.user_id, self.user_id, self.lang)
         stripped = line.strip()
         buttons = self.current_buttons()
-        if stripped.isascii() and stripped.isdigit() and buttons is not None:
+        if stripped.isascii() and stripped.isdigit() and len(stripped) <= 2 \
+                and buttons is not None:
             message_id, payloads = buttons
             index = int(stripped) - 1
             if not 0 <= index < len(payloads):

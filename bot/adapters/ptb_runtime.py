@@ -7,13 +7,9 @@ aiogram: `bot.adapters.telegram.TelegramDoor`.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import timedelta
 from typing import Any, TypeVar
-
-# PTB 22 is moving time periods to timedelta; opting in now avoids its deprecation warning
-os.environ.setdefault("PTB_TIMEDELTA", "1")
 
 from telegram import (
     Bot,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import sys
 
 from aiohttp import web
@@ -18,6 +19,8 @@ log = logging.getLogger(__name__)
 def make_transport(app: App, runtime: str) -> Transport:
     token = app.settings.bot_token.get_secret_value() if app.settings.bot_token else ""
     if runtime == "ptb":
+        # PTB 22 is moving time periods to timedelta; opting in avoids its deprecation warning
+        os.environ.setdefault("PTB_TIMEDELTA", "1")
         from bot.adapters.ptb_runtime import PtbTransport
 
         return PtbTransport(token, app.settings.telegram_api_url)

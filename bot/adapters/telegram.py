@@ -34,7 +34,6 @@ from bot.app import App
 from bot.throttle import SendRate, Throttle, Verdict
 from dialogs.actions import Action, Edit, Keyboard, Send, SendFile, Toast
 from dialogs.events import Button, Command, Event, Media, ReplyTo, Sender, Text, parse_command
-from dialogs.start import HELP_COMMANDS, STAFF_COMMANDS
 
 log = logging.getLogger(__name__)
 
@@ -151,12 +150,11 @@ class TelegramDoor:
 
     # ------------------------------------------------------------------ one update
 
-    async def handle(self, update: Any) -> None:
+    async def handle(self, update: Any, parsed: Incoming | None = None) -> None:
         """Handle one update completely; never raises."""
         self.in_hand += 1
         try:
-            incoming = self.transport.incoming(update)
-            await self._handle(incoming)
+            await self._handle(parsed or self.transport.incoming(update))
         except Exception:
             log.exception("could not handle an update")
         finally:
@@ -193,15 +191,20 @@ class TelegramDoor:
                 await self._answer(callback_id, toast.text, toast.alert)
                 answered = True
             for action in actions:
-                elsewhere = getattr(action, "chat_id", chat_id) != chat_id
-                if elsewhere and await self._is_blocked(action.chat_id):  # type: ignore[union-attr]
+                if isinstance(action, Toast):
+                    continue
+                if action.chat_id != chat_id and await self._is_blocked(action.chat_id):
                     continue  # e.g. a staff reply to someone who has blocked the bot
-                if isinstance(action, Send):
-                    await self._send_text(action.chat_id, action.text, action.keyboard)
-                elif isinstance(action, Edit):
-                    await self._edit(action)
-                elif isinstance(action, SendFile):
-                    await self._send_file(action)
+                try:
+                    if isinstance(action, Send):
+                        await self._send_text(action.chat_id, action.text, action.keyboard)
+                    elif isinstance(action, Edit):
+                        await self._edit(action)
+                    else:
+                        await self._send_file(action)
+                except ApiError as exc:  # one refused message must not cost the others
+                    log.error("a %s to chat %s failed: %s", type(action).__name__,
+                              action.chat_id, exc.kind)
         finally:
             if callback_id and not answered:
                 await self._answer(callback_id, "", False)
@@ -322,33 +325,13 @@ class TelegramDoor:
             log.error("could not set the command menus: %s", exc)
 
     async def set_menus(self) -> None:
-        """Command menus per language, and a wider one for staff, per chat."""
-        i18n = self.app.i18n
-
-        def menu(lang: str, staff: bool) -> list[tuple[str, str]]:
-            t = i18n(lang)
-            items = [*HELP_COMMANDS, *(STAFF_COMMANDS if staff else ())]
-            return [(name, t._(text)[:256]) for name, text in items]
-
-        await self.call(lambda: self.transport.set_commands(menu(i18n.default, False), None, None))
-        for lang in ("fi", "en", "sv"):
-            await self.call(lambda lang=lang: self.transport.set_commands(menu(lang, False),
-                                                                          None, lang))
-        settings = self.app.settings
+        """Show Telegram the command menus the engine defines (per language, and per chat
+        for staff)."""
         async with self.app.db.unit() as repo:
-            staff = {u.id: u.locale for role in ("staff", "coordinator")
-                     for u in await repo.users.with_role(role)}
-            for admin in settings.admin_ids:
-                user = await repo.users.get(admin)
-                staff[admin] = user.locale if user else i18n.default
-        for user_id, lang in staff.items():
-            await self.call(lambda u=user_id, lang=lang: self.transport.set_commands(
-                menu(lang, True), u, None))
-        if settings.staff_chat_id is not None:
-            t = i18n(i18n.default)
-            commands = [(name, t._(text)) for name, text in STAFF_COMMANDS]
-            await self.call(lambda: self.transport.set_commands(
-                commands, settings.staff_chat_id, None))
+            menus = await self.app.engine.command_menus(repo)
+        for menu in menus:
+            await self.call(lambda m=menu: self.transport.set_commands(
+                list(m.commands), m.chat_id, m.language))
 
     # ------------------------------------------------------------------ polling
 
@@ -382,21 +365,21 @@ class TelegramDoor:
             if not updates:
                 continue
             await self.handle_batch(updates)
-            offset = max(self.transport.incoming(u).update_id for u in updates) + 1
+            offset = max(u.update_id for u in updates) + 1
         if offset is not None:  # confirm the last batch so a restart does not fetch it again
             with contextlib.suppress(ApiError):
                 await self.transport.get_updates(offset, 0, limit=1)
 
     async def handle_batch(self, updates: Sequence[Any]) -> None:
         """Each user's updates in order; different users side by side."""
-        chains: dict[int, list[Any]] = defaultdict(list)
+        chains: dict[int, list[tuple[Any, Incoming]]] = defaultdict(list)
         for update in updates:
-            event = self.transport.incoming(update).event
-            chains[event.user_id if event else 0].append(update)
+            parsed = self.transport.incoming(update)
+            chains[parsed.event.user_id if parsed.event else 0].append((update, parsed))
 
-        async def run(chain: list[Any]) -> None:
-            for update in chain:
-                await self.handle(update)
+        async def run(chain: list[tuple[Any, Incoming]]) -> None:
+            for update, parsed in chain:
+                await self.handle(update, parsed)
 
         await asyncio.gather(*(run(chain) for chain in chains.values()))
 

@@ -92,7 +92,8 @@ class Assessment(SQLModel, table=True):
     company_id: int = Field(foreign_key="companies.id", index=True)
     user_id: int = _user_fk()
     version: str = Field(max_length=32)  # questionnaire version
-    status: str = Field(default="open", max_length=16)  # open | done
+    status: str = Field(default="open", max_length=16)  # open | done | dropped
+    position: str | None = Field(default=None, max_length=20)  # where it was left, to resume
     started_at: datetime = Field(default_factory=utcnow)
     completed_at: datetime | None = None
     overall: float | None = None

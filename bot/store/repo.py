@@ -175,6 +175,12 @@ class Answers(_Table):
             )
         )
 
+    async def values(self, assessment_id: int) -> dict[str, Any]:
+        """Question id -> the answer as the flows use it: an option id, a list of them, or
+        the free text."""
+        return {q: (a.text if a.value is None else a.value)
+                for q, a in (await self.of(assessment_id)).items()}
+
     async def of(self, assessment_id: int) -> dict[str, Answer]:
         rows = await self.s.execute(
             select(Answer).where(Answer.assessment_id == assessment_id)
@@ -197,6 +203,17 @@ class Contacts(_Table):
         )
         return list(rows.scalars())
 
+    async def of_user(self, user_id: int) -> list[ContactRequest]:
+        rows = await self.s.execute(
+            select(ContactRequest).where(ContactRequest.user_id == user_id)
+        )
+        return list(rows.scalars())
+
+    async def mark(self, assessment_id: int, status: str) -> None:
+        await self.s.execute(update(ContactRequest)
+                             .where(ContactRequest.assessment_id == assessment_id)
+                             .values(status=status))
+
 
 class Interests(_Table):
     async def add(self, user_id: int, placement_id: str, prefs: dict[str, Any]) -> bool:
@@ -216,6 +233,18 @@ class Interests(_Table):
     async def all(self) -> list[PlacementInterest]:
         rows = await self.s.execute(select(PlacementInterest).order_by(PlacementInterest.id))
         return list(rows.scalars())
+
+    async def open(self) -> list[PlacementInterest]:
+        rows = await self.s.execute(select(PlacementInterest)
+                                    .where(PlacementInterest.status == "new")
+                                    .order_by(PlacementInterest.id))
+        return list(rows.scalars())
+
+    async def mark(self, user_id: int, placement_id: str, status: str) -> None:
+        await self.s.execute(update(PlacementInterest)
+                             .where(PlacementInterest.user_id == user_id,
+                                    PlacementInterest.placement_id == placement_id)
+                             .values(status=status))
 
 
 class Votes(_Table):
@@ -249,6 +278,10 @@ class Misses(_Table):
             best_score: float) -> None:
         self.s.add(FaqMiss(user_id=user_id, locale=locale, text=text, best_id=best_id,
                            best_score=best_score))
+
+    async def of_user(self, user_id: int) -> list[FaqMiss]:
+        rows = await self.s.execute(select(FaqMiss).where(FaqMiss.user_id == user_id))
+        return list(rows.scalars())
 
     async def recent(self, limit: int = 100) -> list[FaqMiss]:
         rows = await self.s.execute(select(FaqMiss).order_by(FaqMiss.id.desc()).limit(limit))

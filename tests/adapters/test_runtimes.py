@@ -376,3 +376,15 @@ async def test_updates_waiting_at_start_are_not_dropped(runtime: str, fake_teleg
     finally:
         await stop(running)
         await app.close()
+
+
+async def test_a_failing_staff_chat_does_not_cost_the_users_reply(bot: Running) -> None:
+    user = bot.fake.user(56, language_code="en")
+    await send_and_wait(user, "/start")
+    bot.fake.fail("sendMessage", status=400, times=10, chat_id=STAFF_CHAT,
+                  description="Bad Request: chat not found")
+    await send_and_wait(user, "/human Is there a workshop in Hervanta?")
+    await press_and_wait(user, "h:cf:yes")
+    assert "Your question is now with a person" in user.bot_messages[-1].content
+    async with bot.app.db.unit() as repo:
+        assert len(await repo.tickets.open()) == 1  # and /tickets still shows it to staff

@@ -270,3 +270,15 @@ async def test_an_answer_offers_the_feature_it_talks_about(chat) -> None:
     assert me.last.payloads[0] == "faq:human"
     await me.press("faq:human")
     assert "h:cf:yes" in me.last.payloads  # the question goes to a person, as asked
+
+
+async def test_a_reply_to_the_ticket_list_answers_nobody(app: App, chat) -> None:
+    for user_id in (60, 61):
+        person = chat(user_id=user_id, lang="en")
+        await person.send(f"/human question from {user_id}")
+        await person.press("h:cf:yes")
+    staff = chat(user_id=7, lang="fi", chat_id=STAFF_CHAT, chat_type="supergroup")
+    await staff.send("/tickets")
+    listing = staff.last.text
+    await staff.send("This would go to the wrong person", reply_to=ReplyTo(501, listing))
+    assert not [a for a in staff.elsewhere if a.chat_id in (60, 61)]
