@@ -76,6 +76,9 @@ BETA = 0.5  # F-beta: precision counts four times recall
 ENTRY_BLEND = 0.3  # share of the score from the entry as a whole
 OTHER_LANG = 0.95  # phrasings in another language than the user's score a little less
 MAX_TERMS = 60  # longer questions are matched on their first 60 meaningful words
+# Entries that cannot reach this score are not scored at all: below it an entry is neither
+# answered nor suggested, and cannot narrow the margin of a confident answer either.
+FLOOR = 0.3
 
 
 def words(text: str) -> list[str]:
@@ -225,18 +228,24 @@ class _LangIndex:
         matches = [self.similar(q) for q in question]
         weights = [max((self.idf[t] for t in m), default=1.0) for m in matches]
         total = sum(weights)
-        cover: dict[str, dict[int, float]] = defaultdict(dict)
+        # how much of the question each entry covers: the best similarity per question word
+        cover: dict[str, dict[int, float]] = {}
+        entries_with = self.entries_with
         for qi, m in enumerate(matches):
             for t, sim in m.items():
-                for entry_id in self.entries_with.get(t, ()):
-                    if sim > cover[entry_id].get(qi, 0.0):
-                        cover[entry_id][qi] = sim
+                for entry_id in entries_with.get(t, ()):
+                    per_q = cover.get(entry_id)
+                    if per_q is None:
+                        cover[entry_id] = {qi: sim}
+                    elif sim > per_q.get(qi, 0.0):
+                        per_q[qi] = sim
         b2 = BETA * BETA
         bounded = []
         for entry_id, per_q in cover.items():
             recall = sum(sim * weights[qi] for qi, sim in per_q.items()) / total
             bound = (1 - ENTRY_BLEND) * (1 + b2) * recall / (b2 + recall) + ENTRY_BLEND * recall
-            bounded.append((bound, recall, entry_id))
+            if bound >= FLOOR:
+                bounded.append((bound, recall, entry_id))
         bounded.sort(reverse=True)
         reverse: dict[str, list[tuple[int, float]]] = defaultdict(list)  # term -> (qi, sim)
         for qi, m in enumerate(matches):
