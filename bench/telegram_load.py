@@ -51,6 +51,8 @@ class Result:
     seconds: float = 0.0
     latencies: list[float] = field(default_factory=list)
     failures: int = 0
+    cpu_seconds: float | None = None  # the bot process's CPU time while measured
+    calls: int = 0  # Bot API calls other than getUpdates while measured
 
     @property
     def rate(self) -> float:
@@ -137,9 +139,13 @@ async def measure(name: str, command: list[str], env: dict[str, str], users: int
             people = [fake.user(10_000 + i, language_code="fi") for i in range(users)]
             script = ([("text", f"viesti {i}") for i in range(steps)] if echo
                       else kierto_script(steps))
-            started = time.monotonic()
+            started, cpu = time.monotonic(), cpu_time(process.pid)
+            calls = api_calls(fake)
             await asyncio.gather(*(run_user(fake, p, script, result) for p in people))
             result.seconds = time.monotonic() - started
+            result.calls = api_calls(fake) - calls
+            if cpu is not None and (now := cpu_time(process.pid)) is not None:
+                result.cpu_seconds = now - cpu
         finally:
             process.terminate()
             try:
@@ -147,6 +153,15 @@ async def measure(name: str, command: list[str], env: dict[str, str], users: int
             except TimeoutError:
                 process.kill()
     return result
+
+
+def cpu_time(pid: int) -> float | None:
+    """User + system CPU seconds of a process (Linux /proc; None elsewhere)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return None
 
 
 async def fresh_pg_database() -> str | None:
@@ -164,6 +179,20 @@ async def fresh_pg_database() -> str | None:
         await conn.close()
     base = BENCH_PG.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://")
     return f"{base}/kierto_bench"
+
+
+def api_calls(fake: FakeTelegram) -> int:
+    return sum(n for method, n in fake.counts.items() if method.lower() != "getupdates")
+
+
+def busy(result: Result) -> str:
+    if not result.updates:
+        return ""
+    calls = f", {result.calls / result.updates:.2f} API calls per update"
+    if result.cpu_seconds is None:
+        return calls
+    return (f"{calls}, bot process busy {result.cpu_seconds / result.seconds:.0%} of the time, "
+            f"{1000 * result.cpu_seconds / result.updates:.2f} ms CPU per update")
 
 
 async def main() -> None:
@@ -198,7 +227,7 @@ async def main() -> None:
             results.append(result)
             print(f"{name:<34} {result.rate:8.0f} updates/s   p50 {result.percentile(0.5):7.1f} ms"
                   f"   p99 {result.percentile(0.99):8.1f} ms   ({result.updates} answered, "
-                  f"{result.failures} unanswered, {result.seconds:.1f} s)", flush=True)
+                  f"{result.failures} unanswered, {result.seconds:.1f} s{busy(result)})", flush=True)
     baseline = next((r for r in results if r.name.startswith("bare")), None)
     if baseline and baseline.rate:
         print()

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
+import orjson
 from aiogram import Bot
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
@@ -39,6 +40,10 @@ from bot.adapters.telegram import ALLOWED_UPDATES, ApiError, Incoming, incoming
 from dialogs.actions import Keyboard
 
 T = TypeVar("T")
+
+
+def _dumps(value: Any) -> str:
+    return orjson.dumps(value).decode()
 NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
 
 
@@ -87,7 +92,9 @@ class AiogramTransport:
     name = "aiogram"
 
     def __init__(self, token: str, api_url: str) -> None:
-        self.session = AiohttpSession(api=TelegramAPIServer.from_base(api_url))
+        # orjson reads the Bot API's answers several times faster than the json module
+        self.session = AiohttpSession(api=TelegramAPIServer.from_base(api_url),
+                                      json_loads=orjson.loads, json_dumps=_dumps)
         self.bot = Bot(token, session=self.session)
         self.bot_id = self.bot.id
         self.username = ""

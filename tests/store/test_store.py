@@ -390,3 +390,31 @@ async def test_two_units_for_the_same_user_run_one_after_the_other(any_db: Datab
 
     await asyncio.wait_for(asyncio.gather(first(), second()), timeout=20)
     assert log == ["first in", "first out", "second in"]
+
+
+async def test_sqlite_statements_run_on_the_event_loop_thread(tmp_path) -> None:
+    """bot/store/db.py runs SQLite statements inline (InlineSqlite) rather than on
+    aiosqlite's worker thread; an aiosqlite upgrade that changes the internals it relies
+    on shows up here. Data written inline is really on disk for the next connection."""
+    import threading
+
+    db = Database(f"sqlite+aiosqlite:///{tmp_path / 'inline.db'}")
+    try:
+        await db.migrate()
+        seen: list[int] = []
+        async with db.engine.connect() as conn:
+            raw = await conn.get_raw_connection()
+            raw.driver_connection._conn.create_function(
+                "whose_thread", 0, lambda: seen.append(threading.get_ident()) or 1)
+            await conn.execute(text("SELECT whose_thread()"))
+        assert seen == [threading.get_ident()]
+        async with db.unit() as repo:
+            await repo.users.lock(5, "sv")
+    finally:
+        await db.dispose()
+    again = Database(f"sqlite+aiosqlite:///{tmp_path / 'inline.db'}")
+    try:
+        async with again.unit() as repo:
+            assert (await repo.users.get(5)).locale == "sv"
+    finally:
+        await again.dispose()
