@@ -19,7 +19,7 @@ import asyncio
 import contextlib
 import logging
 import traceback
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -111,7 +111,13 @@ class Engine:
 
     # ------------------------------------------------------------------ entry point
 
-    async def handle(self, event: Event) -> list[Action]:
+    async def handle(self, event: Event,
+                     committed: Callable[[], None] | None = None) -> list[Action]:
+        """Handle one event in one unit of work and return what to show.
+
+        `committed`, if given, is called as soon as the event's writes are committed (or
+        it turned out to need none), before slower rendering such as charts: from then on
+        a redelivery of the event changes nothing, so a door may confirm it."""
         staff_chat = event.chat_id == self.services.staff_chat_id
         if not event.sender.is_private and not staff_chat:
             return []  # silent in groups, except the staff chat
@@ -126,6 +132,8 @@ class Engine:
                         await self._staff_chat(ctx)
                     else:
                         await self._dispatch(ctx)
+                if committed is not None:
+                    committed()
                 return await self._after_commit(ctx.actions)
             except Exception as exc:
                 # the type and where, never the message: it may quote what the user wrote

@@ -3,9 +3,12 @@
 A runtime is a `Transport`: the library's Bot API client and update types, turned into a
 few neutral calls. Everything about *how* kierto-bot lives in Telegram is here, once:
 
-- long polling that confirms an update (the next getUpdates offset) only after it has been
-  handled, so a crash or restart loses nothing; redeliveries are skipped by the engine;
-- updates of one user handled in order, different users concurrently;
+- long polling that confirms an update (the next getUpdates offset) only after its writes
+  have been committed, so a crash or restart loses nothing; redeliveries are skipped by the
+  engine. Replies are sent, and slow ones (charts, PDFs) rendered, while the next batch is
+  fetched, so one slow reply does not hold up everyone else;
+- updates of one user handled in order (the next starts when the previous one's replies
+  are out), different users concurrently;
 - the webhook: Telegram's secret-token header checked before anything is parsed;
 - flood control, every button press answered, Telegram's limits applied to each message;
 - 429 waits `retry_after`; 5xx and network errors are retried with backoff; 403 marks the
@@ -20,7 +23,6 @@ import contextlib
 import hmac
 import logging
 import signal
-from collections import defaultdict
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
@@ -40,6 +42,7 @@ log = logging.getLogger(__name__)
 ALLOWED_UPDATES = ["message", "callback_query"]
 POLL_TIMEOUT = 25  # seconds a getUpdates long poll waits for news
 MAX_ATTEMPTS = 6
+MAX_IN_HAND = 1000  # updates being finished before polling waits for some to end
 T = TypeVar("T")
 
 
@@ -147,20 +150,25 @@ class TelegramDoor:
         self.send_rate = send_rate or SendRate(app.settings.send_rate)
         self.stopping = asyncio.Event()
         self.in_hand = 0  # updates being handled right now
+        self.finishing: set[asyncio.Task[None]] = set()  # polled updates still in hand
+        self._last_of_user: dict[int, asyncio.Task[None]] = {}
 
     # ------------------------------------------------------------------ one update
 
-    async def handle(self, update: Any, parsed: Incoming | None = None) -> None:
-        """Handle one update completely; never raises."""
+    async def handle(self, update: Any, parsed: Incoming | None = None,
+                     committed: Callable[[], None] | None = None) -> None:
+        """Handle one update completely; never raises. `committed` is called once its
+        writes are committed (see `Engine.handle`)."""
         self.in_hand += 1
         try:
-            await self._handle(parsed or self.transport.incoming(update))
+            await self._handle(parsed or self.transport.incoming(update), committed)
         except Exception:
             log.exception("could not handle an update")
         finally:
             self.in_hand -= 1
 
-    async def _handle(self, incoming: Incoming) -> None:
+    async def _handle(self, incoming: Incoming, committed: Callable[[], None] | None = None
+                      ) -> None:
         event = incoming.event
         if event is None:
             if incoming.callback_id:
@@ -178,7 +186,7 @@ class TelegramDoor:
             if incoming.callback_id:
                 await self._answer(incoming.callback_id, "", False)
             return
-        actions = await self.app.engine.handle(event)
+        actions = await self.app.engine.handle(event, committed)
         await self.render(event.chat_id, actions, incoming.callback_id)
 
     async def render(self, chat_id: int, actions: list[Action], callback_id: str | None
@@ -342,6 +350,8 @@ class TelegramDoor:
         offset: int | None = None
         delay = 1.0
         while not self.stopping.is_set():
+            while len(self.finishing) >= MAX_IN_HAND:  # sending is stuck (say, 429s)
+                await asyncio.wait(self.finishing, return_when=asyncio.FIRST_COMPLETED)
             fetch = asyncio.ensure_future(
                 self.transport.get_updates(offset, POLL_TIMEOUT))
             stop = asyncio.ensure_future(self.stopping.wait())
@@ -366,22 +376,45 @@ class TelegramDoor:
                 continue
             await self.handle_batch(updates)
             offset = max(u.update_id for u in updates) + 1
+        if self.finishing:
+            await asyncio.wait(self.finishing)  # SIGTERM: finish the updates in hand
         if offset is not None:  # confirm the last batch so a restart does not fetch it again
             with contextlib.suppress(ApiError):
                 await self.transport.get_updates(offset, 0, limit=1)
 
     async def handle_batch(self, updates: Sequence[Any]) -> None:
-        """Each user's updates in order; different users side by side."""
-        chains: dict[int, list[tuple[Any, Incoming]]] = defaultdict(list)
+        """Start every update of a polled batch and return when each one's writes are
+        committed. Their replies may still be on the way (tracked in `finishing`); that is
+        safe to confirm, because a redelivered update whose writes were committed is skipped
+        by the engine and would not be answered again either way. Each user's updates
+        run strictly one after the other, across batches too; different users side by
+        side."""
+        committed: list[asyncio.Event] = []
         for update in updates:
             parsed = self.transport.incoming(update)
-            chains[parsed.event.user_id if parsed.event else 0].append((update, parsed))
+            user = parsed.event.user_id if parsed.event else 0
+            done = asyncio.Event()
+            committed.append(done)
+            task = asyncio.create_task(
+                self._in_turn(self._last_of_user.get(user), update, parsed, done))
+            self._last_of_user[user] = task
+            self.finishing.add(task)
+            task.add_done_callback(lambda t, u=user: self._finished(t, u))
+        await asyncio.gather(*(done.wait() for done in committed))
 
-        async def run(chain: list[tuple[Any, Incoming]]) -> None:
-            for update, parsed in chain:
-                await self.handle(update, parsed)
+    async def _in_turn(self, previous: asyncio.Task[None] | None, update: Any,
+                       parsed: Incoming, committed: asyncio.Event) -> None:
+        try:
+            if previous is not None:
+                await asyncio.wait({previous})  # the same user's earlier update first
+            await self.handle(update, parsed, committed.set)
+        finally:
+            committed.set()
 
-        await asyncio.gather(*(run(chain) for chain in chains.values()))
+    def _finished(self, task: asyncio.Task[None], user: int) -> None:
+        self.finishing.discard(task)
+        if self._last_of_user.get(user) is task:
+            del self._last_of_user[user]
 
     # ------------------------------------------------------------------ web
 

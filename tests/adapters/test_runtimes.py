@@ -236,6 +236,27 @@ async def test_429_waits_retry_after_and_delivers_once(bot: Running) -> None:
     assert [m.content for m in user.bot_messages].count(user.bot_messages[-1].content) == 1
 
 
+async def test_a_slow_reply_does_not_hold_up_other_users(bot: Running) -> None:
+    """Polling goes on while one user's reply is still on its way (here it waits out a
+    429); that user's next update is answered only after it, in order."""
+    slow, other = bot.fake.user(71, language_code="en"), bot.fake.user(72, language_code="en")
+    await send_and_wait(slow, "/start")
+    await send_and_wait(other, "/start")
+    greeted = len(slow.bot_messages)
+    bot.fake.fail("sendMessage", status=429, retry_after=3, times=1, chat_id=71)
+    slow.send("/help")
+    await bot.fake.wait_until(
+        lambda: [c.status for c in bot.fake.calls_to("sendMessage", chat_id=71)][-1:] == [429])
+    slow.send("/privacy")
+    other.send("/help")
+    await other.wait_for(lambda msgs: "Here is what I can do" in msgs[-1].content, timeout=10)
+    assert len(slow.bot_messages) == greeted  # answered while the slow reply still waits
+    await slow.wait_for(lambda msgs: any("Privacy" in m.content for m in msgs), timeout=10)
+    replies = [m.content for m in slow.bot_messages[greeted:]]
+    assert len(replies) == 2  # /help first, then /privacy, as they were sent
+    assert "Here is what I can do" in replies[0] and "Privacy" in replies[1]
+
+
 async def test_403_marks_the_user_blocked_and_stops_sending(bot: Running) -> None:
     user = bot.fake.user(50, language_code="en")
     await send_and_wait(user, "/human please call me")
