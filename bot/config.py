@@ -6,10 +6,15 @@ wrong (exit status 2); the token is a `SecretStr` and never appears in logs or e
 
 from __future__ import annotations
 
+import difflib
+import os
 import re
+import sys
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Annotated, Literal
 
+from dotenv import dotenv_values
 from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
@@ -125,8 +130,33 @@ class Settings(BaseSettings):
         return self.database_url.startswith("postgresql")
 
 
+def misspelt(names: Iterable[str]) -> list[tuple[str, str]]:
+    """(name, the setting it was probably meant to be) for names that are not settings
+    but nearly are: BOT_TOKN, DATABSE_URL. Unrelated names (POSTGRES_PASSWORD) pass."""
+    known = [field.upper() for field in Settings.model_fields]
+    found = []
+    for name in names:
+        if name.upper() in known:
+            continue
+        close = difflib.get_close_matches(name.upper(), known, n=1, cutoff=0.85)
+        if close:
+            found.append((name, close[0]))
+    return found
+
+
 def load_settings(**overrides: object) -> Settings:
-    """Read and validate the settings, turning the first problem into a `ConfigError`."""
+    """Read and validate the settings, turning the first problem into a `ConfigError`.
+
+    A misspelt name is a problem too: in `.env` (our own file) it stops the program; in
+    the environment, which holds many other programs' variables, it is a warning."""
+    env_file = overrides.get("_env_file", Settings.model_config.get("env_file"))
+    if isinstance(env_file, str | Path) and Path(env_file).is_file():
+        for name, meant in misspelt(dotenv_values(env_file)):
+            raise ConfigError(f"{name}: not a setting kierto-bot knows (in {env_file}); "
+                              f"did you mean {meant}?")
+    for name, meant in misspelt(os.environ):
+        print(f"kierto-bot: warning: the environment variable {name} is not a setting "
+              f"kierto-bot knows; did you mean {meant}?", file=sys.stderr)
     try:
         return Settings(**overrides)  # type: ignore[arg-type]
     except ValidationError as exc:

@@ -263,3 +263,28 @@ def test_token_is_not_in_log_output(monkeypatch: pytest.MonkeyPatch, isolated: P
     assert caplog.records, "something was logged"
     for text in (caplog.text, out, err, *(str(r.args) for r in caplog.records)):
         assert SECRET_PART not in text
+
+
+def test_a_misspelt_name_in_dotenv_stops_with_a_suggestion(isolated: Path, capsys) -> None:
+    (isolated / ".env").write_text("BOT_TOKN=123:abc\nPOSTGRES_PASSWORD=x\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"^BOT_TOKN: .*did you mean BOT_TOKEN\?$"):
+        load_settings()
+    assert main(["chat"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("kierto-bot: configuration error: BOT_TOKN: ")
+    assert len(err.splitlines()) == 1
+
+
+def test_unrelated_names_in_dotenv_are_left_alone(isolated: Path) -> None:
+    (isolated / ".env").write_text("POSTGRES_PASSWORD=x\nADMIN_IDS=5\n", encoding="utf-8")
+    assert load_settings().admin_ids == frozenset({5})
+
+
+def test_a_misspelt_environment_variable_is_a_warning(
+    monkeypatch: pytest.MonkeyPatch, isolated: Path, capsys
+) -> None:
+    monkeypatch.setenv("DATABSE_URL", "postgresql+asyncpg://x/y")
+    settings = load_settings()
+    assert settings.database_url == DEFAULT_DATABASE_URL  # not taken, but not fatal
+    err = capsys.readouterr().err
+    assert "DATABSE_URL" in err and "did you mean DATABASE_URL?" in err
