@@ -19,7 +19,7 @@ import asyncio
 import contextlib
 import logging
 import traceback
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -96,6 +96,7 @@ class Engine:
         self.flows: dict[str, Flow] = {}
         self.deeplinks: list = []
         self.text_fallback: Handler | None = None
+        self.aside: Callable[[Context, str], Awaitable[bool]] | None = None
         self.staff_reply: Handler | None = None
         for router in routers:
             self.commands.update(router.commands)
@@ -103,6 +104,7 @@ class Engine:
             self.flows.update(router.flows)
             self.deeplinks += router.deeplinks
             self.text_fallback = router.text_fallback or self.text_fallback
+            self.aside = router.aside or self.aside
             self.staff_reply = router.staff_reply or self.staff_reply
         self.flow_by_name = {flow.name: flow for flow in self.flows.values()}
         clash = set(self.flows) & set(self.buttons)
@@ -262,6 +264,9 @@ class Engine:
         flow = self.flow_by_name.get(ctx.state.flow or "")
         if flow is not None:
             if await flow.on_text(ctx, text):
+                return
+            if self.aside is not None and await self.aside(ctx, text):
+                await flow.show(ctx)  # the open question again, below the answer
                 return
             ctx.send(ctx._("Please answer with the buttons below the question. To ask me "
                            "something else, type /ask and your question, or /cancel to stop."))

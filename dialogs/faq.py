@@ -1,4 +1,6 @@
 """Free-text questions, answered from knowledge/faq.yaml wherever no question is open.
+While a button question is open, a typed question is answered only when the match is
+confident (then the open question is shown again); anything else gets the flow's reminder.
 
 Above `CONFIDENT` the answer comes at once; between `UNSURE` and it the bot offers "did you
 mean…" buttons for the best three; below, it says it does not know, keeps the question for
@@ -112,6 +114,22 @@ def decide(matches: list[Match]) -> str:
 
 
 router.text_fallback = answer_question
+
+
+async def answer_aside(ctx: Context, text: str) -> bool:
+    """A question typed while a button question is open ("does it pay?" in the middle of
+    the finder): answered if the match is confident, and nothing is stored. A single word
+    or anything less certain is left to the flow, which reminds about the buttons."""
+    if len(words(text)) < 2:
+        return False
+    matches = ctx.services.matcher.match(text[: MAX_TERMS_TEXT * 8], ctx.lang)
+    if decide(matches) != "answer" or (faq := entry(ctx, matches[0].entry_id)) is None:
+        return False
+    show_answer(ctx, faq)
+    return True
+
+
+router.aside = answer_aside
 
 
 @router.command("ask", "kysy", "fråga", "fraga")

@@ -191,6 +191,8 @@ class Router:
     flows: dict[str, Flow] = field(default_factory=dict)
     deeplinks: list[Callable[[Context, str], Awaitable[bool]]] = field(default_factory=list)
     text_fallback: Handler | None = None
+    # text typed while a button question is open: True if it was answered on the side
+    aside: Callable[[Context, str], Awaitable[bool]] | None = None
     staff_reply: Handler | None = None
 
     def command(self, *names: str, role: str | None = None) -> Callable[[Handler], Handler]:

@@ -126,6 +126,26 @@ async def test_free_text_in_the_results_goes_to_the_faq(chat) -> None:
     assert "pl:ravintola_kierto.card" in me.holder("pl:ravintola_kierto.card").payloads
 
 
+async def test_a_clear_question_in_the_middle_of_the_finder_is_answered(app: App, chat,
+                                                                       kb: Knowledge) -> None:
+    """While a button question is open, a confidently matched question is answered and the
+    open question comes back unchanged; anything less certain gets the reminder."""
+    me = chat(lang="fi")
+    await me.send("/tyopaja")
+    await me.press("p:int:t.textiles")
+    await me.send("saako työpajasta palkkaa")
+    pay = next(e for e in kb.faq if e.id == "tyopaja_pay")
+    assert pay.answer.get("fi")[:40] in me.texts[0]
+    assert "p:int:done" in me.last.payloads  # the same question again, below the answer
+    assert any(b.label.startswith("☑️") for b in me.last.buttons)
+    await me.send("kyllä")  # not a question the FAQ knows: the reminder
+    assert "napeilla" in me.texts[0] and "p:int:done" in me.last.payloads
+    async with app.db.unit() as repo:
+        assert await repo.misses.recent() == []  # nothing stored on the side
+    await me.press("p:int:done")
+    assert "p:lang:fi" in me.last.payloads  # the finder goes on where it was
+
+
 # ---------------------------------------------------------------------- FAQ
 
 
