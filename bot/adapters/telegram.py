@@ -4,8 +4,8 @@ A runtime is a `Transport`: the library's Bot API client and update types, turne
 few neutral calls. Everything about *how* kierto-bot lives in Telegram is here, once:
 
 - long polling that confirms an update (the next getUpdates offset) only after its writes
-  have been committed, so a crash or restart loses nothing; redeliveries are skipped by the
-  engine. Replies are sent, and slow ones (charts, PDFs) rendered, while the next batch is
+  have been committed, so a crash or restart loses no update (at worst a reply not yet
+  sent); redeliveries are skipped by the engine. Replies are sent, and slow ones (charts, PDFs) rendered, while the next batch is
   fetched, so one slow reply does not hold up everyone else;
 - updates of one user handled in order (the next starts when the previous one's replies
   are out), different users concurrently;
