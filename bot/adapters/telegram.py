@@ -5,8 +5,9 @@ few neutral calls. Everything about *how* kierto-bot lives in Telegram is here, 
 
 - long polling that confirms an update (the next getUpdates offset) only after its writes
   have been committed, so a crash or restart loses no update (at worst a reply not yet
-  sent); redeliveries are skipped by the engine. Replies are sent, and slow ones (charts, PDFs) rendered, while the next batch is
-  fetched, so one slow reply does not hold up everyone else;
+  sent); redeliveries are skipped by the engine. Replies are sent, and slow ones (charts,
+  PDFs) rendered, while the next batch is fetched, so one slow reply does not hold up
+  everyone else;
 - updates of one user handled in order (the next starts when the previous one's replies
   are out), different users concurrently;
 - the webhook: Telegram's secret-token header checked before anything is parsed;
