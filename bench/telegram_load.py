@@ -227,7 +227,8 @@ async def main() -> None:
             results.append(result)
             print(f"{name:<34} {result.rate:8.0f} updates/s   p50 {result.percentile(0.5):7.1f} ms"
                   f"   p99 {result.percentile(0.99):8.1f} ms   ({result.updates} answered, "
-                  f"{result.failures} unanswered, {result.seconds:.1f} s{busy(result)})", flush=True)
+                  f"{result.failures} unanswered, {result.seconds:.1f} s{busy(result)})",
+                  flush=True)
     baseline = next((r for r in results if r.name.startswith("bare")), None)
     if baseline and baseline.rate:
         print()

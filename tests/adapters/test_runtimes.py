@@ -101,7 +101,7 @@ async def send_and_wait(user: FakeUser, text: str) -> None:
     user.send(text)
     deadline = time.monotonic() + 10
     # polled: the confirming getUpdates is a long poll that signals only when it ends
-    while user.fake.pending_update_count and time.monotonic() < deadline:
+    while user.fake.pending_update_count and time.monotonic() < deadline:  # noqa: ASYNC110
         await asyncio.sleep(0.01)
     await user.fake.idle(quiet=0.05)
 
