@@ -72,7 +72,10 @@ def _sqlite_creator(path: str) -> Any:
 
 
 class Database:
-    def __init__(self, url: str, *, schema: str | None = None) -> None:
+    def __init__(self, url: str, *, schema: str | None = None, inline_sqlite: bool = True
+                 ) -> None:
+        """`inline_sqlite=False` keeps aiosqlite's worker thread (bench/engine_cost.py
+        measures the difference)."""
         self.url = url
         self.is_sqlite = url.startswith("sqlite")
         kwargs: dict[str, Any] = {}
@@ -84,7 +87,8 @@ class Database:
             else:
                 path = str(Path(path).expanduser())
                 Path(path).parent.mkdir(parents=True, exist_ok=True)
-            kwargs["async_creator"] = _sqlite_creator(path)
+            if inline_sqlite:
+                kwargs["async_creator"] = _sqlite_creator(path)
         elif schema:
             kwargs["connect_args"] = {"server_settings": {"search_path": schema}}
         if not self.is_sqlite:

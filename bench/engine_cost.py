@@ -1,0 +1,127 @@
+"""Engine benchmark: what one event costs kierto-bot itself, with no Telegram in the way.
+
+    .venv/bin/python bench/engine_cost.py                  # 50 users x 20 events
+    .venv/bin/python bench/engine_cost.py --users 200
+
+Drives `Engine.handle` directly with the same conversation as bench/telegram_load.py
+(/start, company, name, Y-tunnus skipped, kartoitus answers, /help, an FAQ question),
+all users at once, and prints the CPU time and the number of SQL statements per event for:
+
+- SQLite as shipped: statements run on the event loop's thread (bot/store/db.py
+  `InlineSqlite`);
+- SQLite through aiosqlite's worker thread: the baseline, measured in the same run;
+- PostgreSQL (asyncpg), when the local test server is reachable (BENCH_PG).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from sqlalchemy import event as sa_event  # noqa: E402
+
+from bot.app import App, build_app  # noqa: E402
+from bot.config import Settings  # noqa: E402
+from bot.store.db import Database  # noqa: E402
+from dialogs.faq_match import FaqMatcher  # noqa: E402
+from knowledge.loader import Knowledge, load  # noqa: E402
+from tests.conversation import Conversation  # noqa: E402
+
+BENCH_PG = os.environ.get("BENCH_PG", "postgresql://postgres@127.0.0.1:5432/test")
+
+
+async def conversation(me: Conversation, steps: int) -> int:
+    """The load benchmark's script; returns the number of events sent."""
+    await me.send("/start")
+    await me.press("m:company")
+    await me.send("Kuormitus Oy")
+    await me.press("k:yt:skip")
+    sent = 4
+    for _ in range(max(0, steps - sent - 2)):
+        last = me.last
+        data = [p for p in last.payloads if p.startswith("k:") and not p.startswith("k:yt")]
+        done = next((d for d in data if d.endswith(":done")), None)
+        ticked = any(b.label.startswith("☑️") for b in last.buttons)
+        await me.press(done if done and ticked else data[0], last.id)
+        sent += 1
+    await me.send("/help")
+    await me.send("mikä on työpaja")
+    return sent + 2
+
+
+async def measure(name: str, db: Database, kb: Knowledge, matcher: FaqMatcher, users: int,
+                  steps: int) -> None:
+    settings = Settings(_env_file=None, database_url=db.url)
+    app: App = await build_app(settings, db=db, kb=kb, matcher=matcher)
+    statements = 0
+
+    def count(*_: object) -> None:
+        nonlocal statements
+        statements += 1
+
+    try:
+        sa_event.listen(app.db.engine.sync_engine, "before_cursor_execute", count)
+        people = [Conversation(app.engine, user_id=10_000 + i, lang="fi") for i in range(users)]
+        wall, cpu = time.perf_counter(), time.process_time()
+        events = sum(await asyncio.gather(*(conversation(p, steps) for p in people)))
+        wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+        print(f"{name:<40} {1000 * cpu / events:6.2f} ms CPU per event   "
+              f"{events / wall:7.0f} events/s   {statements / events:4.1f} SQL statements "
+              f"per event   ({events} events)", flush=True)
+    finally:
+        await app.close()
+
+
+async def pg_url() -> str | None:
+    try:
+        import asyncpg
+
+        conn = await asyncpg.connect(BENCH_PG, timeout=5)
+    except Exception as exc:  # no server: the row is skipped with a note
+        print(f"(PostgreSQL not reachable at {BENCH_PG}: {exc}; skipping its row)")
+        return None
+    try:
+        await conn.execute("DROP DATABASE IF EXISTS kierto_engine_bench")
+        await conn.execute("CREATE DATABASE kierto_engine_bench")
+    finally:
+        await conn.close()
+    base = BENCH_PG.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://")
+    return f"{base}/kierto_engine_bench"
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--users", type=int, default=50)
+    parser.add_argument("--steps", type=int, default=20, help="events per user")
+    args = parser.parse_args()
+    kb = load()
+    matcher = FaqMatcher(kb.faq, kb.synonyms.concepts)
+    print(f"{args.users} users x {args.steps} events, all at once, straight into the engine\n")
+    with tempfile.TemporaryDirectory() as tmp:
+        # warm up: first-use costs (imports, catalogs, the matcher) are not the engine's
+        warm = Database(f"sqlite+aiosqlite:///{tmp}/warm.db")
+        app = await build_app(Settings(_env_file=None, database_url=warm.url), db=warm, kb=kb,
+                              matcher=matcher)
+        await conversation(Conversation(app.engine, user_id=1, lang="fi"), args.steps)
+        await app.close()
+        await measure("SQLite, statements on the loop thread",
+                      Database(f"sqlite+aiosqlite:///{tmp}/inline.db"), kb, matcher,
+                      args.users, args.steps)
+        await measure("SQLite via aiosqlite's thread (baseline)",
+                      Database(f"sqlite+aiosqlite:///{tmp}/thread.db", inline_sqlite=False),
+                      kb, matcher, args.users, args.steps)
+    if url := await pg_url():
+        await measure("PostgreSQL (asyncpg)", Database(url), kb, matcher, args.users,
+                      args.steps)
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
