@@ -10,14 +10,14 @@ all users at once, and prints the CPU time and the number of SQL statements per 
 - SQLite as shipped: statements run on the event loop's thread (bot/store/db.py
   `InlineSqlite`);
 - SQLite through aiosqlite's worker thread: the baseline, measured in the same run;
-- PostgreSQL (asyncpg), when the local test server is reachable (BENCH_PG).
+- PostgreSQL (asyncpg), when the local test server is reachable (BENCH_PG, as for
+  bench/telegram_load.py).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import sys
 import tempfile
 import time
@@ -28,14 +28,13 @@ sys.path.insert(0, str(ROOT))
 
 from sqlalchemy import event as sa_event  # noqa: E402
 
+from bench.telegram_load import fresh_pg_database  # noqa: E402
 from bot.app import App, build_app  # noqa: E402
 from bot.config import Settings  # noqa: E402
 from bot.store.db import Database  # noqa: E402
 from dialogs.faq_match import FaqMatcher  # noqa: E402
 from knowledge.loader import Knowledge, load  # noqa: E402
 from tests.conversation import Conversation  # noqa: E402
-
-BENCH_PG = os.environ.get("BENCH_PG", "postgresql://postgres@127.0.0.1:5432/test")
 
 
 async def conversation(me: Conversation, steps: int) -> int:
@@ -80,23 +79,6 @@ async def measure(name: str, db: Database, kb: Knowledge, matcher: FaqMatcher, u
         await app.close()
 
 
-async def pg_url() -> str | None:
-    try:
-        import asyncpg
-
-        conn = await asyncpg.connect(BENCH_PG, timeout=5)
-    except Exception as exc:  # no server: the row is skipped with a note
-        print(f"(PostgreSQL not reachable at {BENCH_PG}: {exc}; skipping its row)")
-        return None
-    try:
-        await conn.execute("DROP DATABASE IF EXISTS kierto_engine_bench")
-        await conn.execute("CREATE DATABASE kierto_engine_bench")
-    finally:
-        await conn.close()
-    base = BENCH_PG.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://")
-    return f"{base}/kierto_engine_bench"
-
-
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--users", type=int, default=50)
@@ -118,7 +100,7 @@ async def main() -> None:
         await measure("SQLite via aiosqlite's thread (baseline)",
                       Database(f"sqlite+aiosqlite:///{tmp}/thread.db", inline_sqlite=False),
                       kb, matcher, args.users, args.steps)
-    if url := await pg_url():
+    if url := await fresh_pg_database("kierto_engine_bench"):
         await measure("PostgreSQL (asyncpg)", Database(url), kb, matcher, args.users,
                       args.steps)
 

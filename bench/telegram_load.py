@@ -164,7 +164,9 @@ def cpu_time(pid: int) -> float | None:
         return None
 
 
-async def fresh_pg_database() -> str | None:
+async def fresh_pg_database(name: str = "kierto_bench") -> str | None:
+    """An empty database `name` on the server at BENCH_PG, as an SQLAlchemy URL (None, with
+    a note, when no server answers)."""
     try:
         import asyncpg
 
@@ -173,12 +175,12 @@ async def fresh_pg_database() -> str | None:
         print(f"(PostgreSQL not reachable at {BENCH_PG}: {exc}; skipping its row)")
         return None
     try:
-        await conn.execute("DROP DATABASE IF EXISTS kierto_bench")
-        await conn.execute("CREATE DATABASE kierto_bench")
+        await conn.execute(f"DROP DATABASE IF EXISTS {name}")
+        await conn.execute(f"CREATE DATABASE {name}")
     finally:
         await conn.close()
     base = BENCH_PG.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://")
-    return f"{base}/kierto_bench"
+    return f"{base}/{name}"
 
 
 def api_calls(fake: FakeTelegram) -> int:
