@@ -7,7 +7,7 @@ Drives `Engine.handle` directly with the same conversation as bench/telegram_loa
 (/start, company, name, Y-tunnus skipped, kartoitus answers, /help, an FAQ question),
 all users at once, and prints the CPU time and the number of SQL statements per event for:
 
-- SQLite as shipped: statements run on the event loop's thread (bot/store/db.py
+- SQLite as shipped: statements run on the event loop's thread (dialogs/store/db.py
   `InlineSqlite`);
 - SQLite through aiosqlite's worker thread: the baseline, measured in the same run;
 - PostgreSQL (asyncpg), when the local test server is reachable (BENCH_PG, as for
@@ -31,7 +31,7 @@ from sqlalchemy import event as sa_event  # noqa: E402
 from bench.telegram_load import fresh_pg_database  # noqa: E402
 from bot.app import App, build_app  # noqa: E402
 from bot.config import Settings  # noqa: E402
-from bot.store.db import Database  # noqa: E402
+from dialogs.store.db import Database  # noqa: E402
 from dialogs.faq_match import FaqMatcher  # noqa: E402
 from knowledge.loader import Knowledge, load  # noqa: E402
 from tests.conversation import Conversation  # noqa: E402

@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bot.config import Settings
-from bot.i18n import I18n
-from bot.store.db import Database
+from locales.i18n import I18n
+from dialogs.store.db import Database
 from dialogs import routers
 from dialogs.engine import Engine
 from dialogs.faq_match import FaqMatcher

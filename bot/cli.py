@@ -122,7 +122,7 @@ async def _async_main(args: argparse.Namespace, settings: Settings) -> int:
     from bot.app import build_app
 
     if args.command == "db":
-        from bot.store.db import Database
+        from dialogs.store.db import Database
 
         db = Database(settings.database_url)
         try:
@@ -167,7 +167,7 @@ async def _async_main(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def _users(args: argparse.Namespace, settings: Settings) -> int:
-    from bot.store.db import Database
+    from dialogs.store.db import Database
 
     db = Database(settings.database_url)
     try:

@@ -18,7 +18,7 @@ from babel.messages.extract import extract_from_dir
 from babel.messages.pofile import read_po, write_po
 
 import locales
-from bot.i18n import LANGS
+from locales.i18n import LANGS
 
 ROOT = Path(locales.DIR).parent
 KEYWORDS = {"_": None, "n_": (1, 2), "N_": None}

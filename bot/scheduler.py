@@ -12,7 +12,7 @@ from datetime import timedelta
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from bot.app import App
-from bot.store.models import utcnow
+from dialogs.store.models import utcnow
 
 log = logging.getLogger(__name__)
 KEEP_UPDATE_IDS = timedelta(days=7)

@@ -23,10 +23,10 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
-from bot.i18n import LANGS, I18n, Translator
-from bot.store.db import Database
-from bot.store.models import utcnow
-from bot.store.repo import Repository
+from locales.i18n import LANGS, I18n, Translator
+from dialogs.store.db import Database
+from dialogs.store.models import utcnow
+from dialogs.store.repo import Repository
 from dialogs.actions import Action, Send, Toast
 from dialogs.events import MAX_TEXT, Button, Command, Event, Media, Text
 from dialogs.router import PAYLOAD_RE, Context, Deferred, Flow, Handler, Router, Services

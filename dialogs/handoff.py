@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import re
 
-from bot.i18n import LANGUAGE_NAMES
-from bot.store.models import Ticket, utcnow
+from locales.i18n import LANGUAGE_NAMES
+from dialogs.store.models import Ticket, utcnow
 from dialogs.actions import Btn
 from dialogs.events import ReplyTo
 from dialogs.router import Context, Flow, Router

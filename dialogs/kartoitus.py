@@ -20,7 +20,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from bot.store.models import Assessment
+from dialogs.store.models import Assessment
 from dialogs import results
 from dialogs.actions import Btn, Keyboard
 from dialogs.router import Context, Flow, Router

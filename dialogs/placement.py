@@ -21,7 +21,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from bot.i18n import LANGUAGE_NAMES, N_
+from locales.i18n import LANGUAGE_NAMES, N_
 from dialogs import handoff
 from dialogs.actions import Btn, Keyboard
 from dialogs.router import Context, Flow, Router

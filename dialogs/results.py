@@ -12,9 +12,9 @@ import re
 from dataclasses import replace
 from typing import Any
 
-from bot.charts import radar_png
-from bot.report import ReportData, render_pdf
-from bot.store.models import Assessment, Company, utcnow
+from dialogs.render.charts import radar_png
+from dialogs.render.report import ReportData, render_pdf
+from dialogs.store.models import Assessment, Company, utcnow
 from dialogs.actions import Action, Btn, SendFile
 from dialogs.router import Context, Router
 from dialogs.scoring import RankedTip, Result, best_tips, score

@@ -15,9 +15,9 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from bot.i18n import Translator
-from bot.store.models import DialogState, User, utcnow
-from bot.store.repo import Repository
+from locales.i18n import Translator
+from dialogs.store.models import DialogState, User, utcnow
+from dialogs.store.repo import Repository
 from dialogs.actions import Action, Edit, Keyboard, Send, SendFile, Toast
 from dialogs.events import Event
 from knowledge.loader import Knowledge

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import json
 
-from bot.i18n import LANGS, LANGUAGE_NAMES, N_
-from bot.store.models import utcnow
+from locales.i18n import LANGS, LANGUAGE_NAMES, N_
+from dialogs.store.models import utcnow
 from dialogs.actions import Btn, Keyboard
 from dialogs.router import Context, Router
 from dialogs.ui import esc, rows

@@ -17,8 +17,8 @@ import pytest
 
 from bot.app import App, build_app
 from bot.config import Settings
-from bot.i18n import I18n
-from bot.store.db import Database
+from locales.i18n import I18n
+from dialogs.store.db import Database
 from dialogs.faq_match import FaqMatcher
 from knowledge.loader import Knowledge, load
 from tests.conversation import Conversation

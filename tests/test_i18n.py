@@ -12,7 +12,7 @@ from babel.messages.pofile import read_po
 
 import locales
 from bot import i18n_tools
-from bot.i18n import I18n
+from locales.i18n import I18n
 
 ROOT = Path(__file__).resolve().parent.parent
 PLACEHOLDER = re.compile(r"\{[a-z_]*\}")

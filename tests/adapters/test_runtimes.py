@@ -18,7 +18,7 @@ from bot.adapters.serve import make_transport
 from bot.adapters.telegram import TelegramDoor
 from bot.app import App
 from bot.config import Settings
-from bot.store.models import Answer, ProcessedUpdate
+from dialogs.store.models import Answer, ProcessedUpdate
 from bot.throttle import MemoryThrottle, SendRate
 from knowledge.loader import Knowledge
 from tests.fake_telegram import FakeTelegram, FakeUser

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import func, select
 
 from bot.app import App
-from bot.store.models import DialogState, ProcessedUpdate, User
+from dialogs.store.models import DialogState, ProcessedUpdate, User
 from dialogs.actions import Send, Toast
 from dialogs.engine import Engine, KeyedLocks
 from dialogs.events import Button, Command, Event, Sender, Text, parse_command

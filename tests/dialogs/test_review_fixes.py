@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from bot.app import App
-from bot.charts import radar_png
+from dialogs.render.charts import radar_png
 from dialogs.actions import SendFile, Toast
 from dialogs.events import Button
 from dialogs.kartoitus import valid_business_id

@@ -1,4 +1,4 @@
-"""bot/store on SQLite and on PostgreSQL (`any_db`): the migrated schema, the repository's
+"""dialogs/store on SQLite and on PostgreSQL (`any_db`): the migrated schema, the repository's
 idempotent writes, /forget, and units of work."""
 
 from __future__ import annotations
@@ -14,9 +14,9 @@ from sqlalchemy import func, inspect, select, text
 from sqlalchemy.engine import Connection
 from sqlmodel import SQLModel
 
-from bot.store import models
-from bot.store.db import Database, alembic_config
-from bot.store.models import (
+from dialogs.store import models
+from dialogs.store.db import Database, alembic_config
+from dialogs.store.models import (
     Answer,
     Assessment,
     AuditEntry,
@@ -30,7 +30,7 @@ from bot.store.models import (
     Ticket,
     User,
 )
-from bot.store.repo import Repository
+from dialogs.store.repo import Repository
 
 assert models  # the tables are registered on SQLModel.metadata
 
@@ -393,7 +393,7 @@ async def test_two_units_for_the_same_user_run_one_after_the_other(any_db: Datab
 
 
 async def test_sqlite_statements_run_on_the_event_loop_thread(tmp_path) -> None:
-    """bot/store/db.py runs SQLite statements inline (InlineSqlite) rather than on
+    """dialogs/store/db.py runs SQLite statements inline (InlineSqlite) rather than on
     aiosqlite's worker thread; an aiosqlite upgrade that changes the internals it relies
     on shows up here. Data written inline is really on disk for the next connection."""
     import threading

@@ -8,15 +8,17 @@ own connection in through `config.attributes["connection"]`. For writing a new m
 from __future__ import annotations
 
 import asyncio
+import os
 
 from alembic import context
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlmodel import SQLModel
 
-import bot.store.models  # noqa: F401  (registers the tables on SQLModel.metadata)
+import dialogs.store.models  # noqa: F401  (registers the tables on SQLModel.metadata)
 
 target_metadata = SQLModel.metadata
+DEFAULT_URL = "sqlite+aiosqlite:///./data/kierto.db"
 
 
 def _run(connection: Connection) -> None:
@@ -41,6 +43,6 @@ connection = context.config.attributes.get("connection")
 if connection is not None:
     _run(connection)
 else:
-    from bot.config import load_settings
-
-    asyncio.run(_run_with_own_engine(load_settings().database_url))
+    # Plain `alembic` run by hand: the same variable the bot reads (the bot itself always
+    # hands its connection in, so the store never reaches up into bot.config).
+    asyncio.run(_run_with_own_engine(os.environ.get("DATABASE_URL", DEFAULT_URL)))

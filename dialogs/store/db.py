@@ -31,7 +31,7 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.pool import StaticPool
 
-from bot.store.repo import Repository
+from dialogs.store.repo import Repository
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 

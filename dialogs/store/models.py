@@ -1,4 +1,4 @@
-"""SQL tables (SQLModel). Schema changes go through Alembic (bot/store/migrations).
+"""SQL tables (SQLModel). Schema changes go through Alembic (dialogs/store/migrations).
 
 Personal data is kept to what the job needs: the Telegram user id (never the phone number
 or the name), the chosen language, and what the person tells the bot on purpose. Every row
