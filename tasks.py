@@ -38,9 +38,18 @@ def ensure_venv(extras: str) -> None:
     print("Installing kierto-bot and its dependencies …", flush=True)
     target = f".[{extras}]" if extras else "."
     subprocess.run(
-        [str(BIN / "python"), "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
-         "-e", target],
-        cwd=ROOT, check=True,
+        [
+            str(BIN / "python"),
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+            "-e",
+            target,
+        ],
+        cwd=ROOT,
+        check=True,
     )
     for old in VENV.glob(".installed-*"):
         if not old.name.endswith(digest):

@@ -31,8 +31,8 @@ from sqlalchemy import event as sa_event  # noqa: E402
 from bench.telegram_load import fresh_pg_database  # noqa: E402
 from bot.app import App, build_app  # noqa: E402
 from bot.config import Settings  # noqa: E402
-from dialogs.store.db import Database  # noqa: E402
 from dialogs.faq_match import FaqMatcher  # noqa: E402
+from dialogs.store.db import Database  # noqa: E402
 from knowledge.loader import Knowledge, load  # noqa: E402
 from tests.conversation import Conversation  # noqa: E402
 
@@ -56,8 +56,9 @@ async def conversation(me: Conversation, steps: int) -> int:
     return sent + 2
 
 
-async def measure(name: str, db: Database, kb: Knowledge, matcher: FaqMatcher, users: int,
-                  steps: int) -> None:
+async def measure(
+    name: str, db: Database, kb: Knowledge, matcher: FaqMatcher, users: int, steps: int
+) -> None:
     settings = Settings(_env_file=None, database_url=db.url)
     app: App = await build_app(settings, db=db, kb=kb, matcher=matcher)
     statements = 0
@@ -72,9 +73,12 @@ async def measure(name: str, db: Database, kb: Knowledge, matcher: FaqMatcher, u
         wall, cpu = time.perf_counter(), time.process_time()
         events = sum(await asyncio.gather(*(conversation(p, steps) for p in people)))
         wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
-        print(f"{name:<40} {1000 * cpu / events:6.2f} ms CPU per event   "
-              f"{events / wall:7.0f} events/s   {statements / events:4.1f} SQL statements "
-              f"per event   ({events} events)", flush=True)
+        print(
+            f"{name:<40} {1000 * cpu / events:6.2f} ms CPU per event   "
+            f"{events / wall:7.0f} events/s   {statements / events:4.1f} SQL statements "
+            f"per event   ({events} events)",
+            flush=True,
+        )
     finally:
         await app.close()
 
@@ -90,19 +94,29 @@ async def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         # warm up: first-use costs (imports, catalogs, the matcher) are not the engine's
         warm = Database(f"sqlite+aiosqlite:///{tmp}/warm.db")
-        app = await build_app(Settings(_env_file=None, database_url=warm.url), db=warm, kb=kb,
-                              matcher=matcher)
+        app = await build_app(
+            Settings(_env_file=None, database_url=warm.url), db=warm, kb=kb, matcher=matcher
+        )
         await conversation(Conversation(app.engine, user_id=1, lang="fi"), args.steps)
         await app.close()
-        await measure("SQLite, statements on the loop thread",
-                      Database(f"sqlite+aiosqlite:///{tmp}/inline.db"), kb, matcher,
-                      args.users, args.steps)
-        await measure("SQLite via aiosqlite's thread (baseline)",
-                      Database(f"sqlite+aiosqlite:///{tmp}/thread.db", inline_sqlite=False),
-                      kb, matcher, args.users, args.steps)
+        await measure(
+            "SQLite, statements on the loop thread",
+            Database(f"sqlite+aiosqlite:///{tmp}/inline.db"),
+            kb,
+            matcher,
+            args.users,
+            args.steps,
+        )
+        await measure(
+            "SQLite via aiosqlite's thread (baseline)",
+            Database(f"sqlite+aiosqlite:///{tmp}/thread.db", inline_sqlite=False),
+            kb,
+            matcher,
+            args.users,
+            args.steps,
+        )
     if url := await fresh_pg_database("kierto_engine_bench"):
-        await measure("PostgreSQL (asyncpg)", Database(url), kb, matcher, args.users,
-                      args.steps)
+        await measure("PostgreSQL (asyncpg)", Database(url), kb, matcher, args.users, args.steps)
 
 
 if __name__ == "__main__":

@@ -59,8 +59,11 @@ def labelled(name: str = "dev") -> list[Item]:
     items = []
     for row in data["questions"]:
         expect = row["expect"]
-        ids = frozenset() if expect is None else frozenset(
-            [expect] if isinstance(expect, str) else expect)
+        ids = (
+            frozenset()
+            if expect is None
+            else frozenset([expect] if isinstance(expect, str) else expect)
+        )
         items.append(Item(row["text"], row["lang"], ids))
     return items
 
@@ -68,17 +71,25 @@ def labelled(name: str = "dev") -> list[Item]:
 def synthetic(entries: list[FaqEntry], factor: int, seed: int = 7) -> list[FaqEntry]:
     """`entries` plus (factor - 1) synthetic entries per real one, built from real words."""
     rng = random.Random(seed)
-    pools = {lang: [w for e in entries for w in words(e.answer.get(lang)) if len(w) > 3]
-             for lang in ("fi", "en", "sv")}
+    pools = {
+        lang: [w for e in entries for w in words(e.answer.get(lang)) if len(w) > 3]
+        for lang in ("fi", "en", "sv")
+    }
     out = list(entries)
     for copy in range(1, factor):
         for entry in entries:
-            phrasings = {lang: [" ".join(rng.sample(pools[lang], rng.randint(2, 6)))
-                                for _ in range(5)] for lang in pools}
-            out.append(FaqEntry(
-                id=f"s{copy}_{entry.id}"[:20], topic="synthetic",
-                questions=L10nList(**phrasings), answer=entry.answer,
-            ))
+            phrasings = {
+                lang: [" ".join(rng.sample(pools[lang], rng.randint(2, 6))) for _ in range(5)]
+                for lang in pools
+            }
+            out.append(
+                FaqEntry(
+                    id=f"s{copy}_{entry.id}"[:20],
+                    topic="synthetic",
+                    questions=L10nList(**phrasings),
+                    answer=entry.answer,
+                )
+            )
     return out
 
 
@@ -96,16 +107,22 @@ class Baseline:
 
     def match(self, text: str, lang: str = "fi", limit: int = 3) -> list[Match]:
         best: dict[str, float] = {}
-        for _, score, index in process.extract(text.lower(), self.choices, scorer=fuzz.WRatio,
-                                               limit=30):
+        for _, score, index in process.extract(
+            text.lower(), self.choices, scorer=fuzz.WRatio, limit=30
+        ):
             entry_id = self.owner[index]
             best[entry_id] = max(best.get(entry_id, 0.0), score / 100)
         ranked = sorted(best.items(), key=lambda kv: kv[1], reverse=True)[:limit]
         return [Match(e, s) for e, s in ranked]
 
 
-def evaluate(name: str, match: Callable[[str, str], list[Match]], items: list[Item],
-             repeats: int, show_errors: bool) -> dict[str, float]:
+def evaluate(
+    name: str,
+    match: Callable[[str, str], list[Match]],
+    items: list[Item],
+    repeats: int,
+    show_errors: bool,
+) -> dict[str, float]:
     answerable = [i for i in items if i.expect]
     top1 = decided_right = wrong_confident = suggested = suggested_hit = 0
     errors: list[str] = []
@@ -120,8 +137,10 @@ def evaluate(name: str, match: Callable[[str, str], list[Match]], items: list[It
                 decided_right += 1
             else:
                 wrong_confident += 1
-                errors.append(f"WRONG  {item.text!r} -> {top} ({matches[0].score:.2f}); "
-                              f"expected {sorted(item.expect) or 'nothing'}")
+                errors.append(
+                    f"WRONG  {item.text!r} -> {top} ({matches[0].score:.2f}); "
+                    f"expected {sorted(item.expect) or 'nothing'}"
+                )
         elif decision == "suggest":
             suggested += 1
             if not item.expect:
@@ -129,14 +148,18 @@ def evaluate(name: str, match: Callable[[str, str], list[Match]], items: list[It
             elif any(m.entry_id in item.expect for m in matches):
                 suggested_hit += 1
             if show_errors and item.expect and top not in item.expect:
-                errors.append(f"SUGG   {item.text!r} -> {[(m.entry_id, m.score) for m in matches]}"
-                              f"; expected {sorted(item.expect)}")
+                errors.append(
+                    f"SUGG   {item.text!r} -> {[(m.entry_id, m.score) for m in matches]}"
+                    f"; expected {sorted(item.expect)}"
+                )
         else:
             if not item.expect:
                 decided_right += 1
             elif show_errors:
-                errors.append(f"MISS   {item.text!r} -> {[(m.entry_id, m.score) for m in matches]}"
-                              f"; expected {sorted(item.expect)}")
+                errors.append(
+                    f"MISS   {item.text!r} -> {[(m.entry_id, m.score) for m in matches]}"
+                    f"; expected {sorted(item.expect)}"
+                )
     timings = []
     for _ in range(repeats):
         for item in items:
@@ -153,11 +176,13 @@ def evaluate(name: str, match: Callable[[str, str], list[Match]], items: list[It
         "p50_ms": statistics.median(timings),
         "p99_ms": timings[int(len(timings) * 0.99) - 1],
     }
-    print(f"{name:<34} top-1 {result['top1']:6.1%}  decided right {result['decided']:6.1%}  "
-          f"wrong confident {result['wrong_confident']:5.1%}  "
-          f"did-you-mean {result['suggested']:5.1%} "
-          f"(right one offered {result['suggest_hit']:5.1%})  "
-          f"p50 {result['p50_ms']:.2f} ms  p99 {result['p99_ms']:.2f} ms")
+    print(
+        f"{name:<34} top-1 {result['top1']:6.1%}  decided right {result['decided']:6.1%}  "
+        f"wrong confident {result['wrong_confident']:5.1%}  "
+        f"did-you-mean {result['suggested']:5.1%} "
+        f"(right one offered {result['suggest_hit']:5.1%})  "
+        f"p50 {result['p50_ms']:.2f} ms  p99 {result['p99_ms']:.2f} ms"
+    )
     if show_errors:
         for line in errors:
             print("   ", line)
@@ -168,16 +193,28 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--errors", action="store_true", help="list every mistake")
     parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--sets", nargs="+", choices=list(SETS), default=list(SETS),
-                        help="which labelled sets to run (default: both)")
-    parser.add_argument("--sizes", nargs="+", type=int, default=[1, 10],
-                        help="FAQ sizes as multiples of the shipped one (default: 1 10)")
+    parser.add_argument(
+        "--sets",
+        nargs="+",
+        choices=list(SETS),
+        default=list(SETS),
+        help="which labelled sets to run (default: both)",
+    )
+    parser.add_argument(
+        "--sizes",
+        nargs="+",
+        type=int,
+        default=[1, 10],
+        help="FAQ sizes as multiples of the shipped one (default: 1 10)",
+    )
     args = parser.parse_args()
     kb = load()
     entries = list(kb.faq)
     phrasings = sum(len(e.questions.get(lang)) for e in entries for lang in ("fi", "en", "sv"))
-    print(f"FAQ of {len(entries)} entries, {phrasings} phrasings; thresholds: answer at "
-          f"{CONFIDENT} with a margin of {MARGIN}, 'did you mean' from {UNSURE}\n")
+    print(
+        f"FAQ of {len(entries)} entries, {phrasings} phrasings; thresholds: answer at "
+        f"{CONFIDENT} with a margin of {MARGIN}, 'did you mean' from {UNSURE}\n"
+    )
     for factor in args.sizes:
         faq = synthetic(entries, factor)
         start = time.perf_counter()
@@ -187,12 +224,24 @@ def main() -> None:
         print(f"FAQ x{factor}: {len(faq)} entries (index built in {built:.0f} ms)")
         for name in args.sets:
             items = labelled(name)
-            print(f" {name} set: {len(items)} questions, "
-                  f"{sum(1 for i in items if not i.expect)} of them off-topic")
-            evaluate("  kierto-bot matcher", matcher.match, items, args.repeats,
-                     args.errors and factor == 1 and name == "dev")
-            evaluate("  baseline: rapidfuzz WRatio", baseline.match, items,
-                     max(1, args.repeats // 5), False)
+            print(
+                f" {name} set: {len(items)} questions, "
+                f"{sum(1 for i in items if not i.expect)} of them off-topic"
+            )
+            evaluate(
+                "  kierto-bot matcher",
+                matcher.match,
+                items,
+                args.repeats,
+                args.errors and factor == 1 and name == "dev",
+            )
+            evaluate(
+                "  baseline: rapidfuzz WRatio",
+                baseline.match,
+                items,
+                max(1, args.repeats // 5),
+                False,
+            )
         print()
 
 

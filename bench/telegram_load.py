@@ -67,20 +67,29 @@ class Result:
 
 def kierto_script(steps: int) -> list[tuple[str, str]]:
     """(kind, value) steps: text messages and button presses by callback data prefix."""
-    script = [("text", "/start"), ("press", "m:company"), ("text", "Kuormitus Oy"),
-              ("press", "k:yt:skip")]
+    script = [
+        ("text", "/start"),
+        ("press", "m:company"),
+        ("text", "Kuormitus Oy"),
+        ("press", "k:yt:skip"),
+    ]
     tail = [("text", "/help"), ("text", "mikä on työpaja")]
     answers = max(0, steps - len(script) - len(tail))
     script += [("answer", "")] * answers
     return (script + tail)[:steps]
 
 
-async def run_user(fake: FakeTelegram, user: FakeUser, script: list[tuple[str, str]],
-                   result: Result) -> None:
+async def run_user(
+    fake: FakeTelegram, user: FakeUser, script: list[tuple[str, str]], result: Result
+) -> None:
     def question(messages: list) -> object:
         last = messages[-1] if messages else None
-        return last if last is not None and any(
-            d.startswith("k:") and not d.startswith("k:yt") for d in last.callback_data) else None
+        return (
+            last
+            if last is not None
+            and any(d.startswith("k:") and not d.startswith("k:yt") for d in last.callback_data)
+            else None
+        )
 
     def seen(messages: list) -> tuple:
         # what the user sees of the newest messages: a reply is a new message or an edit
@@ -92,8 +101,9 @@ async def run_user(fake: FakeTelegram, user: FakeUser, script: list[tuple[str, s
             if kind == "answer":
                 message = await user.wait_for(question, timeout=STEP_TIMEOUT)
             elif kind == "press":
-                await user.wait_for(lambda ms, v=value: any(m.has_button(v) for m in ms),
-                                    timeout=STEP_TIMEOUT)
+                await user.wait_for(
+                    lambda ms, v=value: any(m.has_button(v) for m in ms), timeout=STEP_TIMEOUT
+                )
             before = seen(user.bot_messages)
             started = time.monotonic()
             if kind == "text":
@@ -125,20 +135,32 @@ async def wait_ready(fake: FakeTelegram, process: asyncio.subprocess.Process) ->
         await asyncio.sleep(0.05)
 
 
-async def measure(name: str, command: list[str], env: dict[str, str], users: int, steps: int,
-                  echo: bool) -> Result:
+async def measure(
+    name: str, command: list[str], env: dict[str, str], users: int, steps: int, echo: bool
+) -> Result:
     result = Result(name)
     log = Path(tempfile.gettempdir()) / f"kierto-bench-{name.split()[0]}.log"
     async with FakeTelegram(token=TOKEN, record=False, privacy_mode=True) as fake:
         process = await asyncio.create_subprocess_exec(
-            *command, cwd=ROOT, stdout=asyncio.subprocess.DEVNULL, stderr=log.open("wb"),
-            env={**os.environ, **env, "TELEGRAM_API_URL": fake.base_url,
-                 "ECHO_API_URL": fake.base_url, "BOT_TOKEN": TOKEN, "ECHO_TOKEN": TOKEN})
+            *command,
+            cwd=ROOT,
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=log.open("wb"),
+            env={
+                **os.environ,
+                **env,
+                "TELEGRAM_API_URL": fake.base_url,
+                "ECHO_API_URL": fake.base_url,
+                "BOT_TOKEN": TOKEN,
+                "ECHO_TOKEN": TOKEN,
+            },
+        )
         try:
             await wait_ready(fake, process)
             people = [fake.user(10_000 + i, language_code="fi") for i in range(users)]
-            script = ([("text", f"viesti {i}") for i in range(steps)] if echo
-                      else kierto_script(steps))
+            script = (
+                [("text", f"viesti {i}") for i in range(steps)] if echo else kierto_script(steps)
+            )
             started, cpu = time.monotonic(), cpu_time(process.pid)
             calls = api_calls(fake)
             await asyncio.gather(*(run_user(fake, p, script, result) for p in people))
@@ -193,51 +215,82 @@ def busy(result: Result) -> str:
     calls = f", {result.calls / result.updates:.2f} API calls per update"
     if result.cpu_seconds is None:
         return calls
-    return (f"{calls}, bot process busy {result.cpu_seconds / result.seconds:.0%} of the time, "
-            f"{1000 * result.cpu_seconds / result.updates:.2f} ms CPU per update")
+    return (
+        f"{calls}, bot process busy {result.cpu_seconds / result.seconds:.0%} of the time, "
+        f"{1000 * result.cpu_seconds / result.updates:.2f} ms CPU per update"
+    )
 
 
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--users", type=int, default=1000)
     parser.add_argument("--steps", type=int, default=20, help="updates per user")
-    parser.add_argument("--only", nargs="+", choices=["echo", "sqlite", "postgres", "ptb"],
-                        default=["echo", "sqlite", "postgres", "ptb"])
+    parser.add_argument(
+        "--only",
+        nargs="+",
+        choices=["echo", "sqlite", "postgres", "ptb"],
+        default=["echo", "sqlite", "postgres", "ptb"],
+    )
     args = parser.parse_args()
     python = sys.executable
     kierto = [python, "-m", "bot", "run"]
-    lifted = {"FLOOD_RATE": "1000", "FLOOD_BURST": "1000", "SEND_RATE": "100000",
-              "LOG_LEVEL": "WARNING", "ADMIN_IDS": "", "STAFF_CHAT_ID": ""}
-    print(f"{args.users} users x {args.steps} updates = {args.users * args.steps} updates "
-          "per bot, all users at once, each waiting for the reply before its next update\n")
+    lifted = {
+        "FLOOD_RATE": "1000",
+        "FLOOD_BURST": "1000",
+        "SEND_RATE": "100000",
+        "LOG_LEVEL": "WARNING",
+        "ADMIN_IDS": "",
+        "STAFF_CHAT_ID": "",
+    }
+    print(
+        f"{args.users} users x {args.steps} updates = {args.users * args.steps} updates "
+        "per bot, all users at once, each waiting for the reply before its next update\n"
+    )
     results: list[Result] = []
     with tempfile.TemporaryDirectory() as tmp:
         plans: list[tuple[str, list[str], dict[str, str], bool]] = []
         if "echo" in args.only:
             plans.append(("bare aiogram echo bot", [python, "bench/echo_bot.py"], {}, True))
         if "sqlite" in args.only:
-            plans.append(("kierto-bot aiogram + SQLite", kierto, {
-                **lifted, "DATABASE_URL": f"sqlite+aiosqlite:///{tmp}/a.db"}, False))
+            plans.append(
+                (
+                    "kierto-bot aiogram + SQLite",
+                    kierto,
+                    {**lifted, "DATABASE_URL": f"sqlite+aiosqlite:///{tmp}/a.db"},
+                    False,
+                )
+            )
         if "postgres" in args.only and (url := await fresh_pg_database()):
-            plans.append(("kierto-bot aiogram + PostgreSQL", kierto, {
-                **lifted, "DATABASE_URL": url}, False))
+            plans.append(
+                ("kierto-bot aiogram + PostgreSQL", kierto, {**lifted, "DATABASE_URL": url}, False)
+            )
         if "ptb" in args.only:
-            plans.append(("kierto-bot PTB + SQLite", [*kierto, "--runtime", "ptb"], {
-                **lifted, "DATABASE_URL": f"sqlite+aiosqlite:///{tmp}/p.db"}, False))
+            plans.append(
+                (
+                    "kierto-bot PTB + SQLite",
+                    [*kierto, "--runtime", "ptb"],
+                    {**lifted, "DATABASE_URL": f"sqlite+aiosqlite:///{tmp}/p.db"},
+                    False,
+                )
+            )
         for name, command, env, echo in plans:
             result = await measure(name, command, env, args.users, args.steps, echo)
             results.append(result)
-            print(f"{name:<34} {result.rate:8.0f} updates/s   p50 {result.percentile(0.5):7.1f} ms"
-                  f"   p99 {result.percentile(0.99):8.1f} ms   ({result.updates} answered, "
-                  f"{result.failures} unanswered, {result.seconds:.1f} s{busy(result)})",
-                  flush=True)
+            print(
+                f"{name:<34} {result.rate:8.0f} updates/s   p50 {result.percentile(0.5):7.1f} ms"
+                f"   p99 {result.percentile(0.99):8.1f} ms   ({result.updates} answered, "
+                f"{result.failures} unanswered, {result.seconds:.1f} s{busy(result)})",
+                flush=True,
+            )
     baseline = next((r for r in results if r.name.startswith("bare")), None)
     if baseline and baseline.rate:
         print()
         for result in results:
             if result is not baseline:
-                print(f"{result.name:<34} {result.rate / baseline.rate:6.0%} of the echo bot's "
-                      "throughput")
+                print(
+                    f"{result.name:<34} {result.rate / baseline.rate:6.0%} of the echo bot's "
+                    "throughput"
+                )
 
 
 if __name__ == "__main__":

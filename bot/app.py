@@ -5,13 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bot.config import Settings
-from locales.i18n import I18n
-from dialogs.store.db import Database
 from dialogs import routers
 from dialogs.engine import Engine
 from dialogs.faq_match import FaqMatcher
 from dialogs.router import Services
+from dialogs.store.db import Database
 from knowledge.loader import Knowledge, load
+from locales.i18n import I18n
 
 
 @dataclass
@@ -26,9 +26,15 @@ class App:
         await self.db.dispose()
 
 
-async def build_app(settings: Settings, *, db: Database | None = None, migrate: bool = True,
-                    kb: Knowledge | None = None, i18n: I18n | None = None,
-                    matcher: FaqMatcher | None = None) -> App:
+async def build_app(
+    settings: Settings,
+    *,
+    db: Database | None = None,
+    migrate: bool = True,
+    kb: Knowledge | None = None,
+    i18n: I18n | None = None,
+    matcher: FaqMatcher | None = None,
+) -> App:
     """Load and check the knowledge base (raises `KnowledgeError`), open the database and
     bring its schema up to date, and wire the engine. Tests pass in the read-only parts
     (knowledge, catalogs, matcher) once instead of building them for every test."""

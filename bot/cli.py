@@ -20,7 +20,7 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="kierto-bot",
         description="Telegram assistant of the City of Tampere's KIERTO programme. "
-                    "Settings come from the environment or a .env file (see README).",
+        "Settings come from the environment or a .env file (see README).",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
@@ -28,10 +28,15 @@ def _parser() -> argparse.ArgumentParser:
 
     chat = sub.add_parser("chat", help="talk to the bot in this terminal (no token needed)")
     chat.add_argument("--user", type=int, default=1, help="your user id in the store (default 1)")
-    chat.add_argument("--lang", choices=["fi", "en", "sv"], help="your language (default: "
-                      "DEFAULT_LOCALE)")
-    chat.add_argument("--out", type=Path, default=Path("data/console-files"),
-                      help="where photos and documents are saved")
+    chat.add_argument(
+        "--lang", choices=["fi", "en", "sv"], help="your language (default: DEFAULT_LOCALE)"
+    )
+    chat.add_argument(
+        "--out",
+        type=Path,
+        default=Path("data/console-files"),
+        help="where photos and documents are saved",
+    )
 
     run = sub.add_parser("run", help="serve Telegram with long polling")
     run.add_argument("--runtime", choices=["aiogram", "ptb"], default="aiogram")
@@ -48,8 +53,9 @@ def _parser() -> argparse.ArgumentParser:
     kb = sub.add_parser("kb", help="knowledge base")
     kb_sub = kb.add_subparsers(dest="kb_command", metavar="ACTION", required=True)
     check = kb_sub.add_parser("check", help="validate the YAML files, print file:line problems")
-    check.add_argument("dir", nargs="?", type=Path, help="knowledge directory (default: the "
-                       "bot's own)")
+    check.add_argument(
+        "dir", nargs="?", type=Path, help="knowledge directory (default: the bot's own)"
+    )
 
     i18n = sub.add_parser("i18n", help="translation catalogs")
     i18n_sub = i18n.add_subparsers(dest="i18n_command", metavar="ACTION", required=True)
@@ -90,8 +96,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return asyncio.run(_async_main(args, settings))
     except KnowledgeError as exc:
-        print("kierto-bot: the knowledge base has problems; fix them and start again:",
-              file=sys.stderr)
+        print(
+            "kierto-bot: the knowledge base has problems; fix them and start again:",
+            file=sys.stderr,
+        )
         for problem in exc.problems:
             print(f"  {problem}", file=sys.stderr)
         return 1
@@ -147,14 +155,20 @@ async def _async_main(args: argparse.Namespace, settings: Settings) -> int:
         if command == "chat":
             from bot.adapters.console import ConsoleDoor
 
-            door = ConsoleDoor(app.engine, user_id=args.user if hasattr(args, "user") else 1,
-                               lang=getattr(args, "lang", None) or settings.default_locale,
-                               out_dir=getattr(args, "out", Path("data/console-files")))
+            door = ConsoleDoor(
+                app.engine,
+                user_id=args.user if hasattr(args, "user") else 1,
+                lang=getattr(args, "lang", None) or settings.default_locale,
+                out_dir=getattr(args, "out", Path("data/console-files")),
+            )
             await door.run()
             return 0
         if not settings.bot_token:
-            print("kierto-bot: configuration error: BOT_TOKEN: required for Telegram "
-                  "(get one from @BotFather)", file=sys.stderr)
+            print(
+                "kierto-bot: configuration error: BOT_TOKEN: required for Telegram "
+                "(get one from @BotFather)",
+                file=sys.stderr,
+            )
             return EXIT_CONFIG
         from bot.adapters import serve
 

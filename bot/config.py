@@ -60,8 +60,7 @@ class Settings(BaseSettings):
             if value is not None:
                 bot_id, _, secret = value.partition(":")
                 if not bot_id.isdigit() or not secret:
-                    raise ValueError("does not look like a bot token from @BotFather "
-                                     "(123456:ABC…)")
+                    raise ValueError("does not look like a bot token from @BotFather (123456:ABC…)")
         return value
 
     @field_validator("admin_ids", mode="before")
@@ -121,8 +120,10 @@ class Settings(BaseSettings):
         if value is None or not value.get_secret_value():
             return None
         if not re.fullmatch(r"[A-Za-z0-9_-]{16,256}", value.get_secret_value()):
-            raise ValueError("use 16 to 256 characters A-Z, a-z, 0-9, _ and - (Telegram "
-                             "allows only these; shorter secrets are too easy to guess)")
+            raise ValueError(
+                "use 16 to 256 characters A-Z, a-z, 0-9, _ and - (Telegram "
+                "allows only these; shorter secrets are too easy to guess)"
+            )
         return value
 
     @property
@@ -152,11 +153,15 @@ def load_settings(**overrides: object) -> Settings:
     env_file = overrides.get("_env_file", Settings.model_config.get("env_file"))
     if isinstance(env_file, str | Path) and Path(env_file).is_file():
         for name, meant in misspelt(dotenv_values(env_file)):
-            raise ConfigError(f"{name}: not a setting kierto-bot knows (in {env_file}); "
-                              f"did you mean {meant}?")
+            raise ConfigError(
+                f"{name}: not a setting kierto-bot knows (in {env_file}); did you mean {meant}?"
+            )
     for name, meant in misspelt(os.environ):
-        print(f"kierto-bot: warning: the environment variable {name} is not a setting "
-              f"kierto-bot knows; did you mean {meant}?", file=sys.stderr)
+        print(
+            f"kierto-bot: warning: the environment variable {name} is not a setting "
+            f"kierto-bot knows; did you mean {meant}?",
+            file=sys.stderr,
+        )
     try:
         return Settings(**overrides)  # type: ignore[arg-type]
     except ValidationError as exc:

@@ -30,11 +30,18 @@ def extract() -> Catalog:
     template = Catalog(project="kierto-bot", fuzzy=False)
     for source in SOURCES:
         for filename, lineno, message, comments, context in extract_from_dir(
-            ROOT / source, method_map=[("**.py", "python")], keywords=KEYWORDS,
+            ROOT / source,
+            method_map=[("**.py", "python")],
+            keywords=KEYWORDS,
             comment_tags=("Translators:",),
         ):
-            template.add(message, None, [(f"{source}/{filename}", lineno)],
-                         auto_comments=comments, context=context)
+            template.add(
+                message,
+                None,
+                [(f"{source}/{filename}", lineno)],
+                auto_comments=comments,
+                context=context,
+            )
     return template
 
 
@@ -61,8 +68,13 @@ def missing(template: Catalog | None = None) -> dict[str, list[str]]:
             if not message.id:
                 continue
             found = catalog.get(message.id, context=message.context)
-            strings = (found.string if found and isinstance(found.string, tuple)
-                       else (found.string,) if found else ("",))
+            strings = (
+                found.string
+                if found and isinstance(found.string, tuple)
+                else (found.string,)
+                if found
+                else ("",)
+            )
             if found is None or found.fuzzy or not all(strings):
                 gaps.append(message.id if isinstance(message.id, str) else message.id[0])
         result[lang] = gaps
@@ -79,8 +91,7 @@ def update() -> int:
         catalog.update(copy.deepcopy(template), no_fuzzy_matching=True)
         if lang == "en":
             for message in catalog:
-                strings = message.string if isinstance(message.string, tuple) else (
-                    message.string,)
+                strings = message.string if isinstance(message.string, tuple) else (message.string,)
                 if message.id and (message.fuzzy or not all(strings)):
                     message.string = message.id
                     message.flags.discard("fuzzy")

@@ -27,7 +27,8 @@ async def prune(app: App) -> int:
 
 def start_maintenance(app: App) -> AsyncIOScheduler:
     scheduler = AsyncIOScheduler(timezone="Europe/Helsinki")
-    scheduler.add_job(prune, "interval", hours=6, args=[app], id="prune-updates",
-                      coalesce=True, max_instances=1)
+    scheduler.add_job(
+        prune, "interval", hours=6, args=[app], id="prune-updates", coalesce=True, max_instances=1
+    )
     scheduler.start()
     return scheduler

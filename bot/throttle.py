@@ -95,8 +95,9 @@ return verdict
 
 
 class RedisThrottle:
-    def __init__(self, url: str, rate: float = 2.0, burst: int = 8,
-                 prefix: str = "kierto:flood:") -> None:
+    def __init__(
+        self, url: str, rate: float = 2.0, burst: int = 8, prefix: str = "kierto:flood:"
+    ) -> None:
         from redis.asyncio import Redis
 
         self.redis: Any = Redis.from_url(url)
@@ -106,8 +107,7 @@ class RedisThrottle:
         self._script = self.redis.register_script(_LUA)
 
     async def check(self, user_id: int) -> Verdict:
-        verdict = await self._script(keys=[f"{self.prefix}{user_id}"],
-                                     args=[self.rate, self.burst])
+        verdict = await self._script(keys=[f"{self.prefix}{user_id}"], args=[self.rate, self.burst])
         return Verdict(int(verdict))
 
     async def close(self) -> None:

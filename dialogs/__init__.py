@@ -15,5 +15,12 @@ if TYPE_CHECKING:
 def routers() -> list[Router]:
     from dialogs import faq, handoff, kartoitus, placement, results, review, start
 
-    return [start.router, kartoitus.router, results.router, placement.router,
-            handoff.router, faq.router, review.router]
+    return [
+        start.router,
+        kartoitus.router,
+        results.router,
+        placement.router,
+        handoff.router,
+        faq.router,
+        review.router,
+    ]

@@ -23,14 +23,14 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
-from locales.i18n import LANGS, I18n, Translator
-from dialogs.store.db import Database
-from dialogs.store.models import utcnow
-from dialogs.store.repo import Repository
 from dialogs.actions import Action, Send, Toast
 from dialogs.events import MAX_TEXT, Button, Command, Event, Media, Text
 from dialogs.router import PAYLOAD_RE, Context, Deferred, Flow, Handler, Router, Services
+from dialogs.store.db import Database
+from dialogs.store.models import utcnow
+from dialogs.store.repo import Repository
 from knowledge.loader import Knowledge
+from locales.i18n import LANGS, I18n, Translator
 
 log = logging.getLogger(__name__)
 LAST_SEEN_PRECISION = timedelta(minutes=10)
@@ -45,8 +45,7 @@ class Menu:
     commands: tuple[tuple[str, str], ...]
 
 
-def command_list(t: Translator, staff: bool, everyone: bool = True
-                 ) -> tuple[tuple[str, str], ...]:
+def command_list(t: Translator, staff: bool, everyone: bool = True) -> tuple[tuple[str, str], ...]:
     from dialogs.start import HELP_COMMANDS, STAFF_COMMANDS
 
     items = [*(HELP_COMMANDS if everyone else ()), *(STAFF_COMMANDS if staff else ())]
@@ -113,8 +112,9 @@ class Engine:
 
     # ------------------------------------------------------------------ entry point
 
-    async def handle(self, event: Event,
-                     committed: Callable[[], None] | None = None) -> list[Action]:
+    async def handle(
+        self, event: Event, committed: Callable[[], None] | None = None
+    ) -> list[Action]:
         """Handle one event in one unit of work and return what to show.
 
         `committed`, if given, is called as soon as the event's writes are committed (or
@@ -139,12 +139,18 @@ class Engine:
                 return await self._after_commit(ctx.actions)
             except Exception as exc:
                 # the type and where, never the message: it may quote what the user wrote
-                log.error("handling update %s of a %s failed: %s\n%s", event.update_id,
-                          type(event.body).__name__, type(exc).__name__,
-                          "".join(traceback.format_tb(exc.__traceback__)))
+                log.error(
+                    "handling update %s of a %s failed: %s\n%s",
+                    event.update_id,
+                    type(event.body).__name__,
+                    type(exc).__name__,
+                    "".join(traceback.format_tb(exc.__traceback__)),
+                )
                 t = self.i18n(self.i18n.pick(event.sender.language_code))
-                sorry = t._("Sorry, something went wrong on my side. What you saved earlier "
-                            "is safe. Please try again in a moment.")
+                sorry = t._(
+                    "Sorry, something went wrong on my side. What you saved earlier "
+                    "is safe. Please try again in a moment."
+                )
                 actions: list[Action] = [Send(event.chat_id, sorry)]
                 if isinstance(event.body, Button):
                     actions.insert(0, Toast())
@@ -177,8 +183,15 @@ class Engine:
         # in the staff chat everyone reads one language, the programme's default
         t = self.i18n(self.i18n.default if in_staff_chat else user.locale)
         return Context(
-            event=event, user=user, state=state, repo=repo, t=t,
-            kb=self.kb, services=self.services, engine=self, first_contact=created,
+            event=event,
+            user=user,
+            state=state,
+            repo=repo,
+            t=t,
+            kb=self.kb,
+            services=self.services,
+            engine=self,
+            first_contact=created,
         )
 
     async def command_menus(self, repo: Repository) -> list[Menu]:
@@ -188,16 +201,26 @@ class Engine:
         default = self.i18n.default
         menus = [Menu(None, None, command_list(self.i18n(default), staff=False))]
         menus += [Menu(None, lang, command_list(self.i18n(lang), staff=False)) for lang in LANGS]
-        staff = {u.id: u.locale for role in ("staff", "coordinator")
-                 for u in await repo.users.with_role(role)}
+        staff = {
+            u.id: u.locale
+            for role in ("staff", "coordinator")
+            for u in await repo.users.with_role(role)
+        }
         for admin in self.services.admin_ids:
             user = await repo.users.get(admin)
             staff[admin] = user.locale if user else default
-        menus += [Menu(user_id, None, command_list(self.i18n(lang), staff=True))
-                  for user_id, lang in staff.items()]
+        menus += [
+            Menu(user_id, None, command_list(self.i18n(lang), staff=True))
+            for user_id, lang in staff.items()
+        ]
         if self.services.staff_chat_id is not None:
-            menus.append(Menu(self.services.staff_chat_id, None,
-                              command_list(self.i18n(default), staff=True, everyone=False)))
+            menus.append(
+                Menu(
+                    self.services.staff_chat_id,
+                    None,
+                    command_list(self.i18n(default), staff=True, everyone=False),
+                )
+            )
         return menus
 
     # ------------------------------------------------------------------ routing
@@ -215,20 +238,30 @@ class Engine:
         elif isinstance(body, Text):
             await self._text(ctx, body.text)
         elif isinstance(body, Media):
-            ctx.send(ctx._("I can only read text and button presses, not photos, stickers, "
-                           "voice or files. Please type your message or use the buttons."))
+            ctx.send(
+                ctx._(
+                    "I can only read text and button presses, not photos, stickers, "
+                    "voice or files. Please type your message or use the buttons."
+                )
+            )
             await self.show_current(ctx)
 
     async def run_command(self, ctx: Context, name: str, args: str) -> None:
         entry = self.commands.get(name)
         if entry is None:
-            ctx.send(ctx._("I don't know the command /{name}. /help lists what I can do.",
-                           name=name[:32]))
+            ctx.send(
+                ctx._(
+                    "I don't know the command /{name}. /help lists what I can do.", name=name[:32]
+                )
+            )
             return
         handler, role = entry
         if role is not None and not ctx.has_role(role):
-            ctx.send(ctx._("That command is for the programme's staff. /help lists what I "
-                           "can do for you."))
+            ctx.send(
+                ctx._(
+                    "That command is for the programme's staff. /help lists what I can do for you."
+                )
+            )
             return
         await handler(ctx, args)
 
@@ -242,8 +275,9 @@ class Engine:
         if flow is not None:
             node, _, value = rest.partition(":")
             if ctx.state.flow != flow.name or flow.node(ctx) != node:
-                ctx.toast(ctx._("That button belongs to an earlier step. Please use the "
-                                "latest message."))
+                ctx.toast(
+                    ctx._("That button belongs to an earlier step. Please use the latest message.")
+                )
                 return
             await flow.on_button(ctx, node, value)
         elif prefix in self.buttons:
@@ -253,9 +287,13 @@ class Engine:
 
     async def _text(self, ctx: Context, text: str) -> None:
         if len(text) > MAX_TEXT:
-            ctx.send(ctx.n_("That message is too long for me: please keep it under {n} "
-                            "character.", "That message is too long for me: please keep it "
-                            "under {n} characters.", MAX_TEXT))
+            ctx.send(
+                ctx.n_(
+                    "That message is too long for me: please keep it under {n} character.",
+                    "That message is too long for me: please keep it under {n} characters.",
+                    MAX_TEXT,
+                )
+            )
             return
         if not text.strip():
             ctx.send(ctx._("That message was empty. Type something, or use the buttons."))
@@ -268,8 +306,12 @@ class Engine:
             if self.aside is not None and await self.aside(ctx, text):
                 await flow.show(ctx)  # the open question again, below the answer
                 return
-            ctx.send(ctx._("Please answer with the buttons below the question. To ask me "
-                           "something else, type /ask and your question, or /cancel to stop."))
+            ctx.send(
+                ctx._(
+                    "Please answer with the buttons below the question. To ask me "
+                    "something else, type /ask and your question, or /cancel to stop."
+                )
+            )
             await flow.show(ctx)
             return
         if self.text_fallback is not None:

@@ -25,8 +25,24 @@ MARGIN = 0.24  # …when the runner-up is at least this far behind
 UNSURE = 0.45  # "did you mean" between this and CONFIDENT; below it, "I don't know"
 MAX_TERMS_TEXT = 600  # longer questions are matched on their first part only
 
-GREETINGS = {"hei", "hi", "hello", "hey", "moi", "moikka", "terve", "morjens", "hej", "hejsan",
-             "tjena", "moro", "päivää", "huomenta", "iltaa", "heippa"}
+GREETINGS = {
+    "hei",
+    "hi",
+    "hello",
+    "hey",
+    "moi",
+    "moikka",
+    "terve",
+    "morjens",
+    "hej",
+    "hejsan",
+    "tjena",
+    "moro",
+    "päivää",
+    "huomenta",
+    "iltaa",
+    "heippa",
+}
 THANKS = {"kiitos", "kiitti", "kiitoksia", "thanks", "thank", "thx", "tack", "tackar", "kiits"}
 
 
@@ -70,8 +86,13 @@ async def answer_question(ctx: Context, text: str) -> None:
     if ctx.first_contact and plain and len(plain) <= 3 and all(w in GREETINGS for w in plain):
         return  # "hi" as a first message: the greeting just sent is the answer
     if plain and len(plain) <= 3 and all(w in GREETINGS for w in plain):
-        ctx.send(ctx._("Hi! 👋 Ask me anything about KIERTO's workshops and services, or "
-                       "choose from the menu."), menu_keyboard(ctx))
+        ctx.send(
+            ctx._(
+                "Hi! 👋 Ask me anything about KIERTO's workshops and services, or "
+                "choose from the menu."
+            ),
+            menu_keyboard(ctx),
+        )
         return
     if plain and len(plain) <= 4 and any(w in THANKS for w in plain):
         ctx.send(ctx._("You're welcome! 😊"))
@@ -90,16 +111,25 @@ async def answer_question(ctx: Context, text: str) -> None:
             if match.score >= UNSURE * 0.8 and (faq := entry(ctx, match.entry_id)):
                 buttons.append(Btn(faq.questions.get(ctx.lang)[0][:60], f"faq:{faq.id}"))
         buttons.append(Btn(ctx._("🙋 None of these: ask a person"), "faq:human"))
-        ctx.send(ctx._("I am not quite sure what you mean. Did you mean one of these?"),
-                 rows(buttons))
+        ctx.send(
+            ctx._("I am not quite sure what you mean. Did you mean one of these?"), rows(buttons)
+        )
     else:
         best = matches[0] if matches else None
-        ctx.repo.misses.add(ctx.user.id, ctx.lang, text[:4096],
-                            best.entry_id if best else None, best.score if best else 0.0)
-        ctx.send(ctx._("Sorry, I don't know the answer to that. I saved your question so the "
-                       "team can teach me. Would you like to ask a person?"),
-                 rows([Btn(ctx._("🙋 Ask a person"), "faq:human"),
-                       Btn(ctx._("🏠 Menu"), "m:menu")], 2))
+        ctx.repo.misses.add(
+            ctx.user.id,
+            ctx.lang,
+            text[:4096],
+            best.entry_id if best else None,
+            best.score if best else 0.0,
+        )
+        ctx.send(
+            ctx._(
+                "Sorry, I don't know the answer to that. I saved your question so the "
+                "team can teach me. Would you like to ask a person?"
+            ),
+            rows([Btn(ctx._("🙋 Ask a person"), "faq:human"), Btn(ctx._("🏠 Menu"), "m:menu")], 2),
+        )
 
 
 def decide(matches: list[Match]) -> str:
@@ -137,8 +167,12 @@ async def ask(ctx: Context, args: str) -> None:
     if args.strip():
         await answer_question(ctx, args)
     else:
-        ctx.send(ctx._("Type your question in your own words, for example: "
-                       "<i>What is a workshop placement?</i>"))
+        ctx.send(
+            ctx._(
+                "Type your question in your own words, for example: "
+                "<i>What is a workshop placement?</i>"
+            )
+        )
 
 
 @router.button("faq")

@@ -38,12 +38,15 @@ from rapidfuzz import fuzz, process
 from knowledge.schema import Concept, FaqEntry
 
 LANGS = ("fi", "en", "sv")
-_STEMMERS = {lang: snowballstemmer.stemmer(name)
-             for lang, name in (("fi", "finnish"), ("en", "english"), ("sv", "swedish"))}
+_STEMMERS = {
+    lang: snowballstemmer.stemmer(name)
+    for lang, name in (("fi", "finnish"), ("en", "english"), ("sv", "swedish"))
+}
 
 # Function words only: they say nothing about what is asked.
 STOP_WORDS = {
-    "fi": set("""
+    "fi": set(
+        """
         on ole olla oon olen olet oot olisi ois ovat oli olis ja tai mutta että jos kun kuin
         niin myös vielä jo sitten se sen sitä ne niitä niiden tämä tää tätä tässä siinä
         siitä sinne tuo toi tota minä mä mää mun mulla mulle minun minulla minulle minua sinä
@@ -51,20 +54,25 @@ STOP_WORDS = {
         ku jne esim eli vaan kyllä joo no hei moi moikka terve kiitos kiitti siis ihan aika
         tosi vähän jotain joku jokin johonkin mitään mut ni nii jotta koska oikein oikeen
         sinne tänne täällä siellä kans kanssa
-    """.split()),
-    "en": set("""
+    """.split()
+    ),
+    "en": set(
+        """
         is are was were be been am do does did doing i me my mine you your yours we our us
         they them their he she it its this that these those there here a an the and or but if
         then so than too also very just of to in on at for from with by as into out up any some
         would could should will shall may might must has had have did does
         please im i'm hi hello hey thanks thank pls plz really
-    """.split()),
-    "sv": set("""
+    """.split()
+    ),
+    "sv": set(
+        """
         är var vara varit blir bli jag mig min mitt mina du dig din ditt dina vi oss vår vårt
         våra ni er ert era de dem deras han hon den det denna detta dessa där här en ett och
         eller men om så än också mycket bara av till i på för från med som ut upp någon något
         några hej tack sig sin sitt sina
-    """.split()),
+    """.split()
+    ),
 }
 
 WORD_RE = re.compile(r"[^\W_]+(?:'[^\W_]+)*", re.UNICODE)  # hyphens split compounds
@@ -115,8 +123,9 @@ class Concepts:
             if key in self.single:
                 return self.single[key]
         if len(stemmed) >= 6 and self.keys:  # a typo of a listed word
-            best = process.extractOne(stemmed, self.keys, scorer=fuzz.ratio,
-                                      score_cutoff=FUZZY_CONCEPT)
+            best = process.extractOne(
+                stemmed, self.keys, scorer=fuzz.ratio, score_cutoff=FUZZY_CONCEPT
+            )
             if best is not None:
                 return self.single[best[0]]
         for cut in range(len(stemmed) - 1, PREFIX_MIN - 1, -1):  # compounds: palkkatukityö
@@ -137,14 +146,17 @@ def terms(text: str, lang: str, concepts: Concepts | None = None) -> list[str]:
         step = 1
         if concepts is not None:
             for n in range(min(concepts.longest, len(raw) - i), 1, -1):
-                concept = concepts.multi.get(tuple(stems[i:i + n]))
+                concept = concepts.multi.get(tuple(stems[i : i + n]))
                 if concept is not None:
                     unit, step = "@" + concept, n
                     break
         if unit is None:
             word = raw[i]
-            if word in stop or word.translate(FOLD) in stop or (
-                    len(word) == 1 and not word.isdigit()):
+            if (
+                word in stop
+                or word.translate(FOLD) in stop
+                or (len(word) == 1 and not word.isdigit())
+            ):
                 i += 1
                 continue
             concept = concepts.word(stems[i], word.translate(FOLD)) if concepts else None
@@ -171,8 +183,7 @@ class _Phrasing:
 class _LangIndex:
     """Every phrasing in one language, with an inverted index from term to phrasings."""
 
-    def __init__(self, lang: str, phrasings: list[tuple[str, list[str]]], n_entries: int
-                 ) -> None:
+    def __init__(self, lang: str, phrasings: list[tuple[str, list[str]]], n_entries: int) -> None:
         self.lang = lang
         holders: dict[str, set[str]] = defaultdict(set)
         for entry_id, ts in phrasings:
@@ -184,8 +195,11 @@ class _LangIndex:
         for t in self.words:
             for cut in range(PREFIX_MIN, len(t)):
                 self.by_prefix[t[:cut]].append(t)
-        self.phrasings = [_Phrasing(e, frozenset(ts), sum(self.idf[t] for t in set(ts)))
-                          for e, ts in phrasings if ts]
+        self.phrasings = [
+            _Phrasing(e, frozenset(ts), sum(self.idf[t] for t in set(ts)))
+            for e, ts in phrasings
+            if ts
+        ]
         self.of_entry: dict[str, list[_Phrasing]] = defaultdict(list)
         entry_terms: dict[str, set[str]] = defaultdict(set)
         for phrasing in self.phrasings:
@@ -289,8 +303,11 @@ class FaqMatcher:
         self.indexes = {
             lang: _LangIndex(
                 lang,
-                [(e.id, terms(text, lang, self.concepts))
-                 for e in entries for text in e.questions.get(lang)],
+                [
+                    (e.id, terms(text, lang, self.concepts))
+                    for e in entries
+                    for text in e.questions.get(lang)
+                ],
                 len(entries),
             )
             for lang in LANGS

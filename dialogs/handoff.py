@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import re
 
-from locales.i18n import LANGUAGE_NAMES
-from dialogs.store.models import Ticket, utcnow
 from dialogs.actions import Btn
 from dialogs.events import ReplyTo
 from dialogs.router import Context, Flow, Router
+from dialogs.store.models import Ticket, utcnow
 from dialogs.ui import esc, rows
+from locales.i18n import LANGUAGE_NAMES
 
 router = Router("handoff")
 
@@ -30,15 +30,24 @@ async def open_ticket(ctx: Context, topic: str, question: str) -> Ticket:
     """Store a ticket and post it to the staff chat, in the staff's language."""
     ticket = await ctx.repo.tickets.add(ctx.user.id, ctx.lang, topic, question)
     staff = ctx.staff_t
-    text = "\n".join([
-        staff._("🙋 <b>Ticket #{id}</b> · language: {lang} · source: {topic}",
-                id=ticket.id, lang=LANGUAGE_NAMES.get(ctx.lang, ctx.lang), topic=esc(topic)),
-        "",
-        esc(question),
-        "",
-        staff._("Reply to this message to answer: the bot passes your reply to the person. "
-                "Or: /reply {id} your answer", id=ticket.id),
-    ])
+    text = "\n".join(
+        [
+            staff._(
+                "🙋 <b>Ticket #{id}</b> · language: {lang} · source: {topic}",
+                id=ticket.id,
+                lang=LANGUAGE_NAMES.get(ctx.lang, ctx.lang),
+                topic=esc(topic),
+            ),
+            "",
+            esc(question),
+            "",
+            staff._(
+                "Reply to this message to answer: the bot passes your reply to the person. "
+                "Or: /reply {id} your answer",
+                id=ticket.id,
+            ),
+        ]
+    )
     ctx.to_staff(text)
     return ticket
 
@@ -67,24 +76,41 @@ class Handoff(Flow):
 
     async def show(self, ctx: Context) -> None:
         if ctx.state.step == "ask":
-            ctx.send(ctx._("🙋 Write your question and I will pass it to a person from the "
-                           "KIERTO programme. They answer you here, in this chat. Please do not "
-                           "include health details or other sensitive information."),
-                     rows([Btn(ctx._("Never mind"), self.payload("ask", "no"))]))
+            ctx.send(
+                ctx._(
+                    "🙋 Write your question and I will pass it to a person from the "
+                    "KIERTO programme. They answer you here, in this chat. Please do not "
+                    "include health details or other sensitive information."
+                ),
+                rows([Btn(ctx._("Never mind"), self.payload("ask", "no"))]),
+            )
         else:
-            ctx.send(ctx._("Send this question to a person from the programme?\n\n<i>{q}</i>",
-                           q=esc(ctx.data.get("q", ""))),
-                     rows([Btn(ctx._("✅ Yes, send it"), self.payload("cf", "yes")),
-                           Btn(ctx._("No"), self.payload("cf", "no"))], 2))
+            ctx.send(
+                ctx._(
+                    "Send this question to a person from the programme?\n\n<i>{q}</i>",
+                    q=esc(ctx.data.get("q", "")),
+                ),
+                rows(
+                    [
+                        Btn(ctx._("✅ Yes, send it"), self.payload("cf", "yes")),
+                        Btn(ctx._("No"), self.payload("cf", "no")),
+                    ],
+                    2,
+                ),
+            )
 
     async def on_text(self, ctx: Context, text: str) -> bool:
         if ctx.state.step != "ask":
             return False
         text = text.strip()
         if len(text) > QUESTION_MAX:
-            ctx.send(ctx.n_("That is a bit long for one question: please keep it under {n} "
-                            "character.", "That is a bit long for one question: please keep it "
-                            "under {n} characters.", QUESTION_MAX))
+            ctx.send(
+                ctx.n_(
+                    "That is a bit long for one question: please keep it under {n} character.",
+                    "That is a bit long for one question: please keep it under {n} characters.",
+                    QUESTION_MAX,
+                )
+            )
             return True
         await self._send(ctx, text, ctx.data.get("topic", "human"))
         return True
@@ -100,8 +126,13 @@ class Handoff(Flow):
     async def _send(self, ctx: Context, question: str, topic: str) -> None:
         ticket = await open_ticket(ctx, topic, question)
         ctx.go(None)
-        ctx.send(ctx._("✅ Your question is now with a person from the programme (ticket #{id}). "
-                       "The answer comes here, in this chat.", id=ticket.id))
+        ctx.send(
+            ctx._(
+                "✅ Your question is now with a person from the programme (ticket #{id}). "
+                "The answer comes here, in this chat.",
+                id=ticket.id,
+            )
+        )
 
 
 handoff = router.flow(Handoff())
@@ -120,27 +151,46 @@ async def relay(ctx: Context, ticket_id: int, answer: str) -> None:
     staff = ctx.staff_t
     ticket = await ctx.repo.tickets.get(ticket_id)
     if ticket is None:
-        ctx.send(staff._("There is no ticket #{id} (if it existed, the person has erased "
-                         "their data).", id=ticket_id))
+        ctx.send(
+            staff._(
+                "There is no ticket #{id} (if it existed, the person has erased their data).",
+                id=ticket_id,
+            )
+        )
         return
     answer = answer.strip()
     if not answer:
-        ctx.send(staff._("Write the answer after the ticket number: /reply {id} your answer",
-                         id=ticket_id))
+        ctx.send(
+            staff._(
+                "Write the answer after the ticket number: /reply {id} your answer", id=ticket_id
+            )
+        )
         return
     user = await ctx.repo.users.get(ticket.user_id)
     if user is None:
-        ctx.send(staff._("The person behind ticket #{id} has erased their data; the answer "
-                         "cannot be delivered.", id=ticket_id))
+        ctx.send(
+            staff._(
+                "The person behind ticket #{id} has erased their data; the answer "
+                "cannot be delivered.",
+                id=ticket_id,
+            )
+        )
         return
     their = ctx.engine.i18n(ticket.locale)
-    ctx.to_chat(ticket.user_id, "\n".join([
-        their._("💬 <b>Answer from the KIERTO team</b> to your question #{id}:", id=ticket.id),
-        "",
-        esc(answer),
-        "",
-        their._("To ask more, use /human."),
-    ]))
+    ctx.to_chat(
+        ticket.user_id,
+        "\n".join(
+            [
+                their._(
+                    "💬 <b>Answer from the KIERTO team</b> to your question #{id}:", id=ticket.id
+                ),
+                "",
+                esc(answer),
+                "",
+                their._("To ask more, use /human."),
+            ]
+        ),
+    )
     ticket.status = "answered"
     ticket.answered_at = utcnow()
     kind, _, key = ticket.topic.partition(":")  # a lead is answered through its ticket
@@ -179,6 +229,8 @@ async def tickets_command(ctx: Context, args: str) -> None:
     lines = [ctx.n_("{n} open ticket:", "{n} open tickets:", len(open_tickets))]
     for ticket in open_tickets[-30:]:
         question = ticket.question if len(ticket.question) <= 120 else ticket.question[:119] + "…"
-        lines.append(f"#{ticket.id} · {ticket.locale} · {esc(ticket.topic)} · "
-                     f"{ctx.t.datetime(ticket.created_at)}\n{esc(question)}")
+        lines.append(
+            f"#{ticket.id} · {ticket.locale} · {esc(ticket.topic)} · "
+            f"{ctx.t.datetime(ticket.created_at)}\n{esc(question)}"
+        )
     ctx.send("\n\n".join(lines))

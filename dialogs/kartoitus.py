@@ -20,11 +20,11 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from dialogs.store.models import Assessment
 from dialogs import results
 from dialogs.actions import Btn, Keyboard
 from dialogs.router import Context, Flow, Router
 from dialogs.scoring import sequence
+from dialogs.store.models import Assessment
 from dialogs.ui import auto_rows, bar, esc, join, rows
 from knowledge.schema import Question
 
@@ -70,8 +70,14 @@ class Kartoitus(Flow):
         if ctx.state.flow == self.name:
             await self.show(ctx)
             return
-        open_one = next((a for a in reversed(await ctx.repo.assessments.of_user(ctx.user.id))
-                         if a.status == "open"), None)
+        open_one = next(
+            (
+                a
+                for a in reversed(await ctx.repo.assessments.of_user(ctx.user.id))
+                if a.status == "open"
+            ),
+            None,
+        )
         if open_one is not None:
             ctx.go(self.name, "resume", aid=open_one.id)
         else:
@@ -81,11 +87,14 @@ class Kartoitus(Flow):
 
     async def _choose_company(self, ctx: Context) -> None:
         companies = await ctx.repo.companies.of_user(ctx.user.id)
-        ctx.send(ctx._(
-            "🏢 <b>KIERTO-kartoitus</b> shows how circular and sustainable your business is. "
-            "About 40 quick questions in 8 themes, 10–15 minutes. You get a score per theme, "
-            "your maturity level, a chart, your three best next steps and local services that "
-            "help. Your answers are saved as you go: stop any time and continue later."))
+        ctx.send(
+            ctx._(
+                "🏢 <b>KIERTO-kartoitus</b> shows how circular and sustainable your business is. "
+                "About 40 quick questions in 8 themes, 10–15 minutes. You get a score per theme, "
+                "your maturity level, a chart, your three best next steps and local services that "
+                "help. Your answers are saved as you go: stop any time and continue later."
+            )
+        )
         if companies:
             ctx.go(self.name, "company")
         else:
@@ -101,13 +110,21 @@ class Kartoitus(Flow):
             company = await ctx.repo.companies.get(assessment.company_id) if assessment else None
             answered = len(await ctx.repo.answers.of(ctx.data["aid"]))
             ctx.send(
-                ctx.n_("You have an unfinished kartoitus for {company} with {n} answer saved. "
-                       "Continue where you left off, or start over?",
-                       "You have an unfinished kartoitus for {company} with {n} answers saved. "
-                       "Continue where you left off, or start over?",
-                       answered, company=esc(company.name if company else "?")),
-                rows([Btn(ctx._("▶️ Continue"), self.payload("res", "go")),
-                      Btn(ctx._("🔄 Start over"), self.payload("res", "new"))], 2),
+                ctx.n_(
+                    "You have an unfinished kartoitus for {company} with {n} answer saved. "
+                    "Continue where you left off, or start over?",
+                    "You have an unfinished kartoitus for {company} with {n} answers saved. "
+                    "Continue where you left off, or start over?",
+                    answered,
+                    company=esc(company.name if company else "?"),
+                ),
+                rows(
+                    [
+                        Btn(ctx._("▶️ Continue"), self.payload("res", "go")),
+                        Btn(ctx._("🔄 Start over"), self.payload("res", "new")),
+                    ],
+                    2,
+                ),
             )
         elif step == "company":
             companies = await ctx.repo.companies.of_user(ctx.user.id)
@@ -118,9 +135,11 @@ class Kartoitus(Flow):
             ctx.send(ctx._("What is your company's name?"))
         elif step == "ytunnus":
             ctx.send(
-                ctx._("Your company's Y-tunnus (business ID), e.g. 1234567-1? It is optional: "
-                      "it only helps the programme recognise your company if you ask to be "
-                      "contacted. Type it, or skip."),
+                ctx._(
+                    "Your company's Y-tunnus (business ID), e.g. 1234567-1? It is optional: "
+                    "it only helps the programme recognise your company if you ask to be "
+                    "contacted. Type it, or skip."
+                ),
                 rows([Btn(ctx._("Skip ➡️"), self.payload("yt", "skip"))]),
             )
         elif step == "q":
@@ -153,30 +172,50 @@ class Kartoitus(Flow):
         if question.type == "multi":
             lines.append(ctx._("Tick all that apply, then press Done."))
         elif question.type == "text":
-            lines.append(ctx.n_("Write your answer (at most {n} character), or skip.",
-                                "Write your answer (at most {n} characters), or skip.",
-                                question.max_len))
+            lines.append(
+                ctx.n_(
+                    "Write your answer (at most {n} character), or skip.",
+                    "Write your answer (at most {n} characters), or skip.",
+                    question.max_len,
+                )
+            )
         return "\n".join(lines)
 
-    def _question_keyboard(self, ctx: Context, question: Question, current: Any,
-                           ticked: list[str] | None, first: bool) -> Keyboard:
+    def _question_keyboard(
+        self, ctx: Context, question: Question, current: Any, ticked: list[str] | None, first: bool
+    ) -> Keyboard:
         qid = question.id
         options = ctx.kb.options[qid]
         if question.type == "multi":
             picked = set(ticked or [])
-            choice = rows([Btn(("☑️ " if o.id in picked else "⬜ ") + o.label.get(ctx.lang),
-                               self.payload(qid, f"t.{o.id}")) for o in options])
+            choice = rows(
+                [
+                    Btn(
+                        ("☑️ " if o.id in picked else "⬜ ") + o.label.get(ctx.lang),
+                        self.payload(qid, f"t.{o.id}"),
+                    )
+                    for o in options
+                ]
+            )
             choice = join(choice, rows([Btn(ctx._("✅ Done"), self.payload(qid, "done"))]))
         else:
-            choice = auto_rows(Btn(("✓ " if o.id == current else "") + o.label.get(ctx.lang),
-                                   self.payload(qid, o.id)) for o in options)
+            choice = auto_rows(
+                Btn(
+                    ("✓ " if o.id == current else "") + o.label.get(ctx.lang),
+                    self.payload(qid, o.id),
+                )
+                for o in options
+            )
         nav = [] if first else [Btn(ctx._("⬅️ Back"), self.payload(qid, "back"))]
-        nav += [Btn(ctx._("Skip ➡️"), self.payload(qid, "skip")),
-                Btn(ctx._("⏸ Later"), self.payload(qid, "pause"))]
+        nav += [
+            Btn(ctx._("Skip ➡️"), self.payload(qid, "skip")),
+            Btn(ctx._("⏸ Later"), self.payload(qid, "pause")),
+        ]
         return join(choice, (tuple(nav),))
 
-    async def _show_question(self, ctx: Context, answers: dict[str, Any],
-                             message_id: int | None = None) -> None:
+    async def _show_question(
+        self, ctx: Context, answers: dict[str, Any], message_id: int | None = None
+    ) -> None:
         """The current question; with `message_id`, in place of that message (a question
         answered by a button turns into the next one, so the chat stays short)."""
         qid = ctx.data["q"]
@@ -184,8 +223,9 @@ class Kartoitus(Flow):
         if question.type == "multi" and "sel" not in ctx.data:
             ctx.at("q", sel=list(answers.get(qid) or []))
         first = sequence(ctx.kb, answers)[0] == qid
-        keyboard = self._question_keyboard(ctx, question, answers.get(qid), ctx.data.get("sel"),
-                                           first)
+        keyboard = self._question_keyboard(
+            ctx, question, answers.get(qid), ctx.data.get("sel"), first
+        )
         ctx.edit(message_id, self._question_text(ctx, qid, answers), keyboard)
 
     # ------------------------------------------------------------------ input
@@ -195,8 +235,13 @@ class Kartoitus(Flow):
         text = text.strip()
         if step == "name":
             if len(text) < 2 or len(text) > NAME_MAX or text.startswith("/"):
-                ctx.send(ctx.n_("Please type the company name (2 to {n} character).",
-                                "Please type the company name (2 to {n} characters).", NAME_MAX))
+                ctx.send(
+                    ctx.n_(
+                        "Please type the company name (2 to {n} character).",
+                        "Please type the company name (2 to {n} characters).",
+                        NAME_MAX,
+                    )
+                )
                 return True
             ctx.at("ytunnus", name=text)
             await self.show(ctx)
@@ -204,11 +249,14 @@ class Kartoitus(Flow):
         if step == "ytunnus":
             business_id = valid_business_id(text)
             if business_id is None:
-                ctx.send(ctx._(
-                    "That does not look like a valid Y-tunnus: it has seven digits, a hyphen "
-                    "and a check digit, e.g. 1234567-1, and the check digit must match. "
-                    "Please check it, or skip."),
-                    rows([Btn(ctx._("Skip ➡️"), self.payload("yt", "skip"))]))
+                ctx.send(
+                    ctx._(
+                        "That does not look like a valid Y-tunnus: it has seven digits, a hyphen "
+                        "and a check digit, e.g. 1234567-1, and the check digit must match. "
+                        "Please check it, or skip."
+                    ),
+                    rows([Btn(ctx._("Skip ➡️"), self.payload("yt", "skip"))]),
+                )
                 return True
             await self._new_company(ctx, business_id)
             return True
@@ -217,12 +265,16 @@ class Kartoitus(Flow):
             if question.type != "text":
                 return False
             if len(text) > question.max_len:
-                ctx.send(ctx.n_(
-                    "Your answer is {n} characters long; the limit is {limit}. Nothing was "
-                    "saved yet: please shorten it and send it again.",
-                    "Your answer is {n} characters long; the limit is {limit}. Nothing was "
-                    "saved yet: please shorten it and send it again.",
-                    len(text), limit=ctx.t.number(question.max_len)))
+                ctx.send(
+                    ctx.n_(
+                        "Your answer is {n} characters long; the limit is {limit}. Nothing was "
+                        "saved yet: please shorten it and send it again.",
+                        "Your answer is {n} characters long; the limit is {limit}. Nothing was "
+                        "saved yet: please shorten it and send it again.",
+                        len(text),
+                        limit=ctx.t.number(question.max_len),
+                    )
+                )
                 return True
             answers = await self._answers(ctx)
             await self._save(ctx, answers, question.id, None, text)
@@ -278,8 +330,13 @@ class Kartoitus(Flow):
         elif value == "pause":
             await self.on_cancel(ctx)
             ctx.go(None)
-            ctx.edit(here, ctx._("⏸ Saved. Continue any time with /kartoitus or from the /start "
-                                 "menu: you will be back at this question."))
+            ctx.edit(
+                here,
+                ctx._(
+                    "⏸ Saved. Continue any time with /kartoitus or from the /start "
+                    "menu: you will be back at this question."
+                ),
+            )
         elif question.type == "multi" and value.startswith("t."):
             await self._toggle(ctx, question, value[2:], answers)
         elif question.type == "multi" and value == "done":
@@ -298,8 +355,9 @@ class Kartoitus(Flow):
         else:
             ctx.invalid_button()
 
-    async def _toggle(self, ctx: Context, question: Question, option_id: str,
-                      answers: dict[str, Any]) -> None:
+    async def _toggle(
+        self, ctx: Context, question: Question, option_id: str, answers: dict[str, Any]
+    ) -> None:
         option = ctx.kb.option(question.id, option_id)
         if option is None:
             ctx.invalid_button()
@@ -324,14 +382,16 @@ class Kartoitus(Flow):
 
     # ------------------------------------------------------------------ moving on
 
-    async def _save(self, ctx: Context, answers: dict[str, Any], qid: str, value: Any,
-                    text: str | None) -> None:
+    async def _save(
+        self, ctx: Context, answers: dict[str, Any], qid: str, value: Any, text: str | None
+    ) -> None:
         """Write one answer now (and keep this event's copy of the answers current)."""
         await ctx.repo.answers.put(ctx.data["aid"], qid, ctx.kb.questionnaire.version, value, text)
         answers[qid] = text if value is None else value
 
-    async def _advance(self, ctx: Context, qid: str, answers: dict[str, Any],
-                       message_id: int | None = None) -> None:
+    async def _advance(
+        self, ctx: Context, qid: str, answers: dict[str, Any], message_id: int | None = None
+    ) -> None:
         ctx.data.pop("sel", None)
         if ctx.data.get("ret") == "sum":
             ctx.at("sum", ret=None)
@@ -363,12 +423,17 @@ class Kartoitus(Flow):
             old = await ctx.repo.answers.of(previous.id)
             for question in ctx.kb.questionnaire.profile:
                 if question.id in old and ctx.kb.option(question.id, old[question.id].value):
-                    await ctx.repo.answers.put(assessment.id, question.id, version,
-                                               old[question.id].value, None)
+                    await ctx.repo.answers.put(
+                        assessment.id, question.id, version, old[question.id].value, None
+                    )
                     answers[question.id] = old[question.id].value
         ctx.go(self.name, "q", aid=assessment.id, q=sequence(ctx.kb, {})[0])
-        ctx.send(ctx._("Let's begin. Press a button to answer; ⬅️ Back returns to the previous "
-                       "question, Skip moves on, ⏸ Later saves your place."))
+        ctx.send(
+            ctx._(
+                "Let's begin. Press a button to answer; ⬅️ Back returns to the previous "
+                "question, Skip moves on, ⏸ Later saves your place."
+            )
+        )
         await self._show_question(ctx, answers)
 
     async def _continue(self, ctx: Context, assessment: Assessment | None) -> None:
@@ -389,8 +454,9 @@ class Kartoitus(Flow):
 
     # ------------------------------------------------------------------ summary
 
-    async def _show_summary(self, ctx: Context, answers: dict[str, Any],
-                            message_id: int | None = None) -> None:
+    async def _show_summary(
+        self, ctx: Context, answers: dict[str, Any], message_id: int | None = None
+    ) -> None:
         kb = ctx.kb
         order = set(sequence(kb, answers))
         lines = [ctx._("📋 <b>Your answers</b>: check them before the results."), ""]
@@ -402,25 +468,37 @@ class Kartoitus(Flow):
                 continue
             done = sum(1 for q in asked if answers.get(q.id) is not None)
             missing += len(asked) - done
-            dont_know += sum(1 for q in asked
-                             if (o := kb.option(q.id, str(answers.get(q.id)))) and o.dk)
-            lines.append(f"{'✅' if done == len(asked) else '◻️'} {esc(theme.title.get(ctx.lang))}: "
-                         f"{done}/{len(asked)}")
+            dont_know += sum(
+                1 for q in asked if (o := kb.option(q.id, str(answers.get(q.id)))) and o.dk
+            )
+            lines.append(
+                f"{'✅' if done == len(asked) else '◻️'} {esc(theme.title.get(ctx.lang))}: "
+                f"{done}/{len(asked)}"
+            )
             buttons.append(Btn(theme.short.get(ctx.lang), self.payload("sum", theme.id)))
         lines.append("")
         if missing:
-            lines.append(ctx.n_("{n} question is unanswered; it counts as “Don't know”.",
-                                "{n} questions are unanswered; they count as “Don't know”.",
-                                missing))
+            lines.append(
+                ctx.n_(
+                    "{n} question is unanswered; it counts as “Don't know”.",
+                    "{n} questions are unanswered; they count as “Don't know”.",
+                    missing,
+                )
+            )
         if dont_know:
-            lines.append(ctx.n_("{n} answer is “Don't know”: it is listed as a data gap.",
-                                "{n} answers are “Don't know”: they are listed as data gaps.",
-                                dont_know))
+            lines.append(
+                ctx.n_(
+                    "{n} answer is “Don't know”: it is listed as a data gap.",
+                    "{n} answers are “Don't know”: they are listed as data gaps.",
+                    dont_know,
+                )
+            )
         lines.append(ctx._("Tap a theme to review or change its answers, or finish."))
-        keyboard = join(rows([Btn(ctx._("👤 Company profile"), self.payload("sum", "profile"))]),
-                        rows(buttons, 2),
-                        rows([Btn(ctx._("✅ Finish and show my results"),
-                                  self.payload("sum", "done"))]))
+        keyboard = join(
+            rows([Btn(ctx._("👤 Company profile"), self.payload("sum", "profile"))]),
+            rows(buttons, 2),
+            rows([Btn(ctx._("✅ Finish and show my results"), self.payload("sum", "done"))]),
+        )
         ctx.edit(message_id, "\n".join(lines), keyboard)
 
     async def _summary_button(self, ctx: Context, value: str) -> None:
@@ -442,8 +520,9 @@ class Kartoitus(Flow):
         theme = next(t for t in ctx.kb.questionnaire.themes if t.id == theme_id)
         return [q for q in theme.questions if q.id in order]
 
-    async def _show_theme(self, ctx: Context, answers: dict[str, Any],
-                          message_id: int | None = None) -> None:
+    async def _show_theme(
+        self, ctx: Context, answers: dict[str, Any], message_id: int | None = None
+    ) -> None:
         questions = self._theme_questions(ctx, answers)
         lines = []
         for number, question in enumerate(questions, 1):
@@ -452,8 +531,10 @@ class Kartoitus(Flow):
         lines.append("")
         lines.append(ctx._("Tap a number to change that answer."))
         buttons = [Btn(str(n), self.payload("sumt", q.id)) for n, q in enumerate(questions, 1)]
-        keyboard = join(rows(buttons, 5),
-                        rows([Btn(ctx._("⬅️ Back to the summary"), self.payload("sumt", "back"))]))
+        keyboard = join(
+            rows(buttons, 5),
+            rows([Btn(ctx._("⬅️ Back to the summary"), self.payload("sumt", "back"))]),
+        )
         ctx.edit(message_id, "\n".join(lines), keyboard)
 
     def _answer_label(self, ctx: Context, question: Question, value: Any) -> str:
@@ -462,8 +543,9 @@ class Kartoitus(Flow):
         if question.type == "text":
             return str(value)[:80] + ("…" if len(str(value)) > 80 else "")
         if question.type == "multi":
-            return ", ".join(o.label.get(ctx.lang) for o in ctx.kb.options[question.id]
-                             if o.id in value)
+            return ", ".join(
+                o.label.get(ctx.lang) for o in ctx.kb.options[question.id] if o.id in value
+            )
         option = ctx.kb.option(question.id, value)
         return option.label.get(ctx.lang) if option else "?"
 
@@ -506,4 +588,3 @@ async def kartoitus_link(ctx: Context, payload: str) -> bool:
         await kartoitus.begin(ctx)
         return True
     return False
-

@@ -21,12 +21,12 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from locales.i18n import LANGUAGE_NAMES, N_
 from dialogs import handoff
 from dialogs.actions import Btn, Keyboard
 from dialogs.router import Context, Flow, Router
 from dialogs.ui import auto_rows, esc, join, rows
 from knowledge.schema import Placement, PlacementBook
+from locales.i18n import LANGUAGE_NAMES, N_
 
 router = Router("placement")
 
@@ -47,8 +47,9 @@ class Fit:
     skills: list[str]  # matched skill ids
 
 
-def rank(book: PlacementBook, prefs: dict[str, Any], my_votes: dict[str, int],
-         totals: dict[str, int]) -> list[Fit]:
+def rank(
+    book: PlacementBook, prefs: dict[str, Any], my_votes: dict[str, int], totals: dict[str, int]
+) -> list[Fit]:
     """Placements ranked for these answers.
 
     Each shared interest counts 2 and each shared learning goal 1; a placement open to
@@ -85,10 +86,13 @@ class PlacementFinder(Flow):
 
     async def begin(self, ctx: Context, arg: str = "") -> None:
         ctx.user.role = ctx.user.role or "jobseeker"
-        ctx.send(ctx._(
-            "🧰 <b>Workshop placements</b>: at KIERTO's partner workshops you learn by doing "
-            "real work, with an instructor's support. Four quick questions and I'll show the "
-            "places that fit you. Nothing is passed on unless you say you are interested."))
+        ctx.send(
+            ctx._(
+                "🧰 <b>Workshop placements</b>: at KIERTO's partner workshops you learn by doing "
+                "real work, with an instructor's support. Four quick questions and I'll show the "
+                "places that fit you. Nothing is passed on unless you say you are interested."
+            )
+        )
         ctx.go(self.name, "int", int=[], learn=[])
         await self.show(ctx)
 
@@ -97,21 +101,27 @@ class PlacementFinder(Flow):
         book = ctx.kb.placements
         if step == "int":
             text = ctx._("1/4 · What interests you? Tick all that apply, then press Done.")
-            keyboard = self._checklist(ctx, "int", [(t.id, t.label.get(ctx.lang))
-                                                    for t in book.interests])
+            keyboard = self._checklist(
+                ctx, "int", [(t.id, t.label.get(ctx.lang)) for t in book.interests]
+            )
         elif step == "lang":
             text = ctx._("2/4 · Which language would you like to work in?")
-            keyboard = auto_rows([*(Btn(name, self.payload("lang", code))
-                                    for code, name in LANG_CHOICES),
-                                  Btn(ctx._("Any of these"), self.payload("lang", "any"))])
+            keyboard = auto_rows(
+                [
+                    *(Btn(name, self.payload("lang", code)) for code, name in LANG_CHOICES),
+                    Btn(ctx._("Any of these"), self.payload("lang", "any")),
+                ]
+            )
         elif step == "time":
             text = ctx._("3/4 · How much time do you have?")
-            keyboard = rows([Btn(ctx._(label), self.payload("time", code))
-                             for code, label in TIME_CHOICES])
+            keyboard = rows(
+                [Btn(ctx._(label), self.payload("time", code)) for code, label in TIME_CHOICES]
+            )
         elif step == "learn":
             text = ctx._("4/4 · What would you like to learn? Tick all that apply, then Done.")
-            keyboard = self._checklist(ctx, "learn", [(t.id, t.label.get(ctx.lang))
-                                                      for t in book.skills])
+            keyboard = self._checklist(
+                ctx, "learn", [(t.id, t.label.get(ctx.lang)) for t in book.skills]
+            )
         else:
             await self._show_results(ctx)
             return
@@ -122,8 +132,10 @@ class PlacementFinder(Flow):
 
     def _checklist(self, ctx: Context, node: str, items: list[tuple[str, str]]) -> Keyboard:
         picked = set(ctx.data.get(node) or [])
-        buttons = [Btn(("☑️ " if tag in picked else "⬜ ") + label, self.payload(node, f"t.{tag}"))
-                   for tag, label in items]
+        buttons = [
+            Btn(("☑️ " if tag in picked else "⬜ ") + label, self.payload(node, f"t.{tag}"))
+            for tag, label in items
+        ]
         return join(rows(buttons, 2), rows([Btn(ctx._("✅ Done"), self.payload(node, "done"))]))
 
     async def on_button(self, ctx: Context, node: str, value: str) -> None:
@@ -169,8 +181,9 @@ class PlacementFinder(Flow):
 
     async def _show_results(self, ctx: Context) -> None:
         book = ctx.kb.placements
-        fits = rank(book, ctx.data, await ctx.repo.votes.of_user(ctx.user.id),
-                    await ctx.repo.votes.totals())
+        fits = rank(
+            book, ctx.data, await ctx.repo.votes.of_user(ctx.user.id), await ctx.repo.votes.totals()
+        )
         good = [f for f in fits if f.score > 0][:SHOWN] or fits[:SHOWN]
         labels = {t.id: t.label.get(ctx.lang) for t in [*book.interests, *book.skills]}
         lines = [ctx._("✨ <b>Placements that fit you best</b>"), ""]
@@ -178,13 +191,27 @@ class PlacementFinder(Flow):
             reasons = [labels[t] for t in fit.interests + fit.skills if t in labels]
             why = esc(", ".join(reasons)) if reasons else ctx._("open to everyone")
             lines.append(f"{number}. <b>{esc(fit.placement.name.get(ctx.lang))}</b> — {why}")
-        lines += ["", ctx._("Tap one for details. A coordinator confirms what is available now. "
-                            "You can also type a question at any time.")]
+        lines += [
+            "",
+            ctx._(
+                "Tap one for details. A coordinator confirms what is available now. "
+                "You can also type a question at any time."
+            ),
+        ]
         keyboard = join(
-            rows([Btn(f"{n}. {f.placement.name.get(ctx.lang)}"[:60], f"pl:{f.placement.id}.card")
-                  for n, f in enumerate(good, 1)]),
-            rows([Btn(ctx._("🔄 Change my answers"), self.payload("res", "again")),
-                  Btn(ctx._("🙋 Ask a person"), "faq:human")], 2),
+            rows(
+                [
+                    Btn(f"{n}. {f.placement.name.get(ctx.lang)}"[:60], f"pl:{f.placement.id}.card")
+                    for n, f in enumerate(good, 1)
+                ]
+            ),
+            rows(
+                [
+                    Btn(ctx._("🔄 Change my answers"), self.payload("res", "again")),
+                    Btn(ctx._("🙋 Ask a person"), "faq:human"),
+                ],
+                2,
+            ),
         )
         ctx.send("\n".join(lines), keyboard)
 
@@ -224,9 +251,11 @@ async def placement_link(ctx: Context, payload: str) -> bool:
 
 def card_keyboard(ctx: Context, placement: Placement) -> Keyboard:
     pid = placement.id
-    back = (Btn(ctx._("⬅️ Back to my matches"), "p:res:list")
-            if ctx.state.flow == finder.name and ctx.state.step == "res"
-            else Btn(ctx._("🔎 Find placements for me"), "m:tyopaja"))
+    back = (
+        Btn(ctx._("⬅️ Back to my matches"), "p:res:list")
+        if ctx.state.flow == finder.name and ctx.state.step == "res"
+        else Btn(ctx._("🔎 Find placements for me"), "m:tyopaja")
+    )
     return (
         (Btn(ctx._("🙋 I'm interested"), f"pl:{pid}.int"),),
         (Btn("👍", f"pl:{pid}.up"), Btn("👎", f"pl:{pid}.down")),
@@ -248,8 +277,11 @@ def show_card(ctx: Context, placement: Placement, message_id: int | None = None)
         ("📝", ctx._("How to get in"), placement.how_to_apply),
     ]
     lines.append(esc(placement.summary.get(lang)))
-    lines += [f"{icon} <b>{title}</b>\n{esc(text.get(lang))}"
-              for icon, title, text in sections if text is not None]
+    lines += [
+        f"{icon} <b>{title}</b>\n{esc(text.get(lang))}"
+        for icon, title, text in sections
+        if text is not None
+    ]
     if placement.languages:
         names = ", ".join(LANGUAGE_NAMES[code] for code in placement.languages)
         languages = ctx._("Languages")
@@ -273,18 +305,28 @@ async def placement_button(ctx: Context, value: str) -> None:
         show_card(ctx, placement)
     elif action in ("up", "down"):
         await ctx.repo.votes.put(ctx.user.id, placement.id, 1 if action == "up" else -1)
-        ctx.toast(ctx._("Thanks! I'll suggest more like this.") if action == "up"
-                  else ctx._("Thanks! I'll suggest this one less."))
+        ctx.toast(
+            ctx._("Thanks! I'll suggest more like this.")
+            if action == "up"
+            else ctx._("Thanks! I'll suggest this one less.")
+        )
     elif action == "int":
         ctx.toast()
         ctx.send(
-            ctx._("🙋 To pass on your interest in <b>{name}</b>, I save the placement, your "
-                  "answers here (interests, language, time, what you want to learn) and your "
-                  "Telegram user id. The KIERTO coordinators see them and contact you here in "
-                  "Telegram. You can erase it all any time with /forget. Is that OK?",
-                  name=esc(placement.name.get(ctx.lang))),
-            rows([Btn(ctx._("✅ Yes, save my interest"), f"pl:{placement.id}.ok"),
-                  Btn(ctx._("No, thanks"), f"pl:{placement.id}.no")], 2),
+            ctx._(
+                "🙋 To pass on your interest in <b>{name}</b>, I save the placement, your "
+                "answers here (interests, language, time, what you want to learn) and your "
+                "Telegram user id. The KIERTO coordinators see them and contact you here in "
+                "Telegram. You can erase it all any time with /forget. Is that OK?",
+                name=esc(placement.name.get(ctx.lang)),
+            ),
+            rows(
+                [
+                    Btn(ctx._("✅ Yes, save my interest"), f"pl:{placement.id}.ok"),
+                    Btn(ctx._("No, thanks"), f"pl:{placement.id}.no"),
+                ],
+                2,
+            ),
         )
     elif action == "no":
         ctx.toast()
@@ -296,29 +338,49 @@ async def placement_button(ctx: Context, value: str) -> None:
 
 async def save_interest(ctx: Context, placement: Placement) -> None:
     in_finder = ctx.state.flow == finder.name
-    prefs = {key: ctx.data.get(key) for key in ("int", "lang", "time", "learn")
-             if in_finder and ctx.data.get(key)}
+    prefs = {
+        key: ctx.data.get(key)
+        for key in ("int", "lang", "time", "learn")
+        if in_finder and ctx.data.get(key)
+    }
     if not await ctx.repo.interests.add(ctx.user.id, placement.id, prefs):
-        ctx.edit(ctx.message_id, ctx._("You have already told us you are interested in this "
-                                       "one: a coordinator will contact you here."))
+        ctx.edit(
+            ctx.message_id,
+            ctx._(
+                "You have already told us you are interested in this "
+                "one: a coordinator will contact you here."
+            ),
+        )
         return
     staff = ctx.staff_t
     book = ctx.kb.placements
     labels = {t.id: t.label.get(staff.lang) for t in [*book.interests, *book.skills]}
-    details = [staff._("Interested in the placement: {name}",
-                       name=placement.name.get(staff.lang))]
+    details = [staff._("Interested in the placement: {name}", name=placement.name.get(staff.lang))]
     if prefs.get("int"):
-        details.append(staff._("Interests: {list}",
-                               list=", ".join(labels.get(t, t) for t in prefs["int"])))
+        details.append(
+            staff._("Interests: {list}", list=", ".join(labels.get(t, t) for t in prefs["int"]))
+        )
     if prefs.get("learn"):
-        details.append(staff._("Wants to learn: {list}",
-                               list=", ".join(labels.get(t, t) for t in prefs["learn"])))
+        details.append(
+            staff._(
+                "Wants to learn: {list}", list=", ".join(labels.get(t, t) for t in prefs["learn"])
+            )
+        )
     if prefs.get("lang"):
-        details.append(staff._("Working language: {lang}",
-                               lang=LANGUAGE_NAMES.get(prefs["lang"], staff._("Any of these"))))
+        details.append(
+            staff._(
+                "Working language: {lang}",
+                lang=LANGUAGE_NAMES.get(prefs["lang"], staff._("Any of these")),
+            )
+        )
     if prefs.get("time"):
         details.append(staff._("Time: {time}", time=staff._(dict(TIME_CHOICES)[prefs["time"]])))
     ticket = await handoff.open_ticket(ctx, f"placement:{placement.id}", "\n".join(details))
-    ctx.edit(ctx.message_id, ctx._(
-        "✅ Saved! A KIERTO coordinator will contact you here (reference #{id}). Meanwhile you "
-        "can ask me anything, or look at other placements.", id=ticket.id))
+    ctx.edit(
+        ctx.message_id,
+        ctx._(
+            "✅ Saved! A KIERTO coordinator will contact you here (reference #{id}). Meanwhile you "
+            "can ask me anything, or look at other placements.",
+            id=ticket.id,
+        ),
+    )

@@ -12,25 +12,30 @@ import re
 from dataclasses import replace
 from typing import Any
 
+from dialogs.actions import Action, Btn, SendFile
 from dialogs.render.charts import radar_png
 from dialogs.render.report import ReportData, render_pdf
-from dialogs.store.models import Assessment, Company, utcnow
-from dialogs.actions import Action, Btn, SendFile
 from dialogs.router import Context, Router
 from dialogs.scoring import RankedTip, Result, best_tips, score
+from dialogs.store.models import Assessment, Company, utcnow
 from dialogs.ui import bar, esc, rows
 from knowledge.schema import Service
 
 router = Router("results")
 
+
 def _effort(ctx: Context, effort: int) -> str:
-    return {1: ctx._("effort: small"), 2: ctx._("effort: medium"),
-            3: ctx._("effort: large")}[effort]
+    return {1: ctx._("effort: small"), 2: ctx._("effort: medium"), 3: ctx._("effort: large")}[
+        effort
+    ]
 
 
 def _what_if(ctx: Context, ranked: RankedTip) -> str:
-    return ctx._("Doing this: +{points} points overall · {effort}",
-                 points=ctx.t.number(ranked.gain, 1), effort=_effort(ctx, ranked.tip.effort))
+    return ctx._(
+        "Doing this: +{points} points overall · {effort}",
+        points=ctx.t.number(ranked.gain, 1),
+        effort=_effort(ctx, ranked.tip.effort),
+    )
 
 
 async def complete(ctx: Context, assessment: Assessment, answers: dict[str, Any]) -> None:
@@ -41,8 +46,7 @@ async def complete(ctx: Context, assessment: Assessment, answers: dict[str, Any]
     assessment.completed_at = utcnow()
     assessment.overall = round(result.overall, 1)
     assessment.level = result.level
-    assessment.result = {**result.as_json(),
-                         "tips": [[r.tip.id, round(r.gain, 1)] for r in tips]}
+    assessment.result = {**result.as_json(), "tips": [[r.tip.id, round(r.gain, 1)] for r in tips]}
     previous = await ctx.repo.assessments.latest_done(assessment.company_id, assessment.id)
     company = await ctx.repo.companies.get(assessment.company_id)
     await show(ctx, assessment, company, previous, result, tips)
@@ -55,8 +59,9 @@ def _change(now: float | None, before: Any) -> str:
     return f"(+{delta})" if delta > 0 else f"({delta})" if delta < 0 else "(±0)"
 
 
-def local_services(ctx: Context, result: Result, tips: list[RankedTip], n: int = 4
-                   ) -> list[Service]:
+def local_services(
+    ctx: Context, result: Result, tips: list[RankedTip], n: int = 4
+) -> list[Service]:
     """Services named by the best tips first, then those for the weakest themes."""
     chosen: list[str] = []
     for ranked in tips:
@@ -73,25 +78,41 @@ def local_services(ctx: Context, result: Result, tips: list[RankedTip], n: int =
     return [s for s in picked if s.audience in ("company", "both")][:n]  # not what they just did
 
 
-async def show(ctx: Context, assessment: Assessment, company: Company | None,
-               previous: Assessment | None, result: Result, tips: list[RankedTip]) -> None:
+async def show(
+    ctx: Context,
+    assessment: Assessment,
+    company: Company | None,
+    previous: Assessment | None,
+    result: Result,
+    tips: list[RankedTip],
+) -> None:
     kb, lang = ctx.kb, ctx.lang
     level = next(lv for lv in kb.questionnaire.levels if lv.id == result.level)
     before = (previous.result or {}).get("themes", {}) if previous else {}
     lines = [
-        ctx._("📊 <b>KIERTO-kartoitus results</b> · {company}",
-              company=esc(company.name if company else "")),
+        ctx._(
+            "📊 <b>KIERTO-kartoitus results</b> · {company}",
+            company=esc(company.name if company else ""),
+        ),
         "",
-        ctx._("Overall score: <b>{score}/100</b> · level <b>{level}</b>",
-              score=ctx.t.number(result.overall), level=esc(level.label.get(lang))),
+        ctx._(
+            "Overall score: <b>{score}/100</b> · level <b>{level}</b>",
+            score=ctx.t.number(result.overall),
+            level=esc(level.label.get(lang)),
+        ),
         f"<i>{esc(level.description.get(lang))}</i>",
         "",
     ]
     if previous is not None and previous.overall is not None:
-        lines.insert(3, ctx._("Previous kartoitus {date}: {score}/100 {change}",
-                              date=ctx.t.date(previous.completed_at or previous.started_at),
-                              score=ctx.t.number(previous.overall),
-                              change=_change(result.overall, previous.overall)))
+        lines.insert(
+            3,
+            ctx._(
+                "Previous kartoitus {date}: {score}/100 {change}",
+                date=ctx.t.date(previous.completed_at or previous.started_at),
+                score=ctx.t.number(previous.overall),
+                change=_change(result.overall, previous.overall),
+            ),
+        )
     for theme in kb.questionnaire.themes:
         theme_score = result.themes[theme.id].score
         if theme_score is None:
@@ -99,8 +120,10 @@ async def show(ctx: Context, assessment: Assessment, company: Company | None,
             lines.append(f"{bar(0)} – {esc(theme.title.get(lang))} <i>({not_applicable})</i>")
         else:
             change = _change(theme_score, before.get(theme.id))
-            lines.append(f"{bar(theme_score / 100)} {theme_score:.0f} {esc(theme.title.get(lang))}"
-                         + (f" {change}" if change else ""))
+            lines.append(
+                f"{bar(theme_score / 100)} {theme_score:.0f} {esc(theme.title.get(lang))}"
+                + (f" {change}" if change else "")
+            )
     if result.red_flags:
         lines += ["", ctx._("⚠️ <b>Check these legal basics first</b>")]
         for qid in result.red_flags:
@@ -110,16 +133,29 @@ async def show(ctx: Context, assessment: Assessment, company: Company | None,
     models = [m for m in kb.questionnaire.models if m.id in result.models]
     lines.append("")
     if models:
-        lines.append(ctx._("♻️ Circular business models you already use (Sitra's five): {models}",
-                           models=esc(", ".join(m.label.get(lang) for m in models))))
+        lines.append(
+            ctx._(
+                "♻️ Circular business models you already use (Sitra's five): {models}",
+                models=esc(", ".join(m.label.get(lang) for m in models)),
+            )
+        )
     else:
-        lines.append(ctx._("♻️ You did not tick any of Sitra's five circular business models "
-                           "yet: the tips below are a good start."))
+        lines.append(
+            ctx._(
+                "♻️ You did not tick any of Sitra's five circular business models "
+                "yet: the tips below are a good start."
+            )
+        )
     if result.gaps:
-        lines.append(ctx.n_("❔ {n} question was answered “don't know” or skipped: finding "
-                            "out is a step forward too.",
-                            "❔ {n} questions were answered “don't know” or skipped: finding "
-                            "out is a step forward too.", len(result.gaps)))
+        lines.append(
+            ctx.n_(
+                "❔ {n} question was answered “don't know” or skipped: finding "
+                "out is a step forward too.",
+                "❔ {n} questions were answered “don't know” or skipped: finding "
+                "out is a step forward too.",
+                len(result.gaps),
+            )
+        )
     ctx.send("\n".join(lines))
 
     chart = chart_args(ctx, result, before, company.name if company else "")
@@ -132,11 +168,14 @@ async def show(ctx: Context, assessment: Assessment, company: Company | None,
 
     ctx.defer(draw)
 
-    tip_lines = [ctx._("🎯 <b>Your three best next steps</b> (most gain for the least effort)"),
-                 ""]
+    tip_lines = [ctx._("🎯 <b>Your three best next steps</b> (most gain for the least effort)"), ""]
     if not tips:
-        tip_lines.append(ctx._("None of the tips would raise your score much: excellent work! "
-                               "Ask an adviser how to reach the next level."))
+        tip_lines.append(
+            ctx._(
+                "None of the tips would raise your score much: excellent work! "
+                "Ask an adviser how to reach the next level."
+            )
+        )
     for number, ranked in enumerate(tips, 1):
         tip = ranked.tip
         names = [kb.services[s].name.get(lang) for s in tip.services if s in kb.services]
@@ -154,11 +193,16 @@ async def show(ctx: Context, assessment: Assessment, company: Company | None,
             by = f" ({esc(service.provider)})" if service.provider != name else ""
             tip_lines.append(f"• <b>{esc(name)}</b>{by}: {esc(service.description.get(lang))}")
     aid = assessment.id
-    ctx.send("\n".join(tip_lines).strip(), rows([
-        Btn(ctx._("📄 PDF report"), f"kr:{aid}.pdf"),
-        Btn(ctx._("🙋 Ask an adviser to contact me"), f"kr:{aid}.contact"),
-        Btn(ctx._("🏠 Menu"), "m:menu"),
-    ]))
+    ctx.send(
+        "\n".join(tip_lines).strip(),
+        rows(
+            [
+                Btn(ctx._("📄 PDF report"), f"kr:{aid}.pdf"),
+                Btn(ctx._("🙋 Ask an adviser to contact me"), f"kr:{aid}.contact"),
+                Btn(ctx._("🏠 Menu"), "m:menu"),
+            ]
+        ),
+    )
 
 
 # ---------------------------------------------------------------------- buttons
@@ -170,8 +214,12 @@ KR_RE = re.compile(r"^(\d{1,12})\.(pdf|contact|ok|no)$")
 async def results_button(ctx: Context, value: str) -> None:
     match = KR_RE.match(value)
     assessment = await ctx.repo.assessments.get(int(match.group(1))) if match else None
-    if match is None or assessment is None or assessment.user_id != ctx.user.id \
-            or assessment.status != "done":
+    if (
+        match is None
+        or assessment is None
+        or assessment.user_id != ctx.user.id
+        or assessment.status != "done"
+    ):
         ctx.invalid_button()
         return
     action = match.group(2)
@@ -187,20 +235,32 @@ async def results_button(ctx: Context, value: str) -> None:
             return render_pdf(replace(data, chart_png=radar_png(*chart)))
 
         async def make() -> list[Action]:
-            return [SendFile(chat_id, "document", await asyncio.to_thread(build), filename,
-                             caption)]
+            return [
+                SendFile(chat_id, "document", await asyncio.to_thread(build), filename, caption)
+            ]
 
         ctx.defer(make)
     elif action == "contact":
         ctx.toast()
-        shared = (ctx._("your company's name and Y-tunnus") if company and company.business_id
-                  else ctx._("your company's name"))
+        shared = (
+            ctx._("your company's name and Y-tunnus")
+            if company and company.business_id
+            else ctx._("your company's name")
+        )
         ctx.send(
-            ctx._("🙋 If you agree, the KIERTO programme's coordinators will see {shared}, "
-                  "your kartoitus answers and results, and will contact you here in Telegram "
-                  "through this bot. Nothing else is shared. Do you agree?", shared=shared),
-            rows([Btn(ctx._("✅ Yes, contact me"), f"kr:{assessment.id}.ok"),
-                  Btn(ctx._("No, thanks"), f"kr:{assessment.id}.no")], 2),
+            ctx._(
+                "🙋 If you agree, the KIERTO programme's coordinators will see {shared}, "
+                "your kartoitus answers and results, and will contact you here in Telegram "
+                "through this bot. Nothing else is shared. Do you agree?",
+                shared=shared,
+            ),
+            rows(
+                [
+                    Btn(ctx._("✅ Yes, contact me"), f"kr:{assessment.id}.ok"),
+                    Btn(ctx._("No, thanks"), f"kr:{assessment.id}.no"),
+                ],
+                2,
+            ),
         )
     elif action == "no":
         ctx.toast()
@@ -209,36 +269,56 @@ async def results_button(ctx: Context, value: str) -> None:
         ctx.toast()
         assert company is not None and assessment.id is not None and company.id is not None
         if not await ctx.repo.contacts.add(ctx.user.id, company.id, assessment.id):
-            ctx.edit(ctx.message_id, ctx._("Your request is already with the coordinators: "
-                                           "they will contact you here."))
+            ctx.edit(
+                ctx.message_id,
+                ctx._("Your request is already with the coordinators: they will contact you here."),
+            )
             return
         from dialogs import handoff  # the ticket is how staff reply through the bot
 
         staff = ctx.staff_t
-        level = next((lv.label.get(staff.lang) for lv in ctx.kb.questionnaire.levels
-                      if lv.id == assessment.level), "")
+        level = next(
+            (
+                lv.label.get(staff.lang)
+                for lv in ctx.kb.questionnaire.levels
+                if lv.id == assessment.level
+            ),
+            "",
+        )
         business_id = f" ({company.business_id})" if company.business_id else ""
-        summary = staff._("Contact request after a KIERTO-kartoitus: {company}{business_id}, "
-                          "overall {score}/100, level {level}. /leads lists all requests.",
-                          company=company.name, business_id=business_id,
-                          score=staff.number(assessment.overall or 0), level=level)
+        summary = staff._(
+            "Contact request after a KIERTO-kartoitus: {company}{business_id}, "
+            "overall {score}/100, level {level}. /leads lists all requests.",
+            company=company.name,
+            business_id=business_id,
+            score=staff.number(assessment.overall or 0),
+            level=level,
+        )
         await handoff.open_ticket(ctx, topic=f"contact:{assessment.id}", question=summary)
-        ctx.edit(ctx.message_id, ctx._("✅ Thank you! Your request is with the KIERTO "
-                                       "coordinators; they will contact you here."))
+        ctx.edit(
+            ctx.message_id,
+            ctx._(
+                "✅ Thank you! Your request is with the KIERTO "
+                "coordinators; they will contact you here."
+            ),
+        )
 
 
-def chart_args(ctx: Context, result: Result, before: dict[str, Any], title: str
-               ) -> tuple[Any, ...]:
+def chart_args(ctx: Context, result: Result, before: dict[str, Any], title: str) -> tuple[Any, ...]:
     """What `radar_png` needs, computed while the data is at hand."""
     themes = ctx.kb.questionnaire.themes
-    return ([t.short.get(ctx.lang) for t in themes],
-            [result.themes[t.id].score for t in themes],
-            [before.get(t.id) for t in themes] if before else None,
-            title, (ctx._("now"), ctx._("previous")))
+    return (
+        [t.short.get(ctx.lang) for t in themes],
+        [result.themes[t.id].score for t in themes],
+        [before.get(t.id) for t in themes] if before else None,
+        title,
+        (ctx._("now"), ctx._("previous")),
+    )
 
 
-async def report_data(ctx: Context, assessment: Assessment, company: Company | None
-                      ) -> tuple[ReportData, tuple[Any, ...]]:
+async def report_data(
+    ctx: Context, assessment: Assessment, company: Company | None
+) -> tuple[ReportData, tuple[Any, ...]]:
     """The report's content (and its chart's data), read within the unit of work."""
     kb, lang = ctx.kb, ctx.lang
     assert assessment.id is not None
@@ -248,28 +328,50 @@ async def report_data(ctx: Context, assessment: Assessment, company: Company | N
     previous = await ctx.repo.assessments.latest_done(assessment.company_id, assessment.id)
     before = (previous.result or {}).get("themes", {}) if previous else {}
     level = next(lv for lv in kb.questionnaire.levels if lv.id == result.level)
-    themes = [(t.title.get(lang), result.themes[t.id].score,
-               _change(result.themes[t.id].score, before.get(t.id)))
-              for t in kb.questionnaire.themes]
+    themes = [
+        (
+            t.title.get(lang),
+            result.themes[t.id].score,
+            _change(result.themes[t.id].score, before.get(t.id)),
+        )
+        for t in kb.questionnaire.themes
+    ]
     sections: list[tuple[str, list[str]]] = []
     flags = [kb.questions[q].red_flag for q in result.red_flags]
     if flags:
-        sections.append((ctx._("Check these legal basics first"),
-                         [flag.text.get(lang) for flag in flags if flag is not None]))
-    sections.append((ctx._("Your three best next steps"), [
-        f"{i}. {r.tip.title.get(lang)} — {r.tip.text.get(lang)} ({_what_if(ctx, r)})"
-        for i, r in enumerate(tips, 1)]))
+        sections.append(
+            (
+                ctx._("Check these legal basics first"),
+                [flag.text.get(lang) for flag in flags if flag is not None],
+            )
+        )
+    sections.append(
+        (
+            ctx._("Your three best next steps"),
+            [
+                f"{i}. {r.tip.title.get(lang)} — {r.tip.text.get(lang)} ({_what_if(ctx, r)})"
+                for i, r in enumerate(tips, 1)
+            ],
+        )
+    )
     services = local_services(ctx, result, tips)
     if services:
-        sections.append((ctx._("Local help in Pirkanmaa"),
-                         [f"{s.name.get(lang)} ({s.provider})" for s in services]))
+        sections.append(
+            (
+                ctx._("Local help in Pirkanmaa"),
+                [f"{s.name.get(lang)} ({s.provider})" for s in services],
+            )
+        )
     date = ctx.t.date(assessment.completed_at or assessment.started_at, "long")
     data = ReportData(
         title=ctx._("KIERTO-kartoitus report"),
         subtitle=f"{company.name if company else ''} · {date} · "
-                 + ctx._("questionnaire {version}", version=assessment.version),
-        overall_line=ctx._("Overall score {score}/100 · {level}",
-                           score=ctx.t.number(result.overall), level=level.label.get(lang)),
+        + ctx._("questionnaire {version}", version=assessment.version),
+        overall_line=ctx._(
+            "Overall score {score}/100 · {level}",
+            score=ctx.t.number(result.overall),
+            level=level.label.get(lang),
+        ),
         level_text=level.description.get(lang),
         themes=themes,
         sections=sections,

@@ -26,15 +26,23 @@ async def leads(ctx: Context, args: str) -> None:
         company = await ctx.repo.companies.get(request.company_id)
         assessment = await ctx.repo.assessments.get(request.assessment_id)
         score = ctx.t.number(assessment.overall or 0) if assessment else "?"
-        lines.append(ctx._("🏢 {company} {business_id} · {score}/100 · {date}",
-                           company=esc(company.name if company else "?"),
-                           business_id=esc(company.business_id or "") if company else "",
-                           score=score, date=ctx.t.date(request.created_at)))
+        lines.append(
+            ctx._(
+                "🏢 {company} {business_id} · {score}/100 · {date}",
+                company=esc(company.name if company else "?"),
+                business_id=esc(company.business_id or "") if company else "",
+                score=score,
+                date=ctx.t.date(request.created_at),
+            )
+        )
     for interest in interests[-20:]:
         placement = ctx.kb.placement(interest.placement_id)
         name = placement.name.get(ctx.lang) if placement else interest.placement_id
-        lines.append(ctx._("🧰 {placement} · {date}", placement=esc(name),
-                           date=ctx.t.date(interest.created_at)))
+        lines.append(
+            ctx._(
+                "🧰 {placement} · {date}", placement=esc(name), date=ctx.t.date(interest.created_at)
+            )
+        )
     lines.append("")
     lines.append(ctx._("Answer people through their tickets: /tickets"))
     ctx.repo.audit.log("view_leads", actor_id=ctx.user.id)
@@ -47,8 +55,12 @@ async def stats(ctx: Context, args: str) -> None:
     lines = [ctx._("📈 <b>KIERTO-kartoitus statistics</b>")]
     lines.append(ctx.n_("{n} completed assessment", "{n} completed assessments", len(done)))
     if done:
-        lines.append(ctx._("Average overall score: {score}/100",
-                           score=ctx.t.number(mean(a.overall or 0 for a in done))))
+        lines.append(
+            ctx._(
+                "Average overall score: {score}/100",
+                score=ctx.t.number(mean(a.overall or 0 for a in done)),
+            )
+        )
         levels = Counter(a.level for a in done)
         for level in ctx.kb.questionnaire.levels:
             share = levels.get(level.id, 0) / len(done)
@@ -56,8 +68,11 @@ async def stats(ctx: Context, args: str) -> None:
         lines.append("")
         lines.append(ctx._("Average per theme:"))
         for theme in ctx.kb.questionnaire.themes:
-            values = [v for a in done
-                      if (v := (a.result or {}).get("themes", {}).get(theme.id)) is not None]
+            values = [
+                v
+                for a in done
+                if (v := (a.result or {}).get("themes", {}).get(theme.id)) is not None
+            ]
             if values:
                 average = mean(values)
                 lines.append(f"{bar(average / 100)} {average:.0f} {esc(theme.title.get(ctx.lang))}")

@@ -15,12 +15,12 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from locales.i18n import Translator
-from dialogs.store.models import DialogState, User, utcnow
-from dialogs.store.repo import Repository
 from dialogs.actions import Action, Edit, Keyboard, Send, SendFile, Toast
 from dialogs.events import Event
+from dialogs.store.models import DialogState, User, utcnow
+from dialogs.store.repo import Repository
 from knowledge.loader import Knowledge
+from locales.i18n import Translator
 
 if TYPE_CHECKING:
     from dialogs.engine import Engine

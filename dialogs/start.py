@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import json
 
-from locales.i18n import LANGS, LANGUAGE_NAMES, N_
-from dialogs.store.models import utcnow
 from dialogs.actions import Btn, Keyboard
 from dialogs.router import Context, Router
+from dialogs.store.models import utcnow
 from dialogs.ui import esc, rows
+from locales.i18n import LANGS, LANGUAGE_NAMES, N_
 
 router = Router("start")
 
@@ -58,11 +58,13 @@ async def start(ctx: Context, args: str) -> None:
         ctx.send(f"{greeting}\n\n{stored}")
     ctx.send(
         ctx._("Who are you?"),
-        rows([
-            Btn(ctx._("🏢 I represent a company"), "m:company"),
-            Btn(ctx._("🧑 I am looking for a workshop placement"), "m:jobseeker"),
-            Btn(ctx._("👀 Just looking around"), "m:visitor"),
-        ]),
+        rows(
+            [
+                Btn(ctx._("🏢 I represent a company"), "m:company"),
+                Btn(ctx._("🧑 I am looking for a workshop placement"), "m:jobseeker"),
+                Btn(ctx._("👀 Just looking around"), "m:visitor"),
+            ]
+        ),
     )
 
 
@@ -98,13 +100,21 @@ async def menu_button(ctx: Context, value: str) -> None:
     elif value in ("jobseeker", "tyopaja"):
         await flows["placement"].begin(ctx)
     elif value == "visitor":
-        await show_menu(ctx, ctx._(
-            "Welcome! KIERTO helps companies grow through the circular economy and young job "
-            "seekers find work-based learning at the programme's workshops. You can ask me "
-            "anything about them: just type your question."))
+        await show_menu(
+            ctx,
+            ctx._(
+                "Welcome! KIERTO helps companies grow through the circular economy and young job "
+                "seekers find work-based learning at the programme's workshops. You can ask me "
+                "anything about them: just type your question."
+            ),
+        )
     elif value == "ask":
-        ctx.send(ctx._("Type your question in your own words, for example: "
-                       "<i>What is a workshop placement?</i>"))
+        ctx.send(
+            ctx._(
+                "Type your question in your own words, for example: "
+                "<i>What is a workshop placement?</i>"
+            )
+        )
     elif value == "human":
         await ctx.engine.run_command(ctx, "human", "")
     elif value == "settings":
@@ -157,8 +167,12 @@ async def cancel(ctx: Context, args: str) -> None:
         return
     await flow.on_cancel(ctx)
     ctx.go(None)
-    await show_menu(ctx, ctx._("Stopped. Everything you answered is kept, and you can "
-                               "continue later from the menu."))
+    await show_menu(
+        ctx,
+        ctx._(
+            "Stopped. Everything you answered is kept, and you can continue later from the menu."
+        ),
+    )
 
 
 # ---------------------------------------------------------------------- settings
@@ -169,8 +183,11 @@ def settings_keyboard(ctx: Context) -> Keyboard:
         Btn(("✓ " if ctx.lang == lang else "") + LANGUAGE_NAMES[lang], f"lang:{lang}")
         for lang in LANGS
     ]
-    invite = (ctx._("🔔 Haastepaja invitations: on") if ctx.user.invitations
-              else ctx._("🔕 Haastepaja invitations: off"))
+    invite = (
+        ctx._("🔔 Haastepaja invitations: on")
+        if ctx.user.invitations
+        else ctx._("🔕 Haastepaja invitations: off")
+    )
     return (tuple(langs), (Btn(invite, "lang:inv"),))
 
 
@@ -208,24 +225,26 @@ async def settings_button(ctx: Context, value: str) -> None:
 
 @router.command("privacy", "tietosuoja")
 async def privacy(ctx: Context, args: str) -> None:
-    ctx.send(ctx._(
-        "🔒 <b>Privacy</b>\n\n"
-        "<b>Who:</b> kierto-bot is the assistant of the City of Tampere's KIERTO programme. "
-        "It is a bot; people from the programme see only what is described below.\n\n"
-        "<b>What I store:</b> your Telegram user id (not your name or phone number), your "
-        "language, where you are in a conversation, and what you tell me on purpose: "
-        "kartoitus answers and your company's name, the placements you say you are interested "
-        "in, questions you ask that I cannot answer, and questions you hand to a person.\n\n"
-        "<b>Why:</b> so you can continue where you left off, get your results, and be "
-        "contacted when you ask for it. Kartoitus answers are also used, without names, "
-        "for the programme's statistics.\n\n"
-        "<b>Who sees it:</b> the programme's coordinators see company results and the "
-        "requests you send them. Nothing is sold or given to anyone else.\n\n"
-        "<b>How long:</b> until you erase it, or at the latest when the programme no longer "
-        "needs it.\n\n"
-        "<b>Your rights:</b> /mydata shows everything stored about you; /forget erases it "
-        "at once, including from invitation lists."
-    ))
+    ctx.send(
+        ctx._(
+            "🔒 <b>Privacy</b>\n\n"
+            "<b>Who:</b> kierto-bot is the assistant of the City of Tampere's KIERTO programme. "
+            "It is a bot; people from the programme see only what is described below.\n\n"
+            "<b>What I store:</b> your Telegram user id (not your name or phone number), your "
+            "language, where you are in a conversation, and what you tell me on purpose: "
+            "kartoitus answers and your company's name, the placements you say you are interested "
+            "in, questions you ask that I cannot answer, and questions you hand to a person.\n\n"
+            "<b>Why:</b> so you can continue where you left off, get your results, and be "
+            "contacted when you ask for it. Kartoitus answers are also used, without names, "
+            "for the programme's statistics.\n\n"
+            "<b>Who sees it:</b> the programme's coordinators see company results and the "
+            "requests you send them. Nothing is sold or given to anyone else.\n\n"
+            "<b>How long:</b> until you erase it, or at the latest when the programme no longer "
+            "needs it.\n\n"
+            "<b>Your rights:</b> /mydata shows everything stored about you; /forget erases it "
+            "at once, including from invitation lists."
+        )
+    )
 
 
 @router.command("mydata", "omattiedot")
@@ -240,25 +259,39 @@ async def mydata(ctx: Context, args: str) -> None:
         ctx._("Telegram user id: {id}", id=user.id),
         ctx._("Language: {lang}", lang=LANGUAGE_NAMES.get(user.locale, user.locale)),
         ctx._("First contact: {date}", date=ctx.t.date(user.created_at)),
-        ctx._("Haastepaja invitations: {state}",
-              state=ctx._("on") if user.invitations else ctx._("off")),
+        ctx._(
+            "Haastepaja invitations: {state}",
+            state=ctx._("on") if user.invitations else ctx._("off"),
+        ),
     ]
     for company in companies:
         lines.append(ctx._("Company: {name}", name=esc(company.name)))
     if assessments:
-        lines.append(ctx.n_("{n} KIERTO-kartoitus assessment", "{n} KIERTO-kartoitus assessments",
-                            len(assessments)))
+        lines.append(
+            ctx.n_(
+                "{n} KIERTO-kartoitus assessment",
+                "{n} KIERTO-kartoitus assessments",
+                len(assessments),
+            )
+        )
     if interests:
         lines.append(ctx.n_("{n} placement interest", "{n} placement interests", len(interests)))
     if tickets:
-        lines.append(ctx.n_("{n} question handed to a person", "{n} questions handed to a person",
-                            len(tickets)))
+        lines.append(
+            ctx.n_(
+                "{n} question handed to a person", "{n} questions handed to a person", len(tickets)
+            )
+        )
     lines.append("")
     lines.append(ctx._("The attached file has all of it. /forget erases everything."))
     ctx.send("\n".join(lines))
     dump = await export_user(ctx)
-    ctx.send_file("document", json.dumps(dump, ensure_ascii=False, indent=2, default=str).encode(),
-                  "kierto-bot-my-data.json", ctx._("Everything kierto-bot stores about you"))
+    ctx.send_file(
+        "document",
+        json.dumps(dump, ensure_ascii=False, indent=2, default=str).encode(),
+        "kierto-bot-my-data.json",
+        ctx._("Everything kierto-bot stores about you"),
+    )
     repo.audit.log("mydata")
 
 
@@ -269,12 +302,15 @@ async def export_user(ctx: Context) -> dict[str, object]:
     answers = {a.id: await repo.answers.of(a.id) for a in assessments if a.id is not None}
     return {
         "user": ctx.user.model_dump(),
-        "dialog_state": {"flow": ctx.state.flow, "step": ctx.state.step,
-                         "data": ctx.state.data},
+        "dialog_state": {"flow": ctx.state.flow, "step": ctx.state.step, "data": ctx.state.data},
         "companies": [c.model_dump() for c in await repo.companies.of_user(uid)],
         "assessments": [
-            {**a.model_dump(), "answers": {q: {"value": x.value, "text": x.text}
-                                           for q, x in answers.get(a.id, {}).items()}}
+            {
+                **a.model_dump(),
+                "answers": {
+                    q: {"value": x.value, "text": x.text} for q, x in answers.get(a.id, {}).items()
+                },
+            }
             for a in assessments
         ],
         "placement_interests": [i.model_dump() for i in await repo.interests.of_user(uid)],
@@ -288,10 +324,16 @@ async def export_user(ctx: Context) -> dict[str, object]:
 @router.command("forget", "unohda")
 async def forget(ctx: Context, args: str) -> None:
     ctx.send(
-        ctx._("This erases everything I store about you: answers, company details, "
-              "interests, questions and settings. It cannot be undone. Erase it all?"),
-        ((Btn(ctx._("🗑 Yes, erase everything"), f"forget:yes.{_minute()}"),
-          Btn(ctx._("No, keep it"), "forget:no")),),
+        ctx._(
+            "This erases everything I store about you: answers, company details, "
+            "interests, questions and settings. It cannot be undone. Erase it all?"
+        ),
+        (
+            (
+                Btn(ctx._("🗑 Yes, erase everything"), f"forget:yes.{_minute()}"),
+                Btn(ctx._("No, keep it"), "forget:no"),
+            ),
+        ),
     )
 
 
@@ -306,16 +348,26 @@ async def forget_button(ctx: Context, value: str) -> None:
     confirmed, _, minute = value.partition(".")
     if confirmed == "yes" and (not minute.isdigit() or _minute() - int(minute) > 60):
         # a weeks-old confirmation must not erase what was saved since: ask again
-        ctx.toast(ctx._("That confirmation has expired. Send /forget again if you still want "
-                        "to erase your data."), alert=True)
+        ctx.toast(
+            ctx._(
+                "That confirmation has expired. Send /forget again if you still want "
+                "to erase your data."
+            ),
+            alert=True,
+        )
         return
     if confirmed == "yes":
         await ctx.repo.forget(ctx.user.id)
         ctx.repo.session.expunge_all()  # the rows are gone; do not write them back
         ctx.repo.audit.log("forget")
         ctx.toast()
-        ctx.edit(message_id, ctx._("🗑 Done: everything I stored about you has been erased. "
-                                   "If you write to me again, I start from scratch."))
+        ctx.edit(
+            message_id,
+            ctx._(
+                "🗑 Done: everything I stored about you has been erased. "
+                "If you write to me again, I start from scratch."
+            ),
+        )
     elif value == "no":
         ctx.toast()
         ctx.edit(message_id, ctx._("Nothing was erased."))

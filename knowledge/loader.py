@@ -155,9 +155,15 @@ class Knowledge:
     theme_of: dict[str, Theme] = field(default_factory=dict)
 
     @classmethod
-    def build(cls, q: Questionnaire, tips: TipBook, services: ServiceBook,
-              placements: PlacementBook, faq: FaqBook,
-              synonyms: SynonymBook | None = None) -> Knowledge:
+    def build(
+        cls,
+        q: Questionnaire,
+        tips: TipBook,
+        services: ServiceBook,
+        placements: PlacementBook,
+        faq: FaqBook,
+        synonyms: SynonymBook | None = None,
+    ) -> Knowledge:
         questions, options, theme_of = _index(q)
         return cls(
             questionnaire=q,
@@ -178,8 +184,9 @@ class Knowledge:
         return next((p for p in self.placements.placements if p.id == placement_id), None)
 
 
-def _index(q: Questionnaire) -> tuple[dict[str, Question], dict[str, tuple[Option, ...]],
-                                      dict[str, Theme]]:
+def _index(
+    q: Questionnaire,
+) -> tuple[dict[str, Question], dict[str, tuple[Option, ...]], dict[str, Theme]]:
     """Questions by id, their options (inline or from a scale) and their themes."""
     questions: dict[str, Question] = {x.id: x for x in q.profile}
     theme_of: dict[str, Theme] = {}
@@ -187,8 +194,10 @@ def _index(q: Questionnaire) -> tuple[dict[str, Question], dict[str, tuple[Optio
         for question in theme.questions:
             questions[question.id] = question
             theme_of[question.id] = theme
-    options = {qid: tuple(q.scales.get(x.scale, []) if x.scale else x.options)
-               for qid, x in questions.items()}
+    options = {
+        qid: tuple(q.scales.get(x.scale, []) if x.scale else x.options)
+        for qid, x in questions.items()
+    }
     return questions, options, theme_of
 
 
@@ -237,8 +246,11 @@ def _check_kartoitus(q: Questionnaire, src: _Source) -> Iterator[Problem]:
             for pid, values in getattr(question, key).items():
                 where = src.line((*path, key, pid))
                 if pid not in profile:
-                    yield P(src.name, where, f"{question.id}: {key} names unknown profile "
-                                             f"question {pid!r}")
+                    yield P(
+                        src.name,
+                        where,
+                        f"{question.id}: {key} names unknown profile question {pid!r}",
+                    )
                     continue
                 known = {o.id for o in q.scales.get(profile[pid].scale or "", profile[pid].options)}
                 for value in values:
@@ -247,100 +259,131 @@ def _check_kartoitus(q: Questionnaire, src: _Source) -> Iterator[Problem]:
         if question.red_flag:
             for value in question.red_flag.when:
                 if value not in ids:
-                    yield P(src.name, src.line((*path, "red_flag")),
-                            f"{question.id}: red flag names unknown option {value!r}")
+                    yield P(
+                        src.name,
+                        src.line((*path, "red_flag")),
+                        f"{question.id}: red flag names unknown option {value!r}",
+                    )
     for i, weight in enumerate(q.profile_weights):
         for pid, values in weight.when.items():
             if pid not in profile:
-                yield P(src.name, src.line(("profile_weights", i, "when")),
-                        f"unknown profile question {pid!r}")
+                yield P(
+                    src.name,
+                    src.line(("profile_weights", i, "when")),
+                    f"unknown profile question {pid!r}",
+                )
             else:
                 known = {o.id for o in q.scales.get(profile[pid].scale or "", profile[pid].options)}
                 for value in values:
                     if value not in known:
-                        yield P(src.name, src.line(("profile_weights", i, "when")),
-                                f"{pid} has no option {value!r}")
+                        yield P(
+                            src.name,
+                            src.line(("profile_weights", i, "when")),
+                            f"{pid} has no option {value!r}",
+                        )
         for tid in weight.themes:
             if tid not in theme_ids:
-                yield P(src.name, src.line(("profile_weights", i, "themes")),
-                        f"unknown theme {tid!r}")
+                yield P(
+                    src.name, src.line(("profile_weights", i, "themes")), f"unknown theme {tid!r}"
+                )
     mins = [level.min for level in q.levels]
     if mins[0] != 0 or any(b <= a for a, b in itertools.pairwise(mins)):
-        yield P(src.name, src.line(("levels",)),
-                "levels must start at min 0 and ascend")
+        yield P(src.name, src.line(("levels",)), "levels must start at min 0 and ascend")
     yield from _duplicates([(lv.id, ("levels", i)) for i, lv in enumerate(q.levels)], src, "level")
 
 
-def _check_tips(tips: TipBook, q: Questionnaire, services: set[str] | None, src: _Source
-                ) -> Iterator[Problem]:
+def _check_tips(
+    tips: TipBook, q: Questionnaire, services: set[str] | None, src: _Source
+) -> Iterator[Problem]:
     """Each tip against the questionnaire (and the services, when those loaded)."""
     questions, options, theme_of = _index(q)
     yield from _duplicates([(t.id, ("tips", i)) for i, t in enumerate(tips.tips)], src, "tip")
     for i, tip in enumerate(tips.tips):
+
         def at(*key: str | int, i: int = i) -> int:
             return src.line(("tips", i, *key))
 
         question = questions.get(tip.question)
         theme = theme_of.get(tip.question)
         if question is None or theme is None:
-            yield Problem(src.name, at("question"),
-                          f"{tip.id}: unknown scored question {tip.question!r}")
+            yield Problem(
+                src.name, at("question"), f"{tip.id}: unknown scored question {tip.question!r}"
+            )
             continue
         if theme.id != tip.theme:
-            yield Problem(src.name, at("theme"), f"{tip.id}: question {tip.question} belongs "
-                                                 f"to theme {theme.id}, not {tip.theme}")
+            yield Problem(
+                src.name,
+                at("theme"),
+                f"{tip.id}: question {tip.question} belongs to theme {theme.id}, not {tip.theme}",
+            )
         ids = {o.id for o in options[tip.question]}
         if question.type == "multi":
             if not tip.when_missing or tip.when or tip.target:
                 yield Problem(src.name, at(), f"{tip.id}: a checklist tip uses when_missing only")
             elif tip.when_missing not in ids:
-                yield Problem(src.name, at("when_missing"),
-                              f"{tip.id}: unknown option {tip.when_missing!r}")
+                yield Problem(
+                    src.name, at("when_missing"), f"{tip.id}: unknown option {tip.when_missing!r}"
+                )
         elif question.type == "single":
             if not tip.when or not tip.target or tip.when_missing:
-                yield Problem(src.name, at(), f"{tip.id}: a tip on a single-choice question "
-                                              "needs when and target")
+                yield Problem(
+                    src.name,
+                    at(),
+                    f"{tip.id}: a tip on a single-choice question needs when and target",
+                )
             for j, value in enumerate(tip.when):
                 if value not in ids:
                     yield Problem(src.name, at("when", j), f"{tip.id}: unknown option {value!r}")
             if tip.target and tip.target not in ids:
-                yield Problem(src.name, at("target"),
-                              f"{tip.id}: unknown option {tip.target!r}")
+                yield Problem(src.name, at("target"), f"{tip.id}: unknown option {tip.target!r}")
             if tip.target in tip.when:
-                yield Problem(src.name, at("target"),
-                              f"{tip.id}: target is one of the when answers")
+                yield Problem(
+                    src.name, at("target"), f"{tip.id}: target is one of the when answers"
+                )
         else:
-            yield Problem(src.name, at("question"),
-                          f"{tip.id}: tips cannot refer to a text question")
+            yield Problem(
+                src.name, at("question"), f"{tip.id}: tips cannot refer to a text question"
+            )
         for j, sid in enumerate(tip.services):
             if services is not None and sid not in services:
                 yield Problem(src.name, at("services", j), f"{tip.id}: unknown service {sid!r}")
 
 
 def _check_placements(book: PlacementBook, src: _Source) -> Iterator[Problem]:
-    yield from _duplicates([(p.id, ("partners", i)) for i, p in enumerate(book.partners)],
-                           src, "partner")
-    yield from _duplicates([(t.id, ("interests", i)) for i, t in enumerate(book.interests)],
-                           src, "interest")
-    yield from _duplicates([(t.id, ("skills", i)) for i, t in enumerate(book.skills)],
-                           src, "skill")
-    yield from _duplicates([(p.id, ("placements", i)) for i, p in enumerate(book.placements)],
-                           src, "placement")
+    yield from _duplicates(
+        [(p.id, ("partners", i)) for i, p in enumerate(book.partners)], src, "partner"
+    )
+    yield from _duplicates(
+        [(t.id, ("interests", i)) for i, t in enumerate(book.interests)], src, "interest"
+    )
+    yield from _duplicates([(t.id, ("skills", i)) for i, t in enumerate(book.skills)], src, "skill")
+    yield from _duplicates(
+        [(p.id, ("placements", i)) for i, p in enumerate(book.placements)], src, "placement"
+    )
     partners = {p.id for p in book.partners}
     interests = {t.id for t in book.interests}
     skills = {t.id for t in book.skills}
     for i, p in enumerate(book.placements):
         if p.partner not in partners:
-            yield Problem(src.name, src.line(("placements", i, "partner")),
-                          f"{p.id}: unknown partner {p.partner!r}")
+            yield Problem(
+                src.name,
+                src.line(("placements", i, "partner")),
+                f"{p.id}: unknown partner {p.partner!r}",
+            )
         for j, tag in enumerate(p.interests):
             if tag not in interests:
-                yield Problem(src.name, src.line(("placements", i, "interests", j)),
-                              f"{p.id}: unknown interest {tag!r}")
+                yield Problem(
+                    src.name,
+                    src.line(("placements", i, "interests", j)),
+                    f"{p.id}: unknown interest {tag!r}",
+                )
         for j, tag in enumerate(p.skills):
             if tag not in skills:
-                yield Problem(src.name, src.line(("placements", i, "skills", j)),
-                              f"{p.id}: unknown skill {tag!r}")
+                yield Problem(
+                    src.name,
+                    src.line(("placements", i, "skills", j)),
+                    f"{p.id}: unknown skill {tag!r}",
+                )
 
 
 def _check_faq(faq: FaqBook, known: set[str], src: _Source) -> Iterator[Problem]:
@@ -348,21 +391,28 @@ def _check_faq(faq: FaqBook, known: set[str], src: _Source) -> Iterator[Problem]
     for i, entry in enumerate(faq.faq):
         for j, ref in enumerate(entry.related):
             if ref not in known:
-                yield Problem(src.name, src.line(("faq", i, "related", j)),
-                              f"{entry.id}: related names unknown placement or service {ref!r}")
+                yield Problem(
+                    src.name,
+                    src.line(("faq", i, "related", j)),
+                    f"{entry.id}: related names unknown placement or service {ref!r}",
+                )
 
 
 def _check_synonyms(book: SynonymBook, src: _Source) -> Iterator[Problem]:
-    yield from _duplicates([(c.id, ("concepts", i)) for i, c in enumerate(book.concepts)],
-                           src, "concept")
+    yield from _duplicates(
+        [(c.id, ("concepts", i)) for i, c in enumerate(book.concepts)], src, "concept"
+    )
     seen: dict[tuple[str, str], str] = {}
     for i, concept in enumerate(book.concepts):
         for lang in ("fi", "en", "sv"):
             for j, term in enumerate(concept.get(lang)):
                 key = (lang, " ".join(term.casefold().split()))
                 if key in seen and seen[key] != concept.id:
-                    yield Problem(src.name, src.line(("concepts", i, lang, j)),
-                                  f"{term!r} is already in concept {seen[key]!r}")
+                    yield Problem(
+                        src.name,
+                        src.line(("concepts", i, lang, j)),
+                        f"{term!r} is already in concept {seen[key]!r}",
+                    )
                 seen.setdefault(key, concept.id)
 
 
@@ -385,12 +435,20 @@ def check(directory: Path = DEFAULT_DIR) -> tuple[Knowledge | None, list[Problem
         for i, s in enumerate(services.services):
             for tid in s.themes:
                 if themes and tid not in themes:
-                    problems.append(Problem(ssrc.name, ssrc.line(("services", i, "themes")),
-                                            f"{s.id}: unknown theme {tid!r}"))
+                    problems.append(
+                        Problem(
+                            ssrc.name,
+                            ssrc.line(("services", i, "themes")),
+                            f"{s.id}: unknown theme {tid!r}",
+                        )
+                    )
     if isinstance(placements, PlacementBook):
         problems += _check_placements(placements, sources["placements.yaml"])
-    if isinstance(faq, FaqBook) and isinstance(placements, PlacementBook) \
-            and service_ids is not None:
+    if (
+        isinstance(faq, FaqBook)
+        and isinstance(placements, PlacementBook)
+        and service_ids is not None
+    ):
         known = service_ids | {p.id for p in placements.placements}
         problems += _check_faq(faq, known, sources["faq.yaml"])
     if isinstance(synonyms, SynonymBook):

@@ -17,10 +17,10 @@ import pytest
 
 from bot.app import App, build_app
 from bot.config import Settings
-from locales.i18n import I18n
-from dialogs.store.db import Database
 from dialogs.faq_match import FaqMatcher
+from dialogs.store.db import Database
 from knowledge.loader import Knowledge, load
+from locales.i18n import I18n
 from tests.conversation import Conversation
 from tests.fake_telegram import fake_telegram as _fake_telegram
 

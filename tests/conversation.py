@@ -98,8 +98,9 @@ class Conversation:
                 return message
         return None
 
-    async def press(self, payload: str, message_id: int | None = None,
-                    update_id: int | None = -1) -> list[Action]:
+    async def press(
+        self, payload: str, message_id: int | None = None, update_id: int | None = -1
+    ) -> list[Action]:
         if message_id is None:
             holder = self.holder(payload)
             message_id = holder.id if holder else self.last.id
@@ -120,8 +121,11 @@ class Conversation:
     @property
     def keyboard_message(self) -> Message:
         """The newest message that has buttons."""
-        return next(m for m in sorted(self.messages.values(), key=lambda m: m.id, reverse=True)
-                    if m.keyboard)
+        return next(
+            m
+            for m in sorted(self.messages.values(), key=lambda m: m.id, reverse=True)
+            if m.keyboard
+        )
 
     @property
     def labels(self) -> list[str]:

@@ -70,14 +70,17 @@ def test_environment_overrides_dotenv(isolated: Path, monkeypatch: pytest.Monkey
     assert load_settings().default_locale == "en"
 
 
-@pytest.mark.parametrize(("raw", "ids"), [
-    ("1, 2;3", {1, 2, 3}),
-    ("42", {42}),
-    (" 7 ,", {7}),
-    ("", set()),
-    ("-100123, 5", {-100123, 5}),
-    ("1;1;1", {1}),
-])
+@pytest.mark.parametrize(
+    ("raw", "ids"),
+    [
+        ("1, 2;3", {1, 2, 3}),
+        ("42", {42}),
+        (" 7 ,", {7}),
+        ("", set()),
+        ("-100123, 5", {-100123, 5}),
+        ("1;1;1", {1}),
+    ],
+)
 def test_admin_ids_parse(monkeypatch: pytest.MonkeyPatch, raw: str, ids: set[int]) -> None:
     monkeypatch.setenv("ADMIN_IDS", raw)
     assert Settings(_env_file=None).admin_ids == frozenset(ids)
@@ -226,17 +229,28 @@ def test_token_is_not_in_str_or_repr(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("WEBHOOK_SECRET", "hook-secret-value")
     s = load_settings(_env_file=None)
     assert s.bot_token is not None and s.bot_token.get_secret_value() == TOKEN
-    for shown in (str(s), repr(s), f"{s}", str(s.model_dump()), s.model_dump_json(),
-                  str(s.bot_token), repr(s.bot_token)):
+    for shown in (
+        str(s),
+        repr(s),
+        f"{s}",
+        str(s.model_dump()),
+        s.model_dump_json(),
+        str(s.bot_token),
+        repr(s.bot_token),
+    ):
         assert SECRET_PART not in shown
         assert "hook-secret-value" not in shown
 
 
-@pytest.mark.parametrize("bad", ["AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw",
-                                 "bot123:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw",
-                                 '"123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw"'])
-def test_bad_token_is_not_in_the_error(monkeypatch: pytest.MonkeyPatch, capsys,
-                                       bad: str) -> None:
+@pytest.mark.parametrize(
+    "bad",
+    [
+        "AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw",
+        "bot123:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw",
+        '"123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw"',
+    ],
+)
+def test_bad_token_is_not_in_the_error(monkeypatch: pytest.MonkeyPatch, capsys, bad: str) -> None:
     monkeypatch.setenv("BOT_TOKEN", bad)
     with pytest.raises(ConfigError) as caught:
         load_settings(_env_file=None)
@@ -247,8 +261,9 @@ def test_bad_token_is_not_in_the_error(monkeypatch: pytest.MonkeyPatch, capsys,
     assert SECRET_PART not in out + err
 
 
-def test_token_is_not_in_log_output(monkeypatch: pytest.MonkeyPatch, isolated: Path,
-                                    caplog: pytest.LogCaptureFixture, capsys) -> None:
+def test_token_is_not_in_log_output(
+    monkeypatch: pytest.MonkeyPatch, isolated: Path, caplog: pytest.LogCaptureFixture, capsys
+) -> None:
     """A whole console session with a token set and every logger at DEBUG."""
     monkeypatch.setenv("BOT_TOKEN", TOKEN)
     monkeypatch.setenv("LOG_LEVEL", "DEBUG")

@@ -26,8 +26,10 @@ def test_bot_postgres_and_redis_with_health_checks() -> None:
     for name, service in services.items():
         assert service["healthcheck"]["test"], name
     depends = services["bot"]["depends_on"]
-    assert depends == {"postgres": {"condition": "service_healthy"},
-                       "redis": {"condition": "service_healthy"}}
+    assert depends == {
+        "postgres": {"condition": "service_healthy"},
+        "redis": {"condition": "service_healthy"},
+    }
 
 
 def test_the_bot_gets_only_settings_it_knows() -> None:

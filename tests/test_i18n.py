@@ -63,8 +63,10 @@ def test_translations_keep_placeholders_and_markup(lang: str) -> None:
         strings = message.string if isinstance(message.string, tuple) else (message.string,)
         want = set(PLACEHOLDER.findall(" ".join(ids)))
         for text in strings:
-            if set(PLACEHOLDER.findall(text)) != want - ({"{n}"} if len(ids) > 1 else set()) \
-                    and set(PLACEHOLDER.findall(text)) != want:
+            if (
+                set(PLACEHOLDER.findall(text)) != want - ({"{n}"} if len(ids) > 1 else set())
+                and set(PLACEHOLDER.findall(text)) != want
+            ):
                 problems.append((ids[0], text))
             if sorted(TAG.findall(text)) != sorted(TAG.findall(ids[0])):
                 problems.append((ids[0], text))
@@ -93,9 +95,17 @@ def test_dates_and_numbers_are_formatted_for_the_locale() -> None:
     assert i18n("fi").date(late) == "28.11.2026"
 
 
-@pytest.mark.parametrize(("code", "lang"), [
-    ("fi", "fi"), ("sv-FI", "sv"), ("en_GB", "en"), ("EN", "en"), ("de", "fi"), (None, "fi"),
-    ("", "fi"),
-])
+@pytest.mark.parametrize(
+    ("code", "lang"),
+    [
+        ("fi", "fi"),
+        ("sv-FI", "sv"),
+        ("en_GB", "en"),
+        ("EN", "en"),
+        ("de", "fi"),
+        (None, "fi"),
+        ("", "fi"),
+    ],
+)
 def test_telegram_language_code_picks_our_language(code: str | None, lang: str) -> None:
     assert I18n().pick(code) == lang

@@ -48,9 +48,13 @@ async def redis_throttle():
 async def test_redis_bucket_is_shared_and_atomic(redis_throttle: RedisThrottle) -> None:
     second = RedisThrottle(REDIS_URL, rate=0.5, burst=3, prefix=redis_throttle.prefix)
     try:
-        verdicts = [await redis_throttle.check(7), await second.check(7),
-                    await redis_throttle.check(7), await second.check(7),
-                    await redis_throttle.check(7)]
+        verdicts = [
+            await redis_throttle.check(7),
+            await second.check(7),
+            await redis_throttle.check(7),
+            await second.check(7),
+            await redis_throttle.check(7),
+        ]
         assert verdicts == [Verdict.ALLOW] * 3 + [Verdict.NOTIFY, Verdict.DROP]
         assert await second.check(8) is Verdict.ALLOW
     finally:

@@ -44,6 +44,8 @@ T = TypeVar("T")
 
 def _dumps(value: Any) -> str:
     return orjson.dumps(value).decode()
+
+
 NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
 
 
@@ -82,10 +84,12 @@ async def _api(call: Callable[[], Awaitable[T]]) -> T:
 def markup(keyboard: Keyboard) -> InlineKeyboardMarkup | None:
     if not keyboard:
         return None
-    return InlineKeyboardMarkup(inline_keyboard=[
-        [InlineKeyboardButton(text=b.label, callback_data=b.payload, url=b.url) for b in row]
-        for row in keyboard
-    ])
+    return InlineKeyboardMarkup(
+        inline_keyboard=[
+            [InlineKeyboardButton(text=b.label, callback_data=b.payload, url=b.url) for b in row]
+            for row in keyboard
+        ]
+    )
 
 
 class AiogramTransport:
@@ -93,8 +97,9 @@ class AiogramTransport:
 
     def __init__(self, token: str, api_url: str) -> None:
         # orjson reads the Bot API's answers several times faster than the json module
-        self.session = AiohttpSession(api=TelegramAPIServer.from_base(api_url),
-                                      json_loads=orjson.loads, json_dumps=_dumps)
+        self.session = AiohttpSession(
+            api=TelegramAPIServer.from_base(api_url), json_loads=orjson.loads, json_dumps=_dumps
+        )
         self.bot = Bot(token, session=self.session)
         self.bot_id = self.bot.id
         self.username = ""
@@ -106,11 +111,18 @@ class AiogramTransport:
     async def close(self) -> None:
         await self.session.close()
 
-    async def get_updates(self, offset: int | None, wait: int, limit: int = 100
-                          ) -> Sequence[Update]:
-        return await _api(lambda: self.bot.get_updates(
-            offset=offset, timeout=wait, limit=limit, allowed_updates=ALLOWED_UPDATES,
-            request_timeout=wait + 15))
+    async def get_updates(
+        self, offset: int | None, wait: int, limit: int = 100
+    ) -> Sequence[Update]:
+        return await _api(
+            lambda: self.bot.get_updates(
+                offset=offset,
+                timeout=wait,
+                limit=limit,
+                allowed_updates=ALLOWED_UPDATES,
+                request_timeout=wait + 15,
+            )
+        )
 
     def parse_update(self, data: dict[str, Any]) -> Update:
         return Update.model_validate(data, context={"bot": self.bot})
@@ -118,46 +130,78 @@ class AiogramTransport:
     def incoming(self, update: Update) -> Incoming:
         return incoming(update, self.bot_id)
 
-    async def send_text(self, chat_id: int, text: str, keyboard: Keyboard, html: bool = True
-                        ) -> int:
-        message = await _api(lambda: self.bot.send_message(
-            chat_id, text, parse_mode="HTML" if html else None, reply_markup=markup(keyboard),
-            link_preview_options=NO_PREVIEW))
+    async def send_text(
+        self, chat_id: int, text: str, keyboard: Keyboard, html: bool = True
+    ) -> int:
+        message = await _api(
+            lambda: self.bot.send_message(
+                chat_id,
+                text,
+                parse_mode="HTML" if html else None,
+                reply_markup=markup(keyboard),
+                link_preview_options=NO_PREVIEW,
+            )
+        )
         return message.message_id
 
-    async def edit_text(self, chat_id: int, message_id: int, text: str, keyboard: Keyboard,
-                        html: bool = True) -> None:
-        await _api(lambda: self.bot.edit_message_text(
-            text=text, chat_id=chat_id, message_id=message_id,
-            parse_mode="HTML" if html else None, reply_markup=markup(keyboard),
-            link_preview_options=NO_PREVIEW))
+    async def edit_text(
+        self, chat_id: int, message_id: int, text: str, keyboard: Keyboard, html: bool = True
+    ) -> None:
+        await _api(
+            lambda: self.bot.edit_message_text(
+                text=text,
+                chat_id=chat_id,
+                message_id=message_id,
+                parse_mode="HTML" if html else None,
+                reply_markup=markup(keyboard),
+                link_preview_options=NO_PREVIEW,
+            )
+        )
 
-    async def send_file(self, chat_id: int, kind: str, data: bytes, filename: str,
-                        caption: str) -> int:
+    async def send_file(
+        self, chat_id: int, kind: str, data: bytes, filename: str, caption: str
+    ) -> int:
         upload = BufferedInputFile(data, filename=filename)
         if kind == "photo":
-            message = await _api(lambda: self.bot.send_photo(
-                chat_id, upload, caption=caption or None, parse_mode="HTML"))
+            message = await _api(
+                lambda: self.bot.send_photo(
+                    chat_id, upload, caption=caption or None, parse_mode="HTML"
+                )
+            )
         else:
-            message = await _api(lambda: self.bot.send_document(
-                chat_id, upload, caption=caption or None, parse_mode="HTML"))
+            message = await _api(
+                lambda: self.bot.send_document(
+                    chat_id, upload, caption=caption or None, parse_mode="HTML"
+                )
+            )
         return message.message_id
 
     async def answer_callback(self, callback_id: str, text: str, alert: bool) -> None:
-        await _api(lambda: self.bot.answer_callback_query(callback_id, text=text or None,
-                                                          show_alert=alert))
+        await _api(
+            lambda: self.bot.answer_callback_query(callback_id, text=text or None, show_alert=alert)
+        )
 
-    async def set_commands(self, commands: list[tuple[str, str]], chat_id: int | None,
-                           language: str | None) -> None:
+    async def set_commands(
+        self, commands: list[tuple[str, str]], chat_id: int | None, language: str | None
+    ) -> None:
         scope = BotCommandScopeChat(chat_id=chat_id) if chat_id else BotCommandScopeDefault()
-        await _api(lambda: self.bot.set_my_commands(
-            [BotCommand(command=n, description=d) for n, d in commands], scope=scope,
-            language_code=language))
+        await _api(
+            lambda: self.bot.set_my_commands(
+                [BotCommand(command=n, description=d) for n, d in commands],
+                scope=scope,
+                language_code=language,
+            )
+        )
 
     async def delete_webhook(self) -> None:
         await _api(lambda: self.bot.delete_webhook(drop_pending_updates=False))
 
     async def set_webhook(self, url: str, secret: str) -> None:
-        await _api(lambda: self.bot.set_webhook(url, secret_token=secret,
-                                                allowed_updates=ALLOWED_UPDATES,
-                                                drop_pending_updates=False))
+        await _api(
+            lambda: self.bot.set_webhook(
+                url,
+                secret_token=secret,
+                allowed_updates=ALLOWED_UPDATES,
+                drop_pending_updates=False,
+            )
+        )

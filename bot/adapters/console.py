@@ -71,8 +71,7 @@ class ConsoleDoor:
         sender = Sender(self.user_id, self.user_id, self.lang)
         stripped = line.strip()
         buttons = self.current_buttons()
-        if stripped.isascii() and stripped.isdigit() and len(stripped) <= 2 \
-                and buttons is not None:
+        if stripped.isascii() and stripped.isdigit() and len(stripped) <= 2 and buttons is not None:
             message_id, payloads = buttons
             index = int(stripped) - 1
             if not 0 <= index < len(payloads):
@@ -104,7 +103,7 @@ class ConsoleDoor:
                 if action.text == old:
                     self._print_keyboard(action.keyboard)
                 elif old and action.text.startswith(old):
-                    self._print("   " + self._fmt(action.text[len(old):].strip()))
+                    self._print("   " + self._fmt(action.text[len(old) :].strip()))
                     self._print_keyboard(action.keyboard)
                 else:
                     self._print()
@@ -136,8 +135,10 @@ class ConsoleDoor:
 
     async def run(self) -> None:
         if self.interactive:
-            self._print("kierto-bot console · type /start to begin, a number to press a "
-                        "button, Ctrl-D to quit.")
+            self._print(
+                "kierto-bot console · type /start to begin, a number to press a "
+                "button, Ctrl-D to quit."
+            )
         while (line := await self._readline()) is not None:
             event = self.event_for(line)
             if event is not None:

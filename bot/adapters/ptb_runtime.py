@@ -66,10 +66,12 @@ async def _api(call: Callable[[], Awaitable[T]]) -> T:
 def markup(keyboard: Keyboard) -> InlineKeyboardMarkup | None:
     if not keyboard:
         return None
-    return InlineKeyboardMarkup([
-        [InlineKeyboardButton(b.label, callback_data=b.payload, url=b.url) for b in row]
-        for row in keyboard
-    ])
+    return InlineKeyboardMarkup(
+        [
+            [InlineKeyboardButton(b.label, callback_data=b.payload, url=b.url) for b in row]
+            for row in keyboard
+        ]
+    )
 
 
 class PtbTransport:
@@ -80,10 +82,16 @@ class PtbTransport:
             token,
             base_url=f"{api_url}/bot",
             base_file_url=f"{api_url}/file/bot",
-            request=HTTPXRequest(connection_pool_size=128, read_timeout=15, write_timeout=30,
-                                 connect_timeout=10, pool_timeout=10),
-            get_updates_request=HTTPXRequest(connection_pool_size=2, read_timeout=60,
-                                             connect_timeout=10),
+            request=HTTPXRequest(
+                connection_pool_size=128,
+                read_timeout=15,
+                write_timeout=30,
+                connect_timeout=10,
+                pool_timeout=10,
+            ),
+            get_updates_request=HTTPXRequest(
+                connection_pool_size=2, read_timeout=60, connect_timeout=10
+            ),
         )
         self.bot_id = int(token.split(":")[0])
         self.username = ""
@@ -96,11 +104,18 @@ class PtbTransport:
     async def close(self) -> None:
         await self.bot.shutdown()
 
-    async def get_updates(self, offset: int | None, wait: int, limit: int = 100
-                          ) -> Sequence[Update]:
-        return await _api(lambda: self.bot.get_updates(
-            offset=offset, timeout=wait, limit=limit, allowed_updates=ALLOWED_UPDATES,
-            read_timeout=wait + 15))
+    async def get_updates(
+        self, offset: int | None, wait: int, limit: int = 100
+    ) -> Sequence[Update]:
+        return await _api(
+            lambda: self.bot.get_updates(
+                offset=offset,
+                timeout=wait,
+                limit=limit,
+                allowed_updates=ALLOWED_UPDATES,
+                read_timeout=wait + 15,
+            )
+        )
 
     def parse_update(self, data: dict[str, Any]) -> Update:
         update = Update.de_json(data, self.bot)
@@ -111,44 +126,76 @@ class PtbTransport:
     def incoming(self, update: Update) -> Incoming:
         return incoming(update, self.bot_id)
 
-    async def send_text(self, chat_id: int, text: str, keyboard: Keyboard, html: bool = True
-                        ) -> int:
-        message = await _api(lambda: self.bot.send_message(
-            chat_id, text, parse_mode="HTML" if html else None, reply_markup=markup(keyboard),
-            link_preview_options=NO_PREVIEW))
+    async def send_text(
+        self, chat_id: int, text: str, keyboard: Keyboard, html: bool = True
+    ) -> int:
+        message = await _api(
+            lambda: self.bot.send_message(
+                chat_id,
+                text,
+                parse_mode="HTML" if html else None,
+                reply_markup=markup(keyboard),
+                link_preview_options=NO_PREVIEW,
+            )
+        )
         return message.message_id
 
-    async def edit_text(self, chat_id: int, message_id: int, text: str, keyboard: Keyboard,
-                        html: bool = True) -> None:
-        await _api(lambda: self.bot.edit_message_text(
-            text, chat_id=chat_id, message_id=message_id, parse_mode="HTML" if html else None,
-            reply_markup=markup(keyboard), link_preview_options=NO_PREVIEW))
+    async def edit_text(
+        self, chat_id: int, message_id: int, text: str, keyboard: Keyboard, html: bool = True
+    ) -> None:
+        await _api(
+            lambda: self.bot.edit_message_text(
+                text,
+                chat_id=chat_id,
+                message_id=message_id,
+                parse_mode="HTML" if html else None,
+                reply_markup=markup(keyboard),
+                link_preview_options=NO_PREVIEW,
+            )
+        )
 
-    async def send_file(self, chat_id: int, kind: str, data: bytes, filename: str,
-                        caption: str) -> int:
+    async def send_file(
+        self, chat_id: int, kind: str, data: bytes, filename: str, caption: str
+    ) -> int:
         upload = InputFile(data, filename=filename)
         if kind == "photo":
-            message = await _api(lambda: self.bot.send_photo(
-                chat_id, upload, caption=caption or None, parse_mode="HTML"))
+            message = await _api(
+                lambda: self.bot.send_photo(
+                    chat_id, upload, caption=caption or None, parse_mode="HTML"
+                )
+            )
         else:
-            message = await _api(lambda: self.bot.send_document(
-                chat_id, upload, caption=caption or None, parse_mode="HTML"))
+            message = await _api(
+                lambda: self.bot.send_document(
+                    chat_id, upload, caption=caption or None, parse_mode="HTML"
+                )
+            )
         return message.message_id
 
     async def answer_callback(self, callback_id: str, text: str, alert: bool) -> None:
-        await _api(lambda: self.bot.answer_callback_query(callback_id, text=text or None,
-                                                          show_alert=alert))
+        await _api(
+            lambda: self.bot.answer_callback_query(callback_id, text=text or None, show_alert=alert)
+        )
 
-    async def set_commands(self, commands: list[tuple[str, str]], chat_id: int | None,
-                           language: str | None) -> None:
+    async def set_commands(
+        self, commands: list[tuple[str, str]], chat_id: int | None, language: str | None
+    ) -> None:
         scope = BotCommandScopeChat(chat_id) if chat_id else BotCommandScopeDefault()
-        await _api(lambda: self.bot.set_my_commands(
-            [BotCommand(n, d) for n, d in commands], scope=scope, language_code=language))
+        await _api(
+            lambda: self.bot.set_my_commands(
+                [BotCommand(n, d) for n, d in commands], scope=scope, language_code=language
+            )
+        )
 
     async def delete_webhook(self) -> None:
         await _api(lambda: self.bot.delete_webhook(drop_pending_updates=False))
 
     async def set_webhook(self, url: str, secret: str) -> None:
-        await _api(lambda: self.bot.set_webhook(url, secret_token=secret,
-                                                allowed_updates=ALLOWED_UPDATES,
-                                                drop_pending_updates=False))
+        await _api(
+            lambda: self.bot.set_webhook(
+                url,
+                secret_token=secret,
+                allowed_updates=ALLOWED_UPDATES,
+                drop_pending_updates=False,
+            )
+        )

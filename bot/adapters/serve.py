@@ -62,16 +62,20 @@ async def polling(app: App, runtime: str) -> int:
 async def webhook(app: App, runtime: str) -> int:
     settings = app.settings
     if not settings.webhook_url or settings.webhook_secret is None:
-        print("kierto-bot: configuration error: WEBHOOK_URL and WEBHOOK_SECRET are both "
-              "needed for the webhook", file=sys.stderr)
+        print(
+            "kierto-bot: configuration error: WEBHOOK_URL and WEBHOOK_SECRET are both "
+            "needed for the webhook",
+            file=sys.stderr,
+        )
         return 2
     transport = make_transport(app, runtime)
     throttle = make_throttle(settings.redis_url, settings.flood_rate, settings.flood_burst)
     door = TelegramDoor(app, transport, throttle)
     install_signal_handlers(door.stopping)
     secret = settings.webhook_secret.get_secret_value()
-    runner = web.AppRunner(door.web_app(webhook_path(settings.webhook_url), secret),
-                           shutdown_timeout=30)
+    runner = web.AppRunner(
+        door.web_app(webhook_path(settings.webhook_url), secret), shutdown_timeout=30
+    )
     scheduler = start_maintenance(app)
     try:
         await door.prepare()

@@ -70,8 +70,21 @@ class Incoming:
 # aiogram's and python-telegram-bot's update objects use the Bot API's own field names, so
 # one translation serves both.
 
-MEDIA_KINDS = ("sticker", "photo", "voice", "video", "video_note", "animation", "audio",
-               "document", "location", "contact", "poll", "dice", "venue")
+MEDIA_KINDS = (
+    "sticker",
+    "photo",
+    "voice",
+    "video",
+    "video_note",
+    "animation",
+    "audio",
+    "document",
+    "location",
+    "contact",
+    "poll",
+    "dice",
+    "venue",
+)
 
 
 def _reply_to(message: Any, bot_id: int) -> ReplyTo | None:
@@ -79,8 +92,11 @@ def _reply_to(message: Any, bot_id: int) -> ReplyTo | None:
     if replied is None:
         return None
     author = replied.from_user
-    return ReplyTo(replied.message_id, replied.text or replied.caption or "",
-                   from_bot=author is not None and author.id == bot_id)
+    return ReplyTo(
+        replied.message_id,
+        replied.text or replied.caption or "",
+        from_bot=author is not None and author.id == bot_id,
+    )
 
 
 def message_event(message: Any, update_id: int, bot_id: int) -> Event | None:
@@ -108,12 +124,18 @@ def incoming(update: Any, bot_id: int) -> Incoming:
     if query.data is None:
         return Incoming(update.update_id, None, query.id)
     chat = query.message.chat if query.message is not None else None
-    sender = Sender(query.from_user.id, chat.id if chat else query.from_user.id,
-                    query.from_user.language_code, str(chat.type) if chat else "private")
+    sender = Sender(
+        query.from_user.id,
+        chat.id if chat else query.from_user.id,
+        query.from_user.language_code,
+        str(chat.type) if chat else "private",
+    )
     message_id = query.message.message_id if query.message is not None else None
-    return Incoming(update.update_id,
-                    Event(sender, Button(str(query.data), message_id), update.update_id),
-                    query.id)
+    return Incoming(
+        update.update_id,
+        Event(sender, Button(str(query.data), message_id), update.update_id),
+        query.id,
+    )
 
 
 class Transport(Protocol):
@@ -125,26 +147,32 @@ class Transport(Protocol):
 
     async def start(self) -> None: ...
     async def close(self) -> None: ...
-    async def get_updates(self, offset: int | None, wait: int, limit: int = 100
-                          ) -> Sequence[Any]: ...
+    async def get_updates(
+        self, offset: int | None, wait: int, limit: int = 100
+    ) -> Sequence[Any]: ...
     def parse_update(self, data: dict[str, Any]) -> Any: ...
     def incoming(self, update: Any) -> Incoming: ...
-    async def send_text(self, chat_id: int, text: str, keyboard: Keyboard, html: bool = True
-                        ) -> int: ...
-    async def edit_text(self, chat_id: int, message_id: int, text: str, keyboard: Keyboard,
-                        html: bool = True) -> None: ...
-    async def send_file(self, chat_id: int, kind: str, data: bytes, filename: str,
-                        caption: str) -> int: ...
+    async def send_text(
+        self, chat_id: int, text: str, keyboard: Keyboard, html: bool = True
+    ) -> int: ...
+    async def edit_text(
+        self, chat_id: int, message_id: int, text: str, keyboard: Keyboard, html: bool = True
+    ) -> None: ...
+    async def send_file(
+        self, chat_id: int, kind: str, data: bytes, filename: str, caption: str
+    ) -> int: ...
     async def answer_callback(self, callback_id: str, text: str, alert: bool) -> None: ...
-    async def set_commands(self, commands: list[tuple[str, str]], chat_id: int | None,
-                           language: str | None) -> None: ...
+    async def set_commands(
+        self, commands: list[tuple[str, str]], chat_id: int | None, language: str | None
+    ) -> None: ...
     async def delete_webhook(self) -> None: ...
     async def set_webhook(self, url: str, secret: str) -> None: ...
 
 
 class TelegramDoor:
-    def __init__(self, app: App, transport: Transport, throttle: Throttle,
-                 send_rate: SendRate | None = None) -> None:
+    def __init__(
+        self, app: App, transport: Transport, throttle: Throttle, send_rate: SendRate | None = None
+    ) -> None:
         self.app = app
         self.transport = transport
         self.throttle = throttle
@@ -156,8 +184,12 @@ class TelegramDoor:
 
     # ------------------------------------------------------------------ one update
 
-    async def handle(self, update: Any, parsed: Incoming | None = None,
-                     committed: Callable[[], None] | None = None) -> None:
+    async def handle(
+        self,
+        update: Any,
+        parsed: Incoming | None = None,
+        committed: Callable[[], None] | None = None,
+    ) -> None:
         """Handle one update completely; never raises. `committed` is called once its
         writes are committed (see `Engine.handle`)."""
         self.in_hand += 1
@@ -168,8 +200,9 @@ class TelegramDoor:
         finally:
             self.in_hand -= 1
 
-    async def _handle(self, incoming: Incoming, committed: Callable[[], None] | None = None
-                      ) -> None:
+    async def _handle(
+        self, incoming: Incoming, committed: Callable[[], None] | None = None
+    ) -> None:
         event = incoming.event
         if event is None:
             if incoming.callback_id:
@@ -181,17 +214,21 @@ class TelegramDoor:
             log.info("flood control: user update %s %s", incoming.update_id, verdict.name)
             if verdict is Verdict.NOTIFY:
                 t = self.app.i18n(self.app.i18n.pick(event.sender.language_code))
-                await self._send_text(event.chat_id, t._(
-                    "🐢 You are sending messages faster than I can read them, so I skipped "
-                    "some. Please wait a moment, then continue."), ())
+                await self._send_text(
+                    event.chat_id,
+                    t._(
+                        "🐢 You are sending messages faster than I can read them, so I skipped "
+                        "some. Please wait a moment, then continue."
+                    ),
+                    (),
+                )
             if incoming.callback_id:
                 await self._answer(incoming.callback_id, "", False)
             return
         actions = await self.app.engine.handle(event, committed)
         await self.render(event.chat_id, actions, incoming.callback_id)
 
-    async def render(self, chat_id: int, actions: list[Action], callback_id: str | None
-                     ) -> None:
+    async def render(self, chat_id: int, actions: list[Action], callback_id: str | None) -> None:
         toast = next((a for a in actions if isinstance(a, Toast)), None)
         answered = False
         try:
@@ -212,16 +249,21 @@ class TelegramDoor:
                     else:
                         await self._send_file(action)
                 except ApiError as exc:  # one refused message must not cost the others
-                    log.error("a %s to chat %s failed: %s", type(action).__name__,
-                              action.chat_id, exc.kind)
+                    log.error(
+                        "a %s to chat %s failed: %s",
+                        type(action).__name__,
+                        action.chat_id,
+                        exc.kind,
+                    )
         finally:
             if callback_id and not answered:
                 await self._answer(callback_id, "", False)
 
     # ------------------------------------------------------------------ sending
 
-    async def call(self, what: Callable[[], Awaitable[T]], chat_id: int | None = None,
-                   limited: bool = True) -> T | None:
+    async def call(
+        self, what: Callable[[], Awaitable[T]], chat_id: int | None = None, limited: bool = True
+    ) -> T | None:
         """Call the Bot API with Telegram's rules for failures (see the module docstring)."""
         for attempt in range(MAX_ATTEMPTS):
             if limited:
@@ -268,16 +310,22 @@ class TelegramDoor:
         for index, part in enumerate(parts):
             markup = keyboard if index == len(parts) - 1 else ()
             try:
-                await self.call(lambda p=part, m=markup: self.transport.send_text(chat_id, p, m),
-                                chat_id)
+                await self.call(
+                    lambda p=part, m=markup: self.transport.send_text(chat_id, p, m), chat_id
+                )
             except ApiError as exc:
                 if exc.kind != "bad":
                     raise
                 # Telegram refused our HTML: never lose the message, send it plain
-                log.error("Telegram refused a message (%s); sending it as plain text",
-                          exc.description)
-                await self.call(lambda p=part, m=markup: self.transport.send_text(
-                    chat_id, plain(p), m, html=False), chat_id)
+                log.error(
+                    "Telegram refused a message (%s); sending it as plain text", exc.description
+                )
+                await self.call(
+                    lambda p=part, m=markup: self.transport.send_text(
+                        chat_id, plain(p), m, html=False
+                    ),
+                    chat_id,
+                )
 
     async def _edit(self, action: Edit) -> None:
         parts = split_html(action.text)
@@ -285,9 +333,12 @@ class TelegramDoor:
             await self._send_text(action.chat_id, action.text, action.keyboard)
             return
         try:
-            await self.call(lambda: self.transport.edit_text(
-                action.chat_id, action.message_id, action.text, wrap_rows(action.keyboard)),
-                action.chat_id)
+            await self.call(
+                lambda: self.transport.edit_text(
+                    action.chat_id, action.message_id, action.text, wrap_rows(action.keyboard)
+                ),
+                action.chat_id,
+            )
         except ApiError as exc:
             if exc.kind not in ("not_found", "bad"):
                 raise
@@ -299,15 +350,21 @@ class TelegramDoor:
         if visible_length(caption) > CAPTION_LIMIT:
             pieces = split_html(caption, CAPTION_LIMIT)
             caption, rest = pieces[0], "\n\n".join(pieces[1:])
-        await self.call(lambda: self.transport.send_file(
-            action.chat_id, action.kind, action.data, action.filename, caption), action.chat_id)
+        await self.call(
+            lambda: self.transport.send_file(
+                action.chat_id, action.kind, action.data, action.filename, caption
+            ),
+            action.chat_id,
+        )
         if rest:
             await self._send_text(action.chat_id, rest, ())
 
     async def _answer(self, callback_id: str, text: str, alert: bool) -> None:
         try:
-            await self.call(lambda: self.transport.answer_callback(callback_id, text[:200], alert),
-                            limited=False)
+            await self.call(
+                lambda: self.transport.answer_callback(callback_id, text[:200], alert),
+                limited=False,
+            )
         except ApiError as exc:  # a press too old to answer: nothing to do
             log.info("could not answer a button press: %s", exc.description)
 
@@ -326,8 +383,7 @@ class TelegramDoor:
                 log.warning("Bot API not reachable (%s); retrying in %.0f s", exc.kind, delay)
                 await asyncio.sleep(exc.retry_after or delay)
                 delay = min(delay * 2, 30.0)
-        log.info("running as @%s with the %s runtime", self.transport.username,
-                 self.transport.name)
+        log.info("running as @%s with the %s runtime", self.transport.username, self.transport.name)
         try:
             await self.set_menus()
         except ApiError as exc:
@@ -339,8 +395,9 @@ class TelegramDoor:
         async with self.app.db.unit() as repo:
             menus = await self.app.engine.command_menus(repo)
         for menu in menus:
-            await self.call(lambda m=menu: self.transport.set_commands(
-                list(m.commands), m.chat_id, m.language))
+            await self.call(
+                lambda m=menu: self.transport.set_commands(list(m.commands), m.chat_id, m.language)
+            )
 
     # ------------------------------------------------------------------ polling
 
@@ -353,8 +410,7 @@ class TelegramDoor:
         while not self.stopping.is_set():
             while len(self.finishing) >= MAX_IN_HAND:  # sending is stuck (say, 429s)
                 await asyncio.wait(self.finishing, return_when=asyncio.FIRST_COMPLETED)
-            fetch = asyncio.ensure_future(
-                self.transport.get_updates(offset, POLL_TIMEOUT))
+            fetch = asyncio.ensure_future(self.transport.get_updates(offset, POLL_TIMEOUT))
             stop = asyncio.ensure_future(self.stopping.wait())
             done, _ = await asyncio.wait({fetch, stop}, return_when=asyncio.FIRST_COMPLETED)
             stop.cancel()
@@ -397,14 +453,20 @@ class TelegramDoor:
             done = asyncio.Event()
             committed.append(done)
             task = asyncio.create_task(
-                self._in_turn(self._last_of_user.get(user), update, parsed, done))
+                self._in_turn(self._last_of_user.get(user), update, parsed, done)
+            )
             self._last_of_user[user] = task
             self.finishing.add(task)
             task.add_done_callback(lambda t, u=user: self._finished(t, u))
         await asyncio.gather(*(done.wait() for done in committed))
 
-    async def _in_turn(self, previous: asyncio.Task[None] | None, update: Any,
-                       parsed: Incoming, committed: asyncio.Event) -> None:
+    async def _in_turn(
+        self,
+        previous: asyncio.Task[None] | None,
+        update: Any,
+        parsed: Incoming,
+        committed: asyncio.Event,
+    ) -> None:
         try:
             if previous is not None:
                 await asyncio.wait({previous})  # the same user's earlier update first
@@ -419,8 +481,9 @@ class TelegramDoor:
 
     # ------------------------------------------------------------------ web
 
-    def web_app(self, webhook_path: str | None = None, secret: str | None = None
-                ) -> web.Application:
+    def web_app(
+        self, webhook_path: str | None = None, secret: str | None = None
+    ) -> web.Application:
         app = web.Application(client_max_size=1024**2)
         app.router.add_get("/healthz", self._health)
         if webhook_path is not None:
@@ -450,8 +513,12 @@ class TelegramDoor:
             database = type(exc).__name__
         healthy = database == "ok"
         return web.json_response(
-            {"status": "ok" if healthy else "unhealthy", "database": database,
-             "runtime": self.transport.name, "updates_in_hand": self.in_hand},
+            {
+                "status": "ok" if healthy else "unhealthy",
+                "database": database,
+                "runtime": self.transport.name,
+                "updates_in_hand": self.in_hand,
+            },
             status=200 if healthy else 503,
         )
 

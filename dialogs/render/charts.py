@@ -30,9 +30,13 @@ def radar_png(
         return _radar(labels, values, previous, title, legend)
 
 
-def _radar(labels: Sequence[str], values: Sequence[float | None],
-           previous: Sequence[float | None] | None, title: str, legend: tuple[str, str]
-           ) -> bytes:
+def _radar(
+    labels: Sequence[str],
+    values: Sequence[float | None],
+    previous: Sequence[float | None] | None,
+    title: str,
+    legend: tuple[str, str],
+) -> bytes:
     count = len(labels)
     angles = [2 * math.pi * i / count for i in range(count)] + [0.0]
     fig = Figure(figsize=(6, 6), dpi=110)
@@ -43,8 +47,9 @@ def _radar(labels: Sequence[str], values: Sequence[float | None],
     ax.set_yticks([20, 40, 60, 80, 100])
     ax.set_yticklabels(["20", "40", "60", "80", "100"], fontsize=7, color=GREY)
     ax.set_xticks(angles[:-1])
-    shown = [label if v is not None else f"({label})" for label, v in zip(labels, values,
-                                                                         strict=True)]
+    shown = [
+        label if v is not None else f"({label})" for label, v in zip(labels, values, strict=True)
+    ]
     ax.set_xticklabels(shown, fontsize=9)
     if previous is not None:
         old = [v or 0.0 for v in previous] + [previous[0] or 0.0]

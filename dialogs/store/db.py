@@ -64,7 +64,8 @@ class InlineSqlite(aiosqlite.Connection):
 def _sqlite_creator(path: str) -> Any:
     async def connect() -> InlineSqlite:
         connection = InlineSqlite(
-            lambda: sqlite3.connect(path, check_same_thread=False), iter_chunk_size=64)
+            lambda: sqlite3.connect(path, check_same_thread=False), iter_chunk_size=64
+        )
         connection._thread.daemon = True  # as SQLAlchemy does for plain aiosqlite
         return await connection
 
@@ -72,8 +73,7 @@ def _sqlite_creator(path: str) -> Any:
 
 
 class Database:
-    def __init__(self, url: str, *, schema: str | None = None, inline_sqlite: bool = True
-                 ) -> None:
+    def __init__(self, url: str, *, schema: str | None = None, inline_sqlite: bool = True) -> None:
         """`inline_sqlite=False` keeps aiosqlite's worker thread (bench/engine_cost.py
         measures the difference)."""
         self.url = url

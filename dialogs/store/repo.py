@@ -92,9 +92,7 @@ class Audit(_Table):
         self.s.add(AuditEntry(action=action, subject=subject, actor_id=actor_id))
 
     async def recent(self, limit: int = 50) -> list[AuditEntry]:
-        rows = await self.s.execute(
-            select(AuditEntry).order_by(AuditEntry.id.desc()).limit(limit)
-        )
+        rows = await self.s.execute(select(AuditEntry).order_by(AuditEntry.id.desc()).limit(limit))
         return list(rows.scalars())
 
 
@@ -178,13 +176,13 @@ class Answers(_Table):
     async def values(self, assessment_id: int) -> dict[str, Any]:
         """Question id -> the answer as the flows use it: an option id, a list of them, or
         the free text."""
-        return {q: (a.text if a.value is None else a.value)
-                for q, a in (await self.of(assessment_id)).items()}
+        return {
+            q: (a.text if a.value is None else a.value)
+            for q, a in (await self.of(assessment_id)).items()
+        }
 
     async def of(self, assessment_id: int) -> dict[str, Answer]:
-        rows = await self.s.execute(
-            select(Answer).where(Answer.assessment_id == assessment_id)
-        )
+        rows = await self.s.execute(select(Answer).where(Answer.assessment_id == assessment_id))
         return {a.question_id: a for a in rows.scalars()}
 
 
@@ -192,8 +190,11 @@ class Contacts(_Table):
     async def add(self, user_id: int, company_id: int, assessment_id: int) -> bool:
         """Record a contact request; False if this assessment already has one."""
         stmt = self._insert(ContactRequest).values(
-            user_id=user_id, company_id=company_id, assessment_id=assessment_id,
-            status="new", created_at=utcnow(),
+            user_id=user_id,
+            company_id=company_id,
+            assessment_id=assessment_id,
+            status="new",
+            created_at=utcnow(),
         )
         return (await self.s.execute(stmt.on_conflict_do_nothing())).rowcount == 1
 
@@ -204,22 +205,25 @@ class Contacts(_Table):
         return list(rows.scalars())
 
     async def of_user(self, user_id: int) -> list[ContactRequest]:
-        rows = await self.s.execute(
-            select(ContactRequest).where(ContactRequest.user_id == user_id)
-        )
+        rows = await self.s.execute(select(ContactRequest).where(ContactRequest.user_id == user_id))
         return list(rows.scalars())
 
     async def mark(self, assessment_id: int, status: str) -> None:
-        await self.s.execute(update(ContactRequest)
-                             .where(ContactRequest.assessment_id == assessment_id)
-                             .values(status=status))
+        await self.s.execute(
+            update(ContactRequest)
+            .where(ContactRequest.assessment_id == assessment_id)
+            .values(status=status)
+        )
 
 
 class Interests(_Table):
     async def add(self, user_id: int, placement_id: str, prefs: dict[str, Any]) -> bool:
         """Record interest in a placement; False if it was recorded before (a double press)."""
         stmt = self._insert(PlacementInterest).values(
-            user_id=user_id, placement_id=placement_id, prefs=prefs, status="new",
+            user_id=user_id,
+            placement_id=placement_id,
+            prefs=prefs,
+            status="new",
             created_at=utcnow(),
         )
         return (await self.s.execute(stmt.on_conflict_do_nothing())).rowcount == 1
@@ -235,16 +239,21 @@ class Interests(_Table):
         return list(rows.scalars())
 
     async def open(self) -> list[PlacementInterest]:
-        rows = await self.s.execute(select(PlacementInterest)
-                                    .where(PlacementInterest.status == "new")
-                                    .order_by(PlacementInterest.id))
+        rows = await self.s.execute(
+            select(PlacementInterest)
+            .where(PlacementInterest.status == "new")
+            .order_by(PlacementInterest.id)
+        )
         return list(rows.scalars())
 
     async def mark(self, user_id: int, placement_id: str, status: str) -> None:
-        await self.s.execute(update(PlacementInterest)
-                             .where(PlacementInterest.user_id == user_id,
-                                    PlacementInterest.placement_id == placement_id)
-                             .values(status=status))
+        await self.s.execute(
+            update(PlacementInterest)
+            .where(
+                PlacementInterest.user_id == user_id, PlacementInterest.placement_id == placement_id
+            )
+            .values(status=status)
+        )
 
 
 class Votes(_Table):
@@ -267,17 +276,19 @@ class Votes(_Table):
         return {pid: int(total or 0) for pid, total in rows.all()}
 
     async def of_user(self, user_id: int) -> dict[str, int]:
-        rows = await self.s.execute(
-            select(PlacementVote).where(PlacementVote.user_id == user_id)
-        )
+        rows = await self.s.execute(select(PlacementVote).where(PlacementVote.user_id == user_id))
         return {v.placement_id: v.vote for v in rows.scalars()}
 
 
 class Misses(_Table):
-    def add(self, user_id: int | None, locale: str, text: str, best_id: str | None,
-            best_score: float) -> None:
-        self.s.add(FaqMiss(user_id=user_id, locale=locale, text=text, best_id=best_id,
-                           best_score=best_score))
+    def add(
+        self, user_id: int | None, locale: str, text: str, best_id: str | None, best_score: float
+    ) -> None:
+        self.s.add(
+            FaqMiss(
+                user_id=user_id, locale=locale, text=text, best_id=best_id, best_score=best_score
+            )
+        )
 
     async def of_user(self, user_id: int) -> list[FaqMiss]:
         rows = await self.s.execute(select(FaqMiss).where(FaqMiss.user_id == user_id))

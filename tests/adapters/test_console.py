@@ -22,14 +22,21 @@ from dialogs.events import Button, Command, Event, Sender, Text
 # --------------------------------------------------------------------------- the real command
 
 
-def run_chat(cwd: Path, stdin: str, *args: str, lang: str = "en",
-             user: int = 42) -> subprocess.CompletedProcess[str]:
+def run_chat(
+    cwd: Path, stdin: str, *args: str, lang: str = "en", user: int = 42
+) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if k.lower() not in Settings.model_fields}
     env.update(DATABASE_URL=f"sqlite+aiosqlite:///{cwd / 'chat.db'}", PYTHONUTF8="1")
     return subprocess.run(
         [sys.executable, "-m", "bot", "chat", "--user", str(user), "--lang", lang, *args],
-        input=stdin, capture_output=True, text=True, encoding="utf-8", cwd=cwd, env=env,
-        timeout=120, check=False,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        cwd=cwd,
+        env=env,
+        timeout=120,
+        check=False,
     )
 
 
@@ -59,15 +66,19 @@ def test_start_greets_numbers_the_buttons_and_a_number_presses_one(tmp_path: Pat
     assert "<b>" not in reply1, "HTML is rendered as plain text"
     assert "Who are you?" in reply1
     buttons = re.findall(r"\[(\d+)\] ([^\[\n]+?)(?=\s{3}|$)", reply1, flags=re.M)
-    assert buttons == [("1", "🏢 I represent a company"),
-                       ("2", "🧑 I am looking for a workshop placement"),
-                       ("3", "👀 Just looking around")]
+    assert buttons == [
+        ("1", "🏢 I represent a company"),
+        ("2", "🧑 I am looking for a workshop placement"),
+        ("3", "👀 Just looking around"),
+    ]
     assert typed2 == "1"
     assert "What is your company's name?" in reply2
     # the press reached the store: the user is a company in the kartoitus flow
     assert db_row(tmp_path, "select role from users where id = 42") == ("company",)
     assert db_row(tmp_path, "select flow, step from dialog_states where user_id = 42") == (
-        "kartoitus", "name")
+        "kartoitus",
+        "name",
+    )
 
 
 def test_end_of_input_ends_cleanly(tmp_path: Path) -> None:
@@ -103,8 +114,10 @@ def test_a_digit_that_is_not_a_number_does_not_crash_the_console(tmp_path: Path)
     assert "Traceback" not in result.stderr, result.stderr
     assert result.returncode == 0
     # not a button number: it goes to the bot as text, and the bot answers it
-    assert "Send this question to a person" in turns(result.stdout)[-1][1] \
+    assert (
+        "Send this question to a person" in turns(result.stdout)[-1][1]
         or "don't know" in turns(result.stdout)[-1][1]
+    )
 
 
 def test_finnish(tmp_path: Path) -> None:
@@ -146,8 +159,14 @@ def test_two_files_do_not_overwrite_each_other(tmp_path: Path) -> None:
 
 def door(tmp_path: Path, user_id: int = 42) -> tuple[ConsoleDoor, io.StringIO]:
     stdout = io.StringIO()
-    return ConsoleDoor(None, user_id=user_id, lang="en", out_dir=tmp_path / "files",  # type: ignore[arg-type]
-                       stdin=io.StringIO(""), stdout=stdout), stdout
+    return ConsoleDoor(
+        None,
+        user_id=user_id,
+        lang="en",
+        out_dir=tmp_path / "files",  # type: ignore[arg-type]
+        stdin=io.StringIO(""),
+        stdout=stdout,
+    ), stdout
 
 
 def take(stdout: io.StringIO) -> str:
@@ -206,9 +225,13 @@ def test_edit_with_a_different_text_prints_it_whole(tmp_path: Path) -> None:
 
 def test_numbering_follows_the_newest_message_with_buttons(tmp_path: Path) -> None:
     d, _ = door(tmp_path)
-    d.render([Send(42, "first", kb(("A1", "A2"))),
-              Send(42, "second", kb(("B1",), ("B2",))),
-              Send(42, "third, no buttons")])
+    d.render(
+        [
+            Send(42, "first", kb(("A1", "A2"))),
+            Send(42, "second", kb(("B1",), ("B2",))),
+            Send(42, "third, no buttons"),
+        ]
+    )
     assert d.current_buttons() == (2, ["p:b1", "p:b2"])
     assert d.event_for("2") == Event(Sender(42, 42, "en"), Button("p:b2", 2))
     # the newest keyboard goes away: numbers belong to the one before it again
@@ -264,13 +287,16 @@ def test_unicode_digits_do_not_raise(tmp_path: Path, typed: str) -> None:
 
 def test_send_file_is_saved_and_its_path_printed(tmp_path: Path) -> None:
     d, out = door(tmp_path)
-    d.render([SendFile(42, "photo", b"\x89PNG fake", "chart.png", "<b>Your</b> result"),
-              SendFile(42, "document", b"%PDF fake", "report.pdf")])
+    d.render(
+        [
+            SendFile(42, "photo", b"\x89PNG fake", "chart.png", "<b>Your</b> result"),
+            SendFile(42, "document", b"%PDF fake", "report.pdf"),
+        ]
+    )
     first, second = tmp_path / "files" / "001-chart.png", tmp_path / "files" / "002-report.pdf"
     assert first.read_bytes() == b"\x89PNG fake"
     assert second.read_bytes() == b"%PDF fake"
-    assert take(out) == (f"🖼 photo saved: {first} — Your result\n"
-                         f"📎 file saved: {second}\n")
+    assert take(out) == (f"🖼 photo saved: {first} — Your result\n📎 file saved: {second}\n")
 
 
 def test_toasts_and_messages_to_other_chats(tmp_path: Path) -> None:
@@ -281,8 +307,14 @@ def test_toasts_and_messages_to_other_chats(tmp_path: Path) -> None:
 
 async def test_run_reads_piped_lines_and_renders_the_engine_answers(app, tmp_path: Path) -> None:
     stdout = io.StringIO()
-    d = ConsoleDoor(app.engine, user_id=42, lang="en", out_dir=tmp_path / "files",
-                    stdin=io.StringIO("/start\n3\n"), stdout=stdout)
+    d = ConsoleDoor(
+        app.engine,
+        user_id=42,
+        lang="en",
+        out_dir=tmp_path / "files",
+        stdin=io.StringIO("/start\n3\n"),
+        stdout=stdout,
+    )
     await d.run()
     out = stdout.getvalue()
     assert out.startswith("» /start\n")

@@ -26,16 +26,18 @@ def kartoitus_input(kb: Knowledge) -> str:
             lines += ["1", str(len(kb.options[qid]) + 1)]  # tick the first item, then Done
         else:
             lines.append("1")
-    themes = [t for t in kb.questionnaire.themes
-              if any(q.id in sequence(kb, answers) for q in t.questions)]
+    themes = [
+        t
+        for t in kb.questionnaire.themes
+        if any(q.id in sequence(kb, answers) for q in t.questions)
+    ]
     lines.append(str(1 + len(themes) + 1))  # profile button, theme buttons, then Finish
     lines.append("/mydata")
     return "\n".join(lines) + "\n"
 
 
 def test_the_whole_kartoitus_completes_with_piped_input(tmp_path: Path, kb: Knowledge) -> None:
-    out = ok(run_chat(tmp_path, kartoitus_input(kb), "--out", str(tmp_path / "files"),
-                      lang="fi"))
+    out = ok(run_chat(tmp_path, kartoitus_input(kb), "--out", str(tmp_path / "files"), lang="fi"))
     assert "KIERTO-kartoituksen tulokset · Putkitettu Oy" in out
     assert "Kolme parasta seuraavaa askeltasi" in out
     photos = sorted((tmp_path / "files").glob("*kierto-kartoitus.png"))
@@ -51,15 +53,22 @@ def test_the_job_seeker_path_with_piped_input(tmp_path: Path, kb: Knowledge) -> 
     food = interests.index("food") + 1
     done = len(interests) + 1
     skills = len(kb.placements.skills)
-    keys = ["/start", "2", str(food), str(done), "2", "1", str(skills + 1),  # the finder
-            "1",  # the best match's card
-            "1",  # I'm interested
-            "1",  # yes, save it
-            "mikä on palkkatuki?"]
+    keys = [
+        "/start",
+        "2",
+        str(food),
+        str(done),
+        "2",
+        "1",
+        str(skills + 1),  # the finder
+        "1",  # the best match's card
+        "1",  # I'm interested
+        "1",  # yes, save it
+        "mikä on palkkatuki?",
+    ]
     out = ok(run_chat(tmp_path, "\n".join(keys) + "\n", lang="fi"))
     restaurant = kb.placement("ravintola_kierto")
     assert restaurant is not None and restaurant.name.get("fi") in out
     assert "Tallennettu" in out or "tallennettu" in out
-    assert db_row(tmp_path, "SELECT placement_id FROM placement_interests") == (
-        "ravintola_kierto",)
+    assert db_row(tmp_path, "SELECT placement_id FROM placement_interests") == ("ravintola_kierto",)
     assert "💡" in out  # the free-text question was answered from the FAQ

@@ -18,8 +18,8 @@ from bot.adapters.serve import make_transport
 from bot.adapters.telegram import TelegramDoor
 from bot.app import App
 from bot.config import Settings
-from dialogs.store.models import Answer, ProcessedUpdate
 from bot.throttle import MemoryThrottle, SendRate
+from dialogs.store.models import Answer, ProcessedUpdate
 from knowledge.loader import Knowledge
 from tests.fake_telegram import FakeTelegram, FakeUser
 
@@ -36,15 +36,31 @@ class Running:
 
 
 def settings_for(fake: FakeTelegram, tmp_path: Path, **extra: object) -> Settings:
-    return Settings(_env_file=None, bot_token=fake.token, telegram_api_url=fake.base_url,
-                    database_url=f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}",
-                    admin_ids=str(ADMIN), staff_chat_id=STAFF_CHAT, **extra)
+    return Settings(
+        _env_file=None,
+        bot_token=fake.token,
+        telegram_api_url=fake.base_url,
+        database_url=f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}",
+        admin_ids=str(ADMIN),
+        staff_chat_id=STAFF_CHAT,
+        **extra,
+    )
 
 
-async def start(fake: FakeTelegram, app: App, runtime: str, poll: bool = True,
-                burst: int = 50, throttle: MemoryThrottle | None = None) -> Running:
-    door = TelegramDoor(app, make_transport(app, runtime),
-                        throttle or MemoryThrottle(rate=20, burst=burst), SendRate(10_000))
+async def start(
+    fake: FakeTelegram,
+    app: App,
+    runtime: str,
+    poll: bool = True,
+    burst: int = 50,
+    throttle: MemoryThrottle | None = None,
+) -> Running:
+    door = TelegramDoor(
+        app,
+        make_transport(app, runtime),
+        throttle or MemoryThrottle(rate=20, burst=burst),
+        SendRate(10_000),
+    )
     await door.prepare()
     task = asyncio.create_task(door.poll()) if poll else None
     return Running(fake, app, door, task)
@@ -58,8 +74,9 @@ async def stop(running: Running) -> None:
 
 
 @pytest.fixture(params=["aiogram", "ptb"])
-async def bot(request: pytest.FixtureRequest, fake_telegram: FakeTelegram, tmp_path: Path,
-              make_app) -> AsyncIterator[Running]:
+async def bot(
+    request: pytest.FixtureRequest, fake_telegram: FakeTelegram, tmp_path: Path, make_app
+) -> AsyncIterator[Running]:
     fake_telegram.group(STAFF_CHAT, "KIERTO staff")
     app = await make_app(settings_for(fake_telegram, tmp_path))
     running = await start(fake_telegram, app, request.param)
@@ -83,9 +100,11 @@ def newest_with(user: FakeUser, prefix: str) -> list[str]:
 
 async def press_and_wait(user: FakeUser, data: str) -> None:
     """Press a button and wait until the bot has answered the press and gone quiet."""
+
     def seen() -> tuple[object, ...]:
-        return len(user.bot_messages), [(m.content, tuple(m.button_texts))
-                                         for m in user.bot_messages[-2:]]
+        return len(user.bot_messages), [
+            (m.content, tuple(m.button_texts)) for m in user.bot_messages[-2:]
+        ]
 
     before = seen()
     query = user.press(data)
@@ -124,8 +143,10 @@ async def test_start_greets_in_finnish_with_buttons_and_menus(bot: Running) -> N
     assert {c["command"] for c in bot.fake.visible_commands(43)} == set(menu)
     staff_menu = {c["command"] for c in bot.fake.visible_commands(ADMIN)}
     assert {"tickets", "reply", "leads", "stats"} <= staff_menu
-    assert {c["command"] for c in bot.fake.commands({"type": "chat", "chat_id": STAFF_CHAT})} \
-        >= {"tickets", "reply"}
+    assert {c["command"] for c in bot.fake.commands({"type": "chat", "chat_id": STAFF_CHAT})} >= {
+        "tickets",
+        "reply",
+    }
     assert swede.bot_messages == []
 
 
@@ -191,8 +212,10 @@ async def test_non_text_messages_get_a_hint_and_groups_are_ignored(bot: Running)
     bot.fake.user(ADMIN, language_code="fi")
     bot.fake.group_message(STAFF_CHAT, ADMIN, "/tickets")
     await bot.fake.idle(quiet=0.05)
-    assert "tikettejä" in bot.fake.chat(STAFF_CHAT).bot_messages[-1].content.lower() \
+    assert (
+        "tikettejä" in bot.fake.chat(STAFF_CHAT).bot_messages[-1].content.lower()
         or "tiketti" in bot.fake.chat(STAFF_CHAT).bot_messages[-1].content.lower()
+    )
 
 
 async def test_staff_reply_reaches_the_user_through_the_bot(bot: Running) -> None:
@@ -201,8 +224,9 @@ async def test_staff_reply_reaches_the_user_through_the_bot(bot: Running) -> Non
     await send_and_wait(user, "Can I visit the workshop before applying?")
     ticket = bot.fake.chat(STAFF_CHAT).bot_messages[-1]
     staff = bot.fake.user(ADMIN, language_code="fi")
-    bot.fake.group_message(STAFF_CHAT, ADMIN, "Yes, just ask us for a time.",
-                           reply_to_message_id=ticket.message_id)
+    bot.fake.group_message(
+        STAFF_CHAT, ADMIN, "Yes, just ask us for a time.", reply_to_message_id=ticket.message_id
+    )
     await bot.fake.idle(quiet=0.05)
     assert "Yes, just ask us for a time." in user.bot_messages[-1].content
     assert staff.bot_messages == []
@@ -237,8 +261,11 @@ async def test_429_waits_retry_after_and_delivers_once(bot: Running) -> None:
     await send_and_wait(user, "/help")
     await user.wait_for(lambda msgs: msgs and "Here is what I can do" in msgs[-1].content)
     assert time.monotonic() - started >= 1.0
-    sends = [c for c in bot.fake.calls_to("sendMessage", chat_id=49)
-             if "Here is what I can do" in str(c.params.get("text"))]
+    sends = [
+        c
+        for c in bot.fake.calls_to("sendMessage", chat_id=49)
+        if "Here is what I can do" in str(c.params.get("text"))
+    ]
     assert [c.status for c in sends] == [429, 200]
     assert [m.content for m in user.bot_messages].count(user.bot_messages[-1].content) == 1
 
@@ -253,7 +280,8 @@ async def test_a_slow_reply_does_not_hold_up_other_users(bot: Running) -> None:
     bot.fake.fail("sendMessage", status=429, retry_after=3, times=1, chat_id=71)
     slow.send("/help")
     await bot.fake.wait_until(
-        lambda: [c.status for c in bot.fake.calls_to("sendMessage", chat_id=71)][-1:] == [429])
+        lambda: [c.status for c in bot.fake.calls_to("sendMessage", chat_id=71)][-1:] == [429]
+    )
     slow.send("/privacy")
     other.send("/help")
     await other.wait_for(lambda msgs: "Here is what I can do" in msgs[-1].content, timeout=10)
@@ -299,8 +327,9 @@ async def test_5xx_is_retried_and_polling_survives_an_outage(bot: Running) -> No
     assert sum(1 for m in user.bot_messages if "Here is what I can do" in m.content) == 1
 
 
-async def test_flood_control_slows_one_user_with_one_notice(fake_telegram: FakeTelegram,
-                                                            tmp_path: Path, make_app) -> None:
+async def test_flood_control_slows_one_user_with_one_notice(
+    fake_telegram: FakeTelegram, tmp_path: Path, make_app
+) -> None:
     app = await make_app(settings_for(fake_telegram, tmp_path))
     # the clock stands still, so no token comes back while the flood is handled (how the
     # bucket refills over time is tested in tests/test_throttle.py)
@@ -323,8 +352,9 @@ async def test_flood_control_slows_one_user_with_one_notice(fake_telegram: FakeT
         await app.close()
 
 
-async def test_sigterm_finishes_the_updates_in_hand(fake_telegram: FakeTelegram, tmp_path: Path,
-                                                    make_app) -> None:
+async def test_sigterm_finishes_the_updates_in_hand(
+    fake_telegram: FakeTelegram, tmp_path: Path, make_app
+) -> None:
     app = await make_app(settings_for(fake_telegram, tmp_path))
     running = await start(fake_telegram, app, "ptb")
     users = [fake_telegram.user(60 + i, language_code="en") for i in range(8)]
@@ -333,8 +363,11 @@ async def test_sigterm_finishes_the_updates_in_hand(fake_telegram: FakeTelegram,
         user.send("/privacy")
     # stop as soon as the bot has fetched the batch, while it is being handled
     await fake_telegram.wait_until(
-        lambda: any(c.method.lower() == "getupdates" and c.response and c.response.get("result")
-                    for c in fake_telegram.calls))
+        lambda: any(
+            c.method.lower() == "getupdates" and c.response and c.response.get("result")
+            for c in fake_telegram.calls
+        )
+    )
     running.door.stopping.set()
     await asyncio.wait_for(running.task, 15)
     assert all(user.bot_messages for user in users)
@@ -344,8 +377,7 @@ async def test_sigterm_finishes_the_updates_in_hand(fake_telegram: FakeTelegram,
     await app.close()
 
 
-async def test_long_messages_are_split_and_keyboards_stay_on_the_last_part(bot: Running
-                                                                           ) -> None:
+async def test_long_messages_are_split_and_keyboards_stay_on_the_last_part(bot: Running) -> None:
     from dialogs.actions import Btn, Send
 
     user = bot.fake.user(54, language_code="en")
@@ -360,9 +392,9 @@ async def test_long_messages_are_split_and_keyboards_stay_on_the_last_part(bot: 
 
 
 @pytest.mark.parametrize("runtime", ["aiogram", "ptb"])
-async def test_webhook_with_right_and_wrong_secret(runtime: str, fake_telegram: FakeTelegram,
-                                                   tmp_path: Path, make_app,
-                                                   unused_tcp_port: int) -> None:
+async def test_webhook_with_right_and_wrong_secret(
+    runtime: str, fake_telegram: FakeTelegram, tmp_path: Path, make_app, unused_tcp_port: int
+) -> None:
     app = await make_app(settings_for(fake_telegram, tmp_path))
     running = await start(fake_telegram, app, runtime, poll=False)
     runner = web.AppRunner(running.door.web_app("/tg/hook", "s3cret-Token_1"))
@@ -375,9 +407,16 @@ async def test_webhook_with_right_and_wrong_secret(runtime: str, fake_telegram: 
         await send_and_wait(user, "/start")
         assert "I am a bot" in user.bot_messages[0].content
         assert fake_telegram.webhook_deliveries[-1].status == 200
-        forged = {"update_id": 999_999, "message": {
-            "message_id": 5, "date": 0, "chat": {"id": 55, "type": "private"},
-            "from": {"id": 55, "is_bot": False, "first_name": "X"}, "text": "/help"}}
+        forged = {
+            "update_id": 999_999,
+            "message": {
+                "message_id": 5,
+                "date": 0,
+                "chat": {"id": 55, "type": "private"},
+                "from": {"id": 55, "is_bot": False, "first_name": "X"},
+                "text": "/help",
+            },
+        }
         async with aiohttp.ClientSession() as http:
             for headers in ({}, {"X-Telegram-Bot-Api-Secret-Token": "wrong"}):
                 async with http.post(url, json=forged, headers=headers) as response:
@@ -396,8 +435,9 @@ async def test_webhook_with_right_and_wrong_secret(runtime: str, fake_telegram: 
 
 
 @pytest.mark.parametrize("runtime", ["aiogram", "ptb"])
-async def test_updates_waiting_at_start_are_not_dropped(runtime: str, fake_telegram: FakeTelegram,
-                                                         tmp_path: Path, make_app) -> None:
+async def test_updates_waiting_at_start_are_not_dropped(
+    runtime: str, fake_telegram: FakeTelegram, tmp_path: Path, make_app
+) -> None:
     users = [fake_telegram.user(70 + i, language_code="fi") for i in range(3)]
     for user in users:
         user.send("/start")  # sent while the bot is down
@@ -414,8 +454,13 @@ async def test_updates_waiting_at_start_are_not_dropped(runtime: str, fake_teleg
 async def test_a_failing_staff_chat_does_not_cost_the_users_reply(bot: Running) -> None:
     user = bot.fake.user(56, language_code="en")
     await send_and_wait(user, "/start")
-    bot.fake.fail("sendMessage", status=400, times=10, chat_id=STAFF_CHAT,
-                  description="Bad Request: chat not found")
+    bot.fake.fail(
+        "sendMessage",
+        status=400,
+        times=10,
+        chat_id=STAFF_CHAT,
+        description="Bad Request: chat not found",
+    )
     await send_and_wait(user, "/human Is there a workshop in Hervanta?")
     await press_and_wait(user, "h:cf:yes")
     assert "Your question is now with a person" in user.bot_messages[-1].content

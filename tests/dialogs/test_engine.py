@@ -9,11 +9,11 @@ import pytest
 from sqlalchemy import func, select
 
 from bot.app import App
-from dialogs.store.models import DialogState, ProcessedUpdate, User
 from dialogs.actions import Send, Toast
 from dialogs.engine import Engine, KeyedLocks
 from dialogs.events import Button, Command, Event, Sender, Text, parse_command
 from dialogs.router import Context, Router
+from dialogs.store.models import DialogState, ProcessedUpdate, User
 
 
 async def count(app: App, model: type) -> int:
@@ -76,8 +76,9 @@ async def test_stale_button_gets_polite_answer_and_no_write(app: App, chat) -> N
         before = (await repo.states.get(me.user_id)).model_dump()
     # another button of the old question (a double click, or an old message)
     actions = await me.press(payloads[1], first_id)
-    assert actions == [Toast("That button belongs to an earlier step. Please use the latest "
-                             "message.")]
+    assert actions == [
+        Toast("That button belongs to an earlier step. Please use the latest message.")
+    ]
     async with app.db.unit() as repo:
         after = (await repo.states.get(me.user_id)).model_dump()
         answers = await repo.answers.of(before["data"]["aid"])
@@ -85,18 +86,33 @@ async def test_stale_button_gets_polite_answer_and_no_write(app: App, chat) -> N
     assert answers[qid].value == payloads[0].split(":")[2]
 
 
-@pytest.mark.parametrize("payload", [
-    "k:st1:yes", "zz:whatever", "m:nonexistent", "kr:999.pdf", "pl:nope.card",
-    "faq:no_such_entry", "x" * 65, "k:%00:ä", "", "lang:de", "forget:maybe",
-])
+@pytest.mark.parametrize(
+    "payload",
+    [
+        "k:st1:yes",
+        "zz:whatever",
+        "m:nonexistent",
+        "kr:999.pdf",
+        "pl:nope.card",
+        "faq:no_such_entry",
+        "x" * 65,
+        "k:%00:ä",
+        "",
+        "lang:de",
+        "forget:maybe",
+    ],
+)
 async def test_forged_buttons_are_refused_without_writing(app: App, chat, payload: str) -> None:
     me = chat(lang="en")
     await me.send("/start")
     async with app.db.unit() as repo:
         before = (await repo.states.get(me.user_id)).model_dump()
     actions = await me.event(Button(payload, 1))
-    assert any((isinstance(a, Toast) and "not valid" in a.text) or "earlier step" in a.text
-               for a in actions if isinstance(a, Toast)), actions
+    assert any(
+        (isinstance(a, Toast) and "not valid" in a.text) or "earlier step" in a.text
+        for a in actions
+        if isinstance(a, Toast)
+    ), actions
     assert not [a for a in actions if isinstance(a, Send)]
     async with app.db.unit() as repo:
         after = (await repo.states.get(me.user_id)).model_dump()
@@ -201,8 +217,9 @@ async def test_one_users_updates_never_run_concurrently(app: App) -> None:
     engine = Engine(app.db, app.kb, app.i18n, app.engine.services, [router])
     sender = Sender(5, 5, "en")
     await app.engine.handle(Event(sender, Command("start")))
-    await asyncio.gather(*(engine.handle(Event(sender, Command("slow", str(i)), i))
-                           for i in range(1, 4)))
+    await asyncio.gather(
+        *(engine.handle(Event(sender, Command("slow", str(i)), i)) for i in range(1, 4))
+    )
     assert log == ["start 1", "end 1", "start 2", "end 2", "start 3", "end 3"]
     assert len(engine.locks) == 0  # locks are dropped when nobody waits
 

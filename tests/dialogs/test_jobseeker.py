@@ -16,8 +16,13 @@ from tests.conversation import Conversation
 STAFF_CHAT = -100500
 
 
-async def find(me: Conversation, interests: list[str], lang: str = "fi", time: str = "part",
-               learn: list[str] = ()) -> None:
+async def find(
+    me: Conversation,
+    interests: list[str],
+    lang: str = "fi",
+    time: str = "part",
+    learn: list[str] = (),
+) -> None:
     await me.send("/tyopaja")
     for tag in interests:
         await me.press(f"p:int:t.{tag}")
@@ -126,8 +131,9 @@ async def test_free_text_in_the_results_goes_to_the_faq(chat) -> None:
     assert "pl:ravintola_kierto.card" in me.holder("pl:ravintola_kierto.card").payloads
 
 
-async def test_a_clear_question_in_the_middle_of_the_finder_is_answered(app: App, chat,
-                                                                       kb: Knowledge) -> None:
+async def test_a_clear_question_in_the_middle_of_the_finder_is_answered(
+    app: App, chat, kb: Knowledge
+) -> None:
     """While a button question is open, a confidently matched question is answered and the
     open question comes back unchanged; anything less certain gets the reminder."""
     me = chat(lang="fi")
@@ -157,20 +163,32 @@ def test_faq_decisions() -> None:
     assert decide([Match("a", 0.5)]) == "suggest"
 
 
-@pytest.mark.parametrize(("text", "lang", "entry"), [
-    ("mikä on palkkatuki", "fi", "palkkatuki"),
-    ("mitä työpajassa tehdään", "fi", "tyopaja_what"),
-    ("tyopajassa palkkaa?", "fi", "tyopaja_pay"),
-    ("what is ohjaamo", "en", "ohjaamo"),
-    ("vad är en utmaningsverkstad", "sv", "haastepaja"),
-])
-def test_faq_matches_inflection_typos_and_languages(matcher: FaqMatcher, text: str, lang: str,
-                                                    entry: str) -> None:
+@pytest.mark.parametrize(
+    ("text", "lang", "entry"),
+    [
+        ("mikä on palkkatuki", "fi", "palkkatuki"),
+        ("mitä työpajassa tehdään", "fi", "tyopaja_what"),
+        ("tyopajassa palkkaa?", "fi", "tyopaja_pay"),
+        ("what is ohjaamo", "en", "ohjaamo"),
+        ("vad är en utmaningsverkstad", "sv", "haastepaja"),
+    ],
+)
+def test_faq_matches_inflection_typos_and_languages(
+    matcher: FaqMatcher, text: str, lang: str, entry: str
+) -> None:
     assert matcher.match(text, lang)[0].entry_id == entry
 
 
-@pytest.mark.parametrize("text", ["asdfghjkl", "what's the weather tomorrow", "🙂🙂",
-                                  "<script>alert(1)</script>", "Wie spät ist es?"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "asdfghjkl",
+        "what's the weather tomorrow",
+        "🙂🙂",
+        "<script>alert(1)</script>",
+        "Wie spät ist es?",
+    ],
+)
 def test_faq_does_not_answer_nonsense(matcher: FaqMatcher, text: str) -> None:
     assert decide(matcher.match(text, "en")) == "unknown"
 
@@ -248,8 +266,10 @@ async def test_handoff_and_the_staff_reply_reaches_the_user(app: App, chat) -> N
     assert str(me.user_id) not in posted.text  # no more personal data than needed
 
     staff = chat(user_id=7, lang="fi", chat_id=STAFF_CHAT, chat_type="supergroup")
-    await staff.send("Kyllä, tammikuussa aloitetaan uusia jaksoja.",
-                     reply_to=ReplyTo(500, posted.text, from_bot=True))
+    await staff.send(
+        "Kyllä, tammikuussa aloitetaan uusia jaksoja.",
+        reply_to=ReplyTo(500, posted.text, from_bot=True),
+    )
     relayed = [a for a in staff.elsewhere if a.chat_id == me.user_id]
     assert len(relayed) == 1 and "tammikuussa" in relayed[0].text
     assert "Svar från KIERTO-teamet" in relayed[0].text or "KIERTO" in relayed[0].text

@@ -31,8 +31,9 @@ def current_qid(me: Conversation) -> str | None:
     return None
 
 
-async def start_company(me: Conversation, name: str = "Testi Oy",
-                        business_id: str | None = None) -> None:
+async def start_company(
+    me: Conversation, name: str = "Testi Oy", business_id: str | None = None
+) -> None:
     await me.send("/kartoitus")
     if any(p.startswith("k:co:") for p in me.last.payloads):
         await me.press("k:co:new")
@@ -43,8 +44,9 @@ async def start_company(me: Conversation, name: str = "Testi Oy",
         await me.press("k:yt:skip")
 
 
-async def answer_all(me: Conversation, kb: Knowledge, choose: Chooser = first_option,
-                     text: str = "Kiitos!") -> list[str]:
+async def answer_all(
+    me: Conversation, kb: Knowledge, choose: Chooser = first_option, text: str = "Kiitos!"
+) -> list[str]:
     """Answer every question until the summary; returns the question ids asked, in order."""
     asked: list[str] = []
     for _ in range(200):
@@ -74,8 +76,9 @@ async def stored_answers(app: App, user_id: int) -> dict[str, object]:
 
 
 @pytest.mark.parametrize("lang", ["fi", "en", "sv"])
-async def test_whole_questionnaire_in_each_language(app: App, chat, kb: Knowledge,
-                                                    lang: str) -> None:
+async def test_whole_questionnaire_in_each_language(
+    app: App, chat, kb: Knowledge, lang: str
+) -> None:
     me = chat(lang=lang)
     await me.send("/start")
     await me.press("m:company")
@@ -137,8 +140,9 @@ async def test_progress_line_back_and_skip(app: App, chat, kb: Knowledge) -> Non
     assert set(stored) == {q1}  # skipping keeps the earlier answer and stores nothing new
 
 
-async def test_resume_after_a_restart_at_the_same_question(settings: Settings, kb: Knowledge,
-                                                           make_app) -> None:
+async def test_resume_after_a_restart_at_the_same_question(
+    settings: Settings, kb: Knowledge, make_app
+) -> None:
     app = await make_app(settings)
     me = Conversation(app.engine, user_id=77, lang="fi")
     await start_company(me, "Jatko Oy")
@@ -215,8 +219,9 @@ async def test_text_where_buttons_are_expected_and_stale_buttons(chat, kb: Knowl
     assert current_qid(me) == q2
 
 
-async def test_free_text_over_the_limit_is_refused_not_truncated(app: App, chat, kb: Knowledge
-                                                                 ) -> None:
+async def test_free_text_over_the_limit_is_refused_not_truncated(
+    app: App, chat, kb: Knowledge
+) -> None:
     me = chat(lang="en")
     await start_company(me)
     while current_qid(me) != "pe5":
@@ -232,16 +237,23 @@ async def test_free_text_over_the_limit_is_refused_not_truncated(app: App, chat,
     assert stored["pe5"].text == "We would like help with textile waste <b>now</b>"
 
 
-@pytest.mark.parametrize(("raw", "canonical"), [
-    ("0112038-9", "0112038-9"), ("01120389", "0112038-9"), ("112038-9", "0112038-9"),
-    (" 1572860-0 ", "1572860-0"), ("1234567-1", "1234567-1"),
-])
+@pytest.mark.parametrize(
+    ("raw", "canonical"),
+    [
+        ("0112038-9", "0112038-9"),
+        ("01120389", "0112038-9"),
+        ("112038-9", "0112038-9"),
+        (" 1572860-0 ", "1572860-0"),
+        ("1234567-1", "1234567-1"),
+    ],
+)
 def test_valid_business_ids(raw: str, canonical: str) -> None:
     assert valid_business_id(raw) == canonical
 
 
-@pytest.mark.parametrize("raw", ["1234567-8", "123456", "abcdefg-h", "1234567-", "12345678-9",
-                                 "", "0000001-1"])
+@pytest.mark.parametrize(
+    "raw", ["1234567-8", "123456", "abcdefg-h", "1234567-", "12345678-9", "", "0000001-1"]
+)
 def test_invalid_business_ids(raw: str) -> None:
     assert valid_business_id(raw) is None
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 
 from bot.app import App
-from dialogs.render.charts import radar_png
 from dialogs.actions import SendFile, Toast
 from dialogs.events import Button
 from dialogs.kartoitus import valid_business_id
+from dialogs.render.charts import radar_png
 from knowledge.loader import Knowledge
 from tests.dialogs.test_kartoitus import current_qid, start_company
 

@@ -32,62 +32,174 @@ def mini() -> Knowledge:
     weight 1), a3 (weight 3, only for product companies). Theme B: b1 (weight 1, red flag on
     "no"), b2 (weight 1). Service companies weigh theme B double.
     """
-    q = Questionnaire.model_validate({
-        "version": "test.1",
-        "scales": {"ynp": YNP},
-        "profile": [{"id": "offering", "type": "single", "text": t("offering?"), "options": [
-            {"id": "products", "label": t("products")},
-            {"id": "services", "label": t("services")}]}],
-        "themes": [
-            {"id": "a", "title": t("Theme A"), "short": t("A"), "questions": [
-                {"id": "a1", "type": "single", "text": t("a1"), "scale": "ynp", "weight": 2},
-                {"id": "a2", "type": "multi", "text": t("a2"), "weight": 1, "options": [
-                    {"id": "x", "label": t("x"), "score": 0.5, "model": "m1"},
-                    {"id": "y", "label": t("y"), "score": 0.5},
-                    {"id": "z", "label": t("none"), "score": 0, "exclusive": True}]},
-                {"id": "a3", "type": "single", "text": t("a3"), "scale": "ynp", "weight": 3,
-                 "ask_if": {"offering": ["products"]}},
-            ]},
-            {"id": "b", "title": t("Theme B"), "short": t("B"), "questions": [
-                {"id": "b1", "type": "single", "text": t("b1"), "scale": "ynp",
-                 "red_flag": {"when": ["no"], "text": t("legal basic")}},
-                {"id": "b2", "type": "single", "text": t("b2"), "scale": "ynp"},
-                {"id": "b3", "type": "text", "text": t("anything else?"), "optional": True},
-            ]},
-        ],
-        "profile_weights": [{"when": {"offering": ["services"]}, "themes": {"b": 2.0}}],
-        "levels": [
-            {"id": "low", "min": 0, "label": t("low"), "description": t("low")},
-            {"id": "high", "min": 50, "label": t("high"), "description": t("high")},
-        ],
-        "models": [{"id": "m1", "label": t("model 1"), "description": t("m1")}],
-    })
-    tips = TipBook.model_validate({"tips": [
-        {"id": "t1", "theme": "a", "question": "a1", "when": ["no", "partly"], "target": "yes",
-         "effort": 1, "impact": 1, "title": t("t1"), "text": t("t1")},
-        {"id": "t2", "theme": "a", "question": "a3", "when": ["no", "dk"], "target": "yes",
-         "effort": 3, "impact": 2, "title": t("t2"), "text": t("t2")},
-        {"id": "t3", "theme": "a", "question": "a2", "when_missing": "y",
-         "effort": 2, "impact": 1, "title": t("t3"), "text": t("t3")},
-        {"id": "t4", "theme": "b", "question": "b2", "when": ["dk"], "target": "yes",
-         "effort": 1, "impact": 1, "title": t("t4"), "text": t("t4")},
-    ]})
-    services = ServiceBook.model_validate({"services": [
-        {"id": "s", "name": t("s"), "provider": "p", "description": t("d")}]})
-    placements = PlacementBook.model_validate({
-        "partners": [{"id": "p", "name": "P", "description": t("p")}],
-        "interests": [{"id": "i", "label": t("i")}],
-        "placements": [{"id": "pl", "partner": "p", "name": t("pl"), "summary": t("s"),
-                        "what_you_do": t("d"), "what_you_learn": t("l"), "interests": ["i"]}],
-    })
-    faq = FaqBook.model_validate({"faq": [{"id": "f", "topic": "t", "questions": {
-        "fi": ["q"], "en": ["q"], "sv": ["q"]}, "answer": t("a")}]})
+    q = Questionnaire.model_validate(
+        {
+            "version": "test.1",
+            "scales": {"ynp": YNP},
+            "profile": [
+                {
+                    "id": "offering",
+                    "type": "single",
+                    "text": t("offering?"),
+                    "options": [
+                        {"id": "products", "label": t("products")},
+                        {"id": "services", "label": t("services")},
+                    ],
+                }
+            ],
+            "themes": [
+                {
+                    "id": "a",
+                    "title": t("Theme A"),
+                    "short": t("A"),
+                    "questions": [
+                        {
+                            "id": "a1",
+                            "type": "single",
+                            "text": t("a1"),
+                            "scale": "ynp",
+                            "weight": 2,
+                        },
+                        {
+                            "id": "a2",
+                            "type": "multi",
+                            "text": t("a2"),
+                            "weight": 1,
+                            "options": [
+                                {"id": "x", "label": t("x"), "score": 0.5, "model": "m1"},
+                                {"id": "y", "label": t("y"), "score": 0.5},
+                                {"id": "z", "label": t("none"), "score": 0, "exclusive": True},
+                            ],
+                        },
+                        {
+                            "id": "a3",
+                            "type": "single",
+                            "text": t("a3"),
+                            "scale": "ynp",
+                            "weight": 3,
+                            "ask_if": {"offering": ["products"]},
+                        },
+                    ],
+                },
+                {
+                    "id": "b",
+                    "title": t("Theme B"),
+                    "short": t("B"),
+                    "questions": [
+                        {
+                            "id": "b1",
+                            "type": "single",
+                            "text": t("b1"),
+                            "scale": "ynp",
+                            "red_flag": {"when": ["no"], "text": t("legal basic")},
+                        },
+                        {"id": "b2", "type": "single", "text": t("b2"), "scale": "ynp"},
+                        {"id": "b3", "type": "text", "text": t("anything else?"), "optional": True},
+                    ],
+                },
+            ],
+            "profile_weights": [{"when": {"offering": ["services"]}, "themes": {"b": 2.0}}],
+            "levels": [
+                {"id": "low", "min": 0, "label": t("low"), "description": t("low")},
+                {"id": "high", "min": 50, "label": t("high"), "description": t("high")},
+            ],
+            "models": [{"id": "m1", "label": t("model 1"), "description": t("m1")}],
+        }
+    )
+    tips = TipBook.model_validate(
+        {
+            "tips": [
+                {
+                    "id": "t1",
+                    "theme": "a",
+                    "question": "a1",
+                    "when": ["no", "partly"],
+                    "target": "yes",
+                    "effort": 1,
+                    "impact": 1,
+                    "title": t("t1"),
+                    "text": t("t1"),
+                },
+                {
+                    "id": "t2",
+                    "theme": "a",
+                    "question": "a3",
+                    "when": ["no", "dk"],
+                    "target": "yes",
+                    "effort": 3,
+                    "impact": 2,
+                    "title": t("t2"),
+                    "text": t("t2"),
+                },
+                {
+                    "id": "t3",
+                    "theme": "a",
+                    "question": "a2",
+                    "when_missing": "y",
+                    "effort": 2,
+                    "impact": 1,
+                    "title": t("t3"),
+                    "text": t("t3"),
+                },
+                {
+                    "id": "t4",
+                    "theme": "b",
+                    "question": "b2",
+                    "when": ["dk"],
+                    "target": "yes",
+                    "effort": 1,
+                    "impact": 1,
+                    "title": t("t4"),
+                    "text": t("t4"),
+                },
+            ]
+        }
+    )
+    services = ServiceBook.model_validate(
+        {"services": [{"id": "s", "name": t("s"), "provider": "p", "description": t("d")}]}
+    )
+    placements = PlacementBook.model_validate(
+        {
+            "partners": [{"id": "p", "name": "P", "description": t("p")}],
+            "interests": [{"id": "i", "label": t("i")}],
+            "placements": [
+                {
+                    "id": "pl",
+                    "partner": "p",
+                    "name": t("pl"),
+                    "summary": t("s"),
+                    "what_you_do": t("d"),
+                    "what_you_learn": t("l"),
+                    "interests": ["i"],
+                }
+            ],
+        }
+    )
+    faq = FaqBook.model_validate(
+        {
+            "faq": [
+                {
+                    "id": "f",
+                    "topic": "t",
+                    "questions": {"fi": ["q"], "en": ["q"], "sv": ["q"]},
+                    "answer": t("a"),
+                }
+            ]
+        }
+    )
     return Knowledge.build(q, tips, services, placements, faq)
 
 
 def test_example_product_company(mini: Knowledge) -> None:
-    answers = {"offering": "products", "a1": "partly", "a2": ["x"], "a3": "no",
-               "b1": "yes", "b2": "dk", "b3": "free text is never scored"}
+    answers = {
+        "offering": "products",
+        "a1": "partly",
+        "a2": ["x"],
+        "a3": "no",
+        "b1": "yes",
+        "b2": "dk",
+        "b3": "free text is never scored",
+    }
     result = score(mini, answers)
     # A = 100 × (0.5×2 + 0.5×1 + 0×3) / (2+1+3) = 25;  B = 100 × (1 + 0) / 2 = 50
     assert result.themes["a"].score == pytest.approx(25.0)
@@ -100,8 +212,13 @@ def test_example_product_company(mini: Knowledge) -> None:
 
 
 def test_example_service_company_weights_branching_and_not_relevant(mini: Knowledge) -> None:
-    answers = {"offering": "services", "a1": "na", "a2": ["x", "y"], "a3": "yes",
-               "b1": "no"}  # a3 does not apply to services; b2 was skipped
+    answers = {
+        "offering": "services",
+        "a1": "na",
+        "a2": ["x", "y"],
+        "a3": "yes",
+        "b1": "no",
+    }  # a3 does not apply to services; b2 was skipped
     result = score(mini, answers)
     # a1 "not relevant" leaves the denominator; a3 is not asked: A = 100 × 1 / 1
     assert result.themes["a"].score == pytest.approx(100.0)
@@ -115,8 +232,14 @@ def test_example_service_company_weights_branching_and_not_relevant(mini: Knowle
 
 
 def test_checklist_is_capped_and_level_threshold(mini: Knowledge) -> None:
-    answers = {"offering": "products", "a1": "yes", "a2": ["x", "y"], "a3": "yes",
-               "b1": "yes", "b2": "partly"}
+    answers = {
+        "offering": "products",
+        "a1": "yes",
+        "a2": ["x", "y"],
+        "a3": "yes",
+        "b1": "yes",
+        "b2": "partly",
+    }
     result = score(mini, answers)
     assert result.themes["a"].score == pytest.approx(100.0)
     assert result.themes["b"].score == pytest.approx(75.0)
@@ -132,8 +255,14 @@ def test_nothing_applies_gives_no_theme_score(mini: Knowledge) -> None:
 
 
 def test_best_tips_by_gain_times_ease(mini: Knowledge) -> None:
-    answers = {"offering": "products", "a1": "partly", "a2": ["x"], "a3": "no",
-               "b1": "yes", "b2": "yes"}
+    answers = {
+        "offering": "products",
+        "a1": "partly",
+        "a2": ["x"],
+        "a3": "no",
+        "b1": "yes",
+        "b2": "yes",
+    }
     # base: A = 25, B = 100, overall 62.5
     # t1 (a1 → yes): A = 41.67, overall 70.83, gain 8.33, ease 3 → rank 25.0, impact 1
     # t2 (a3 → yes): A = 75, overall 87.5, gain 25, ease 1 → rank 25.0, impact 2
@@ -154,8 +283,13 @@ def test_tips_follow_answer_levels(mini: Knowledge) -> None:
 
 
 def test_skipped_question_gets_the_dont_know_tip(mini: Knowledge) -> None:
-    answers = {"offering": "products", "a1": "yes", "a2": ["x", "y"], "a3": "yes",
-               "b1": "yes"}  # b2 skipped
+    answers = {
+        "offering": "products",
+        "a1": "yes",
+        "a2": ["x", "y"],
+        "a3": "yes",
+        "b1": "yes",
+    }  # b2 skipped
     assert [r.tip.id for r in best_tips(mini, answers)] == ["t4"]
 
 

@@ -129,17 +129,22 @@ def test_unclosed_quote_is_a_syntax_error_in_its_file(kb_copy: KbCopy) -> None:
 
 
 def test_duplicate_key(kb_copy: KbCopy) -> None:
-    line = kb_copy.edit("placements.yaml", "    partner: nextiili\n",
-                        "    partner: nextiili\n    partner: nextiili\n")
+    line = kb_copy.edit(
+        "placements.yaml",
+        "    partner: nextiili\n",
+        "    partner: nextiili\n    partner: nextiili\n",
+    )
     problems = kb_copy.problems()
     assert [str(p) for p in problems] == [f"placements.yaml:{line + 1}: duplicate key 'partner'"]
 
 
 def test_duplicate_key_in_a_flow_mapping(kb_copy: KbCopy) -> None:
     old = "    label: {fi: Ruoka ja keittiö, en: Food and kitchen, sv: Mat och kök}\n"
-    line = kb_copy.edit("placements.yaml", old,
-                        "    label: {fi: Ruoka ja keittiö, en: Food, en: Food and kitchen, "
-                        "sv: Mat och kök}\n")
+    line = kb_copy.edit(
+        "placements.yaml",
+        old,
+        "    label: {fi: Ruoka ja keittiö, en: Food, en: Food and kitchen, sv: Mat och kök}\n",
+    )
     assert [str(p) for p in kb_copy.problems()] == [f"placements.yaml:{line}: duplicate key 'en'"]
 
 
@@ -165,16 +170,18 @@ def test_missing_sv_in_a_one_line_label(kb_copy: KbCopy) -> None:
 
 
 def test_blank_sv_text(kb_copy: KbCopy) -> None:
-    line = kb_copy.edit("tips.yaml", "      sv: Skriv in miljömål i affärsplanen\n",
-                        '      sv: "   "\n')
+    line = kb_copy.edit(
+        "tips.yaml", "      sv: Skriv in miljömål i affärsplanen\n", '      sv: "   "\n'
+    )
     problem = find(kb_copy.problems(), "tips.0.title.sv")
     assert (problem.file, problem.line) == ("tips.yaml", line)
     assert "at least 1 character" in problem.message
 
 
 def test_unknown_field(kb_copy: KbCopy) -> None:
-    line = kb_copy.edit("placements.yaml", "    partner: nextiili\n",
-                        "    partner: nextiili\n    colour: red\n")
+    line = kb_copy.edit(
+        "placements.yaml", "    partner: nextiili\n", "    partner: nextiili\n    colour: red\n"
+    )
     assert [str(p) for p in kb_copy.problems()] == [
         f"placements.yaml:{line + 1}: placements.0.colour: Extra inputs are not permitted"
     ]
@@ -217,24 +224,33 @@ def test_tip_naming_an_unknown_option(kb_copy: KbCopy) -> None:
 
 
 def test_tip_whose_theme_does_not_match_its_question(kb_copy: KbCopy) -> None:
-    line = kb_copy.edit("tips.yaml", "    theme: strategy\n    question: st1\n",
-                        "    theme: energy\n    question: st1\n")
+    line = kb_copy.edit(
+        "tips.yaml",
+        "    theme: strategy\n    question: st1\n",
+        "    theme: energy\n    question: st1\n",
+    )
     assert [str(p) for p in kb_copy.problems()] == [
         f"tips.yaml:{line}: st1_goals: question st1 belongs to theme strategy, not energy"
     ]
 
 
 def test_placement_naming_an_unknown_interest(kb_copy: KbCopy) -> None:
-    line = kb_copy.edit("placements.yaml", "    interests: [textiles, crafts, environment]\n",
-                        "    interests: [textiles, knitting, environment]\n")
+    line = kb_copy.edit(
+        "placements.yaml",
+        "    interests: [textiles, crafts, environment]\n",
+        "    interests: [textiles, knitting, environment]\n",
+    )
     assert [str(p) for p in kb_copy.problems()] == [
         f"placements.yaml:{line}: nextiili_textiles: unknown interest 'knitting'"
     ]
 
 
 def test_placement_interest_on_its_own_line(kb_copy: KbCopy) -> None:
-    line = kb_copy.edit("placements.yaml", "    interests: [textiles, crafts, environment]\n",
-                        "    interests:\n      - textiles\n      - crafts\n      - knitting\n")
+    line = kb_copy.edit(
+        "placements.yaml",
+        "    interests: [textiles, crafts, environment]\n",
+        "    interests:\n      - textiles\n      - crafts\n      - knitting\n",
+    )
     assert [str(p) for p in kb_copy.problems()] == [
         f"placements.yaml:{line + 3}: nextiili_textiles: unknown interest 'knitting'"
     ]
@@ -247,15 +263,17 @@ def test_faq_related_id_that_does_not_exist(kb_copy: KbCopy) -> None:
         "    related: [nextiili_textiles, no_such_place, uusio_upcycling]\n",
     )
     assert [str(p) for p in kb_copy.problems()] == [
-        f"faq.yaml:{line}: tyopaja_what: related names unknown placement or service "
-        f"'no_such_place'"
+        f"faq.yaml:{line}: tyopaja_what: related names unknown placement or service 'no_such_place'"
     ]
 
 
 @pytest.mark.parametrize("term", ["pajat", "PAJAT", "'  Pajat '"])
 def test_synonym_in_two_concepts(kb_copy: KbCopy, term: str) -> None:
-    line = kb_copy.edit("synonyms.yaml", "    fi: [haastepaja, haastepajamalli]\n",
-                        f"    fi: [haastepaja, {term}]\n")
+    line = kb_copy.edit(
+        "synonyms.yaml",
+        "    fi: [haastepaja, haastepajamalli]\n",
+        f"    fi: [haastepaja, {term}]\n",
+    )
     problems = kb_copy.problems()
     assert len(problems) == 1, [str(p) for p in problems]
     assert (problems[0].file, problems[0].line) == ("synonyms.yaml", line)
@@ -264,8 +282,9 @@ def test_synonym_in_two_concepts(kb_copy: KbCopy, term: str) -> None:
 
 def test_the_same_word_in_two_languages_is_not_a_clash(kb_copy: KbCopy) -> None:
     """Terms clash only within one language: 'workshop' may be English and Swedish."""
-    kb_copy.edit("synonyms.yaml", "    sv: [utmaningsverkstad]\n",
-                 "    sv: [utmaningsverkstad, workshop]\n")
+    kb_copy.edit(
+        "synonyms.yaml", "    sv: [utmaningsverkstad]\n", "    sv: [utmaningsverkstad, workshop]\n"
+    )
     assert kb_copy.problems() == []
 
 
@@ -289,11 +308,15 @@ def test_file_that_is_not_utf8(kb_copy: KbCopy) -> None:
     assert problems[0].message.startswith("not UTF-8 text")
 
 
-@pytest.mark.parametrize(("old", "new"), [
-    ("    min: 20\n", "    min: 90\n"),  # 0, 90, 40, 60, 80
-    ("    min: 0\n", "    min: 5\n"),  # does not start at 0
-    ("    min: 40\n", "    min: 20\n"),  # 0, 20, 20, 60, 80: one level can never be reached
-], ids=["descending", "not-from-zero", "equal"])
+@pytest.mark.parametrize(
+    ("old", "new"),
+    [
+        ("    min: 20\n", "    min: 90\n"),  # 0, 90, 40, 60, 80
+        ("    min: 0\n", "    min: 5\n"),  # does not start at 0
+        ("    min: 40\n", "    min: 20\n"),  # 0, 20, 20, 60, 80: one level can never be reached
+    ],
+    ids=["descending", "not-from-zero", "equal"],
+)
 def test_levels_not_ascending(kb_copy: KbCopy, old: str, new: str) -> None:
     levels = kb_copy.line_of("kartoitus.yaml", "\nlevels:\n") + 1
     kb_copy.edit("kartoitus.yaml", old, new)
@@ -310,20 +333,37 @@ def test_levels_not_ascending(kb_copy: KbCopy, old: str, new: str) -> None:
 
 def test_several_problems_are_all_reported(kb_copy: KbCopy) -> None:
     # two problems in placements.yaml; the upper one first, so the lower one's line is final
-    line = kb_copy.edit("placements.yaml", "    partner: nextiili\n",
-                        "    partner: nextiili\n    partner: nextiili\n")
+    line = kb_copy.edit(
+        "placements.yaml",
+        "    partner: nextiili\n",
+        "    partner: nextiili\n    partner: nextiili\n",
+    )
     expected = {
         ("placements.yaml", line + 1),
-        ("faq.yaml", kb_copy.edit("faq.yaml", "    topic: workshops\n",
-                                  "    topic: workshops: oops\n")),
-        ("placements.yaml", kb_copy.edit("placements.yaml",
-                                         "    interests: [textiles, crafts, environment]\n",
-                                         "    interests: [textiles, knitting, environment]\n")),
-        ("synonyms.yaml", kb_copy.edit("synonyms.yaml",
-                                       "    fi: [haastepaja, haastepajamalli]\n",
-                                       "    fi: [haastepaja, pajat]\n")),
-        ("kartoitus.yaml", kb_copy.edit("kartoitus.yaml", "      - id: st2\n",
-                                        "      - id: st1\n")),
+        (
+            "faq.yaml",
+            kb_copy.edit("faq.yaml", "    topic: workshops\n", "    topic: workshops: oops\n"),
+        ),
+        (
+            "placements.yaml",
+            kb_copy.edit(
+                "placements.yaml",
+                "    interests: [textiles, crafts, environment]\n",
+                "    interests: [textiles, knitting, environment]\n",
+            ),
+        ),
+        (
+            "synonyms.yaml",
+            kb_copy.edit(
+                "synonyms.yaml",
+                "    fi: [haastepaja, haastepajamalli]\n",
+                "    fi: [haastepaja, pajat]\n",
+            ),
+        ),
+        (
+            "kartoitus.yaml",
+            kb_copy.edit("kartoitus.yaml", "      - id: st2\n", "      - id: st1\n"),
+        ),
     }
     problems = kb_copy.problems()
     assert expected <= {(p.file, p.line) for p in problems}, [str(p) for p in problems]
@@ -338,8 +378,9 @@ def test_tip_problems_are_reported_even_when_another_file_has_a_schema_error(
     kb_copy: KbCopy,
 ) -> None:
     """An editor fixing faq.yaml must not find new tips.yaml problems only on the next run."""
-    faq_line = kb_copy.edit("faq.yaml", "    topic: workshops\n",
-                            "    topic: workshops\n    colour: red\n")
+    faq_line = kb_copy.edit(
+        "faq.yaml", "    topic: workshops\n", "    topic: workshops\n    colour: red\n"
+    )
     kb_copy.edit("tips.yaml", "    question: st1\n", "    question: st99\n")
     problems = kb_copy.problems()
     assert find(problems, "faq.0.colour").line == faq_line + 1
@@ -347,11 +388,16 @@ def test_tip_problems_are_reported_even_when_another_file_has_a_schema_error(
 
 
 def test_load_raises_with_every_problem(kb_copy: KbCopy) -> None:
-    kb_copy.edit("placements.yaml", "    interests: [textiles, crafts, environment]\n",
-                 "    interests: [textiles, knitting, environment]\n")
-    kb_copy.edit("faq.yaml",
-                 "    related: [nextiili_textiles, ravintola_kierto, uusio_upcycling]\n",
-                 "    related: [nextiili_textiles, no_such_place, uusio_upcycling]\n")
+    kb_copy.edit(
+        "placements.yaml",
+        "    interests: [textiles, crafts, environment]\n",
+        "    interests: [textiles, knitting, environment]\n",
+    )
+    kb_copy.edit(
+        "faq.yaml",
+        "    related: [nextiili_textiles, ravintola_kierto, uusio_upcycling]\n",
+        "    related: [nextiili_textiles, no_such_place, uusio_upcycling]\n",
+    )
     with pytest.raises(KnowledgeError) as caught:
         load(kb_copy.dir)
     assert len(caught.value.problems) == 2
@@ -384,18 +430,21 @@ def test_kb_check_on_the_shipped_knowledge_base(clean_env: Path, capsys) -> None
 
 
 def broken(kb_copy: KbCopy) -> list[str]:
-    kb_copy.edit("placements.yaml", "    interests: [textiles, crafts, environment]\n",
-                 "    interests: [textiles, knitting, environment]\n")
+    kb_copy.edit(
+        "placements.yaml",
+        "    interests: [textiles, crafts, environment]\n",
+        "    interests: [textiles, knitting, environment]\n",
+    )
     kb_copy.edit("tips.yaml", "    question: st1\n", "    question: st99\n")
-    kb_copy.edit("synonyms.yaml", "    fi: [haastepaja, haastepajamalli]\n",
-                 "    fi: [haastepaja, pajat]\n")
+    kb_copy.edit(
+        "synonyms.yaml", "    fi: [haastepaja, haastepajamalli]\n", "    fi: [haastepaja, pajat]\n"
+    )
     lines = [str(p) for p in kb_copy.problems()]
     assert len(lines) == 3
     return lines
 
 
-def test_kb_check_prints_every_problem_and_fails(clean_env: Path, kb_copy: KbCopy,
-                                                 capsys) -> None:
+def test_kb_check_prints_every_problem_and_fails(clean_env: Path, kb_copy: KbCopy, capsys) -> None:
     expected = broken(kb_copy)
     assert main(["kb", "check", str(kb_copy.dir)]) == 1
     out, err = capsys.readouterr()
@@ -430,8 +479,9 @@ def test_the_bot_refuses_to_start_on_a_broken_knowledge_base(
     assert not (clean_env / "bot.db").exists(), "nothing was started: no database opened"
 
 
-def test_the_bot_starts_on_a_good_copy(clean_env: Path, kb_copy: KbCopy,
-                                       monkeypatch: pytest.MonkeyPatch, capsys) -> None:
+def test_the_bot_starts_on_a_good_copy(
+    clean_env: Path, kb_copy: KbCopy, monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
     """The same run as above with the copy untouched: the console starts and ends at EOF."""
     monkeypatch.setenv("KNOWLEDGE_DIR", str(kb_copy.dir))
     monkeypatch.setattr(sys, "stdin", io.StringIO("/start\n"))

@@ -46,8 +46,9 @@ async def count(db: Database, model: type, *where: Any) -> int:
 async def tables_and_columns(db: Database) -> dict[str, set[str]]:
     def read(conn: Connection) -> dict[str, set[str]]:
         inspector = inspect(conn)
-        return {t: {c["name"] for c in inspector.get_columns(t)}
-                for t in inspector.get_table_names()}
+        return {
+            t: {c["name"] for c in inspector.get_columns(t)} for t in inspector.get_table_names()
+        }
 
     async with db.engine.connect() as conn:
         return await conn.run_sync(read)
@@ -65,8 +66,9 @@ async def company_and_assessment(repo: Repository, user_id: int) -> tuple[int, i
 
 async def test_migrations_create_every_table_of_the_models(any_db: Database) -> None:
     found = await tables_and_columns(any_db)
-    expected = {name: {c.name for c in table.columns}
-                for name, table in SQLModel.metadata.tables.items()}
+    expected = {
+        name: {c.name for c in table.columns} for name, table in SQLModel.metadata.tables.items()
+    }
     assert set(found) == set(expected) | {"alembic_version"}
     for name, columns in expected.items():
         assert found[name] == columns, name
@@ -74,6 +76,7 @@ async def test_migrations_create_every_table_of_the_models(any_db: Database) -> 
 
 async def test_migrated_schema_matches_the_models_exactly(any_db: Database) -> None:
     """No autogenerate difference: types, nullability, indexes and unique constraints."""
+
     def diff(conn: Connection) -> list[Any]:
         context = MigrationContext.configure(conn, opts={"compare_type": True})
         return compare_metadata(context, SQLModel.metadata)
@@ -227,8 +230,18 @@ async def populate(db: Database, user_id: int) -> None:
         repo.audit.log("mydata", subject=str(user_id), actor_id=user_id)
 
 
-PERSONAL = [User, DialogState, Company, Assessment, Answer, ContactRequest,
-            PlacementInterest, PlacementVote, FaqMiss, Ticket]
+PERSONAL = [
+    User,
+    DialogState,
+    Company,
+    Assessment,
+    Answer,
+    ContactRequest,
+    PlacementInterest,
+    PlacementVote,
+    FaqMiss,
+    Ticket,
+]
 
 
 def test_every_table_with_a_user_id_is_covered_here() -> None:
@@ -405,7 +418,8 @@ async def test_sqlite_statements_run_on_the_event_loop_thread(tmp_path) -> None:
         async with db.engine.connect() as conn:
             raw = await conn.get_raw_connection()
             raw.driver_connection._conn.create_function(
-                "whose_thread", 0, lambda: seen.append(threading.get_ident()) or 1)
+                "whose_thread", 0, lambda: seen.append(threading.get_ident()) or 1
+            )
             await conn.execute(text("SELECT whose_thread()"))
         assert seen == [threading.get_ident()]
         async with db.unit() as repo:
