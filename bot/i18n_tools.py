@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 from babel.messages.catalog import Catalog
@@ -81,10 +82,18 @@ def missing(template: Catalog | None = None) -> dict[str, list[str]]:
     return result
 
 
+# Catalogs are written sorted by source text, without file:line comments and with a fixed
+# creation date, so that two branches that each add strings merge without conflicts and a
+# change that only moves code leaves the catalogs untouched.
+STABLE = {"width": 100, "sort_output": True, "no_location": True}
+FIXED_DATE = datetime(2026, 1, 1, tzinfo=UTC)
+
+
 def update() -> int:
     template = extract()
+    template.creation_date = FIXED_DATE
     with (locales.DIR / f"{locales.DOMAIN}.pot").open("wb") as handle:
-        write_po(handle, template, width=100, omit_header=False, sort_output=False)
+        write_po(handle, template, omit_header=False, **STABLE)
     for lang in LANGS:
         catalog = _read(lang)
         # update() adopts the template's message objects: give each catalog its own copy
@@ -99,7 +108,7 @@ def update() -> int:
         path = _po_path(lang)
         path.parent.mkdir(parents=True, exist_ok=True)
         with path.open("wb") as handle:
-            write_po(handle, catalog, width=100, sort_output=False, ignore_obsolete=True)
+            write_po(handle, catalog, ignore_obsolete=True, **STABLE)
     gaps = missing(template)
     for lang, ids in gaps.items():
         print(f"{lang}: {len(template) - len(ids)} translated, {len(ids)} missing")
