@@ -48,6 +48,7 @@ class Delivery:
         if (kind in NOT_DEFAULT_UPDATES) if allowed is None else (kind not in allowed):
             self.dropped_updates.append(payload)
             return None
+        self.last_update_id = update_id
         if self.record:
             self.updates.append(payload)
         copies = 1

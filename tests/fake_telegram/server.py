@@ -125,6 +125,9 @@ class FakeTelegram(Controls, Delivery, Content, Methods):
 
         # updates
         self._next_update_id = first_update_id
+        # the newest update queued for the bot (created updates the bot did not ask for are
+        # dropped and do not count)
+        self.last_update_id = 0
         self._allowed: frozenset[str] | None = None  # None: the default set
         self._queue: deque[_Update] = deque()
         self._last_returned_id = 0
