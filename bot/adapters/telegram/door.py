@@ -44,7 +44,7 @@ class TelegramDoor:
         self.sender = Sender(transport, send_rate or SendRate(app.settings.send_rate), app.db)
         self.stopping = asyncio.Event()
         self.progress = Progress()
-        self.poller = Poller(transport, self._handle_polled, self.progress, self.stopping)
+        self.poller = Poller(transport, self._handle_update, self.progress, self.stopping)
 
     async def settled(self, through: int | None = None) -> None:
         """Return once every update taken in so far has been handled and its replies sent
@@ -55,20 +55,19 @@ class TelegramDoor:
 
     async def handle(self, update: Any) -> None:
         """Handle one update (from the webhook) completely; never raises."""
-        parsed = self.transport.incoming(update)
-        self.progress.took(parsed.update_id)
+        self.progress.took(update.update_id)
         try:
-            await self._handle_polled(update, parsed, None)
+            await self._handle_update(update, None, None)
         finally:
             self.progress.done()
 
-    async def _handle_polled(
-        self, update: Any, parsed: Incoming, committed: Callable[[], None] | None
+    async def _handle_update(
+        self, update: Any, parsed: Incoming | None, committed: Callable[[], None] | None
     ) -> None:
         """`committed` is called once the update's writes are committed (see
         `Engine.handle`); never raises."""
         try:
-            await self._handle(parsed, committed)
+            await self._handle(parsed or self.transport.incoming(update), committed)
         except Exception:
             log.exception("could not handle an update")
 
