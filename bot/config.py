@@ -53,6 +53,18 @@ class Settings(BaseSettings):
     send_rate: float = Field(default=25.0, gt=0)  # messages/s to Telegram, under its ~30/s
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
+    # Reliability. SIGTERM waits at most `shutdown_grace` seconds for the updates in hand
+    # (their replies are in the outbox and go out at the next start); keep it under the
+    # orchestrator's kill timeout (docker-compose `stop_grace_period`).
+    shutdown_grace: float = Field(default=8.0, ge=0)
+    # While the database is unreachable polling pauses, retrying after 1, 2, 4… seconds
+    # up to this; the webhook answers 503 with this as Retry-After.
+    db_retry_max: float = Field(default=30.0, gt=0)
+    # The webhook server: seconds for a request's headers and for its body, open
+    # connections at once (Telegram itself uses up to 40).
+    webhook_timeout: float = Field(default=10.0, gt=0)
+    webhook_max_connections: int = Field(default=200, ge=1)
+
     @field_validator("bot_token", mode="before")
     @classmethod
     def _token(cls, value: object) -> object:
