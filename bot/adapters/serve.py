@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import sys
@@ -10,7 +11,8 @@ from aiohttp import web
 
 from bot.adapters.telegram import TelegramDoor, Transport, install_signal_handlers, webhook_path
 from bot.app import App
-from bot.scheduler import start_maintenance
+from bot.replicas import Replica
+from bot.scheduler import maintenance
 from bot.throttle import make_throttle
 
 log = logging.getLogger(__name__)
@@ -34,14 +36,27 @@ def _split(listen: str) -> tuple[str, int]:
     return host, int(port)
 
 
-async def polling(app: App, runtime: str) -> int:
+def _follow(replica: Replica, door: TelegramDoor) -> asyncio.Task[None]:
+    """The once-only jobs run where the replica leads; losing this process's place among
+    its peers (see bot/replicas.py) stops the door."""
+    replica.run_once(lambda stop: maintenance(door.app, stop))
+
+    async def watch() -> None:
+        await replica.lost.wait()
+        log.error("stopping: this process lost its place among the replicas")
+        door.stopping.set()
+
+    return asyncio.create_task(watch())
+
+
+async def polling(app: App, runtime: str, replica: Replica) -> int:
     transport = make_transport(app, runtime)
     settings = app.settings
     throttle = make_throttle(settings.redis_url, settings.flood_rate, settings.flood_burst)
     door = TelegramDoor(app, transport, throttle)
     install_signal_handlers(door.stopping)
     runner: web.AppRunner | None = None
-    scheduler = start_maintenance(app)
+    watch = _follow(replica, door)
     try:
         await door.prepare()
         if settings.health_listen:
@@ -51,7 +66,7 @@ async def polling(app: App, runtime: str) -> int:
         await door.poll()
         log.info("stopped polling; the updates in hand were finished")
     finally:
-        scheduler.shutdown(wait=False)
+        watch.cancel()
         if runner is not None:
             await runner.cleanup()
         await door.throttle.close()
@@ -59,7 +74,7 @@ async def polling(app: App, runtime: str) -> int:
     return 0
 
 
-async def webhook(app: App, runtime: str) -> int:
+async def webhook(app: App, runtime: str, replica: Replica) -> int:
     settings = app.settings
     if not settings.webhook_url or settings.webhook_secret is None:
         print(
@@ -76,7 +91,7 @@ async def webhook(app: App, runtime: str) -> int:
     runner = web.AppRunner(
         door.web_app(webhook_path(settings.webhook_url), secret), shutdown_timeout=30
     )
-    scheduler = start_maintenance(app)
+    watch = _follow(replica, door)
     try:
         await door.prepare()
         await runner.setup()
@@ -86,7 +101,7 @@ async def webhook(app: App, runtime: str) -> int:
         await door.stopping.wait()
     finally:
         await runner.cleanup()  # lets the requests in hand finish
-        scheduler.shutdown(wait=False)
+        watch.cancel()
         await door.throttle.close()
         await transport.close()
     return 0
