@@ -218,7 +218,8 @@ async def _telegram(args: argparse.Namespace, settings: Settings, command: str) 
     replica = make_replica(settings, app.db, "poll" if command == "run" else "webhook")
     try:
         await replica.join()
-        await app.db.migrate()
+        async with replica.migrating():
+            await app.db.migrate()
     except BaseException:
         await replica.close()
         await _sqlite_threads_done()

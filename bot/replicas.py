@@ -59,7 +59,7 @@ BEAT = 2.0  # seconds between heartbeats / leader attempts
 ALIVE = 20  # seconds: a replica not seen for longer is gone
 STOP_JOBS = 5.0  # seconds a job gets to finish after leadership is lost
 
-DOOR, LEADER, REGISTRY = 1, 2, 3  # second halves of the advisory lock keys
+DOOR, LEADER, REGISTRY, MIGRATE = 1, 2, 3, 4  # second halves of the advisory lock keys
 
 Job = Callable[[asyncio.Event], Awaitable[None]]
 
@@ -164,6 +164,10 @@ class Replica:
     async def join(self) -> None:
         if self._presence is not None:
             await self._presence.join()
+
+    def migrating(self) -> contextlib.AbstractAsyncContextManager[None]:
+        """Around the schema migration: one replica at a time (PostgreSQL)."""
+        return contextlib.nullcontext()
 
     async def start(self) -> None:
         if self._presence is not None:

@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import AsyncIterator
 from typing import Any
 
 import asyncpg
@@ -18,6 +19,7 @@ from bot.replicas import (
     BEAT,
     DOOR,
     LEADER,
+    MIGRATE,
     REGISTRY,
     Fingerprint,
     Replica,
@@ -76,6 +78,16 @@ class PgReplica(Replica):
         except BaseException:
             await self._close_conn()
             raise
+
+    @contextlib.asynccontextmanager
+    async def migrating(self) -> AsyncIterator[None]:
+        """Replicas started together on a fresh database migrate one after the other (the
+        later ones find nothing left to do) instead of racing to create the same tables."""
+        await self.conn.execute("SELECT pg_advisory_lock($1, $2)", self.ns, MIGRATE)
+        try:
+            yield
+        finally:
+            await self.conn.execute("SELECT pg_advisory_unlock($1, $2)", self.ns, MIGRATE)
 
     async def start(self) -> None:
         """After migrating: register (checking the peers again, now that the table surely

@@ -100,12 +100,17 @@ class Balancer:
             k: v for k, v in request.headers.items() if k.lower() not in ("host", "content-length")
         }
         order = self._order()
-        if self.mirror is not None and len(order) > 1 and request.method == "POST":
+        if self.mirror is not None and len(self.backends) > 1 and request.method == "POST":
             if self.mirror(body):
                 self.mirrored += 1
+                first = order[0]
+                others = [b for b in self.backends if b != first]
+                second = others[next(self._turn) % len(others)]
                 answers = await asyncio.gather(
                     self._forward(order, request, headers, body),
-                    self._forward(order[1:] + order[:1], request, headers, body),
+                    self._forward(
+                        [second, *[b for b in others if b != second]], request, headers, body
+                    ),
                 )
                 answer = min(answers, key=lambda r: r.status)
                 self.statuses[answer.status] += 1

@@ -62,7 +62,8 @@ class Started:
         replica = make_replica(settings_for(url or PG_URL, **kw), db, role)
         await replica.join()
         self.replicas.append(replica)
-        await db.migrate()
+        async with replica.migrating():
+            await db.migrate()
         await replica.start()
         return replica
 
