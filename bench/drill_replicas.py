@@ -20,7 +20,8 @@ warm-up) and stores one row (`faq_misses`). Scenarios:
   another one holds the leader lock;
 - rolling: SIGTERM to each replica in turn, each started again and healthy before the next.
 
-Each prints: updates sent, answered, answered twice, lost, stored twice, the slowest reply
+Traffic goes on until the disruption is over (a replica started again and healthy) and
+2 s more, at least `--seconds`. Each prints: updates sent, answered, answered twice, lost, stored twice, the slowest reply
 (from the person's message to Telegram's 2xx, which a replica gives after the replies are
 sent). The exit status is non-zero on any loss or duplicate.
 """
@@ -89,9 +90,13 @@ class Traffic:
         self.sent_at: dict[int, float] = {}
         self.per_user: dict[int, int] = dict.fromkeys((u.id for u in users), 0)
 
-    async def run(self, seconds: float, rate: float) -> None:
+    async def run(self, seconds: float, rate: float, done: asyncio.Event) -> None:
+        """For `seconds`, and on until `done` (the disruption is over) and 2 s more."""
         started, n = time.monotonic(), 0
-        while time.monotonic() - started < seconds:
+        ends = None
+        while ends is None or time.monotonic() < ends:
+            if ends is None and done.is_set() and time.monotonic() - started >= seconds:
+                ends = max(time.monotonic() + 2, started + seconds)
             user = self.users[n % len(self.users)]
             # the same nonsense each time (digits could match an FAQ entry about a number)
             for text in ("qwzx plorf vrumm?", "/cancel"):  # /cancel: the next one is fresh
@@ -160,8 +165,12 @@ async def scenario(
                 rows_before = await miss_rows(database)
                 base[people[0].id] = len(people[0].bot_messages)
 
-                run = asyncio.create_task(traffic.run(seconds, rate))
-                await disrupt(cluster, proxies, figures)
+                over = asyncio.Event()
+                run = asyncio.create_task(traffic.run(seconds, rate, over))
+                try:
+                    await disrupt(cluster, proxies, figures)
+                finally:
+                    over.set()
                 await run
                 await Cluster.wait(
                     lambda: set(traffic.sent_at) <= set(traffic.confirmed()),
