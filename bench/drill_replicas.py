@@ -21,9 +21,9 @@ warm-up) and stores one row (`faq_misses`). Scenarios:
 - rolling: SIGTERM to each replica in turn, each started again and healthy before the next.
 
 Traffic goes on until the disruption is over (a replica started again and healthy) and
-2 s more, at least `--seconds`. Each prints: updates sent, answered, answered twice, lost, stored twice, the slowest reply
-(from the person's message to Telegram's 2xx, which a replica gives after the replies are
-sent). The exit status is non-zero on any loss or duplicate.
+2 s more, at least `--seconds`. Each prints: updates sent, answered, answered twice, lost,
+stored twice, the slowest reply (from the person's message to Telegram's 2xx, which a
+replica gives after the replies are sent). The exit status is non-zero on any loss or duplicate.
 """
 
 from __future__ import annotations
