@@ -188,10 +188,10 @@ async def test_job_seeker_finder(bot: Running) -> None:
     await press_and_wait(user, "p:lang:sv")
     await press_and_wait(user, "p:time:part")
     await press_and_wait(user, "p:learn:done")
-    assert "pl:nextiili_textiles.card" in user.bot_messages[-1].callback_data
-    await press_and_wait(user, "pl:nextiili_textiles.card")
-    await press_and_wait(user, "pl:nextiili_textiles.int")
-    await press_and_wait(user, "pl:nextiili_textiles.ok")
+    assert "pl:nextiili_textiles:card" in user.bot_messages[-1].callback_data
+    await press_and_wait(user, "pl:nextiili_textiles:card")
+    await press_and_wait(user, "pl:nextiili_textiles:int")
+    await press_and_wait(user, "pl:nextiili_textiles:ok")
     staff = bot.fake.chat(STAFF_CHAT).bot_messages
     assert staff and "Ärende" not in staff[-1].content and "#" in staff[-1].content
     async with bot.app.db.unit() as repo:

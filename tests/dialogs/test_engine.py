@@ -81,7 +81,7 @@ async def test_stale_button_gets_polite_answer_and_no_write(app: App, chat) -> N
     ]
     async with app.db.unit() as repo:
         after = (await repo.states.get(me.user_id)).model_dump()
-        answers = await repo.answers.of(before["data"]["aid"])
+        answers = await repo.answers.of(before["data"]["assessment"])
     assert after["step"] == before["step"] and after["data"] == before["data"]
     assert answers[qid].value == payloads[0].split(":")[2]
 
@@ -92,14 +92,20 @@ async def test_stale_button_gets_polite_answer_and_no_write(app: App, chat) -> N
         "k:st1:yes",
         "zz:whatever",
         "m:nonexistent",
-        "kr:999.pdf",
-        "pl:nope.card",
+        "kr:999:pdf",
+        "pl:nope:card",
         "faq:no_such_entry",
         "x" * 65,
         "k:%00:ä",
         "",
         "lang:de",
         "forget:maybe",
+        "forget:yes:99999999999",  # a confirmation from the future
+        "kr:99999999999999999999:pdf",  # past a 64-bit integer
+        "kr:-1:pdf",
+        "kr:1:pdf:more",
+        "pl:ravintola_kierto.card",  # the old style
+        "p:int:t.food",  # a flow the user is not in
     ],
 )
 async def test_forged_buttons_are_refused_without_writing(app: App, chat, payload: str) -> None:

@@ -53,7 +53,7 @@ async def test_finder_in_each_language(chat, kb: Knowledge, lang: str) -> None:
     assert restaurant.name.get(lang) in lines[2]  # the best match comes first
     food = next(t.label.get(lang) for t in kb.placements.interests if t.id == "food")
     assert food in lines[2]  # with the reason it fits
-    assert "pl:ravintola_kierto.card" in me.last.payloads
+    assert "pl:ravintola_kierto:card" in me.last.payloads
 
 
 def test_matching_order_and_feedback(kb: Knowledge) -> None:
@@ -75,19 +75,19 @@ def test_matching_order_and_feedback(kb: Knowledge) -> None:
 async def test_interest_needs_consent_and_is_saved_once(app: App, chat) -> None:
     me = chat(lang="en")
     await find(me, ["textiles"], "en")
-    await me.press("pl:nextiili_textiles.card")
-    assert "pl:nextiili_textiles.int" in me.last.payloads
-    await me.press("pl:nextiili_textiles.int")
+    await me.press("pl:nextiili_textiles:card")
+    assert "pl:nextiili_textiles:int" in me.last.payloads
+    await me.press("pl:nextiili_textiles:int")
     assert "Telegram user id" in me.last.text and "/forget" in me.last.text
     async with app.db.unit() as repo:
         assert await repo.interests.of_user(me.user_id) == []
-    await me.press("pl:nextiili_textiles.no")
+    await me.press("pl:nextiili_textiles:no")
     async with app.db.unit() as repo:
         assert await repo.interests.of_user(me.user_id) == []
-    await me.press("pl:nextiili_textiles.int")
+    await me.press("pl:nextiili_textiles:int")
     consent = me.last.id
-    await me.press("pl:nextiili_textiles.ok", consent)
-    await me.press("pl:nextiili_textiles.ok", consent)  # a double press
+    await me.press("pl:nextiili_textiles:ok", consent)
+    await me.press("pl:nextiili_textiles:ok", consent)  # a double press
     async with app.db.unit() as repo:
         interests = await repo.interests.of_user(me.user_id)
         tickets = await repo.tickets.open()
@@ -102,9 +102,9 @@ async def test_interest_needs_consent_and_is_saved_once(app: App, chat) -> None:
 async def test_thumbs_are_stored(app: App, chat) -> None:
     me = chat(lang="en")
     await find(me, ["food"], "en")
-    await me.press("pl:ravintola_kierto.card")
-    await me.press("pl:ravintola_kierto.up")
-    await me.press("pl:ravintola_kierto.down")
+    await me.press("pl:ravintola_kierto:card")
+    await me.press("pl:ravintola_kierto:up")
+    await me.press("pl:ravintola_kierto:down")
     async with app.db.unit() as repo:
         assert await repo.votes.of_user(me.user_id) == {"ravintola_kierto": -1}
 
@@ -117,7 +117,7 @@ async def test_deep_links_open_the_finder_or_a_placement(chat, kb: Knowledge) ->
     await other.send("/start uusio_upcycling")
     placement = kb.placement("uusio_upcycling")
     assert placement is not None and placement.name.get("sv") in other.last.text
-    assert "pl:uusio_upcycling.int" in other.last.payloads
+    assert "pl:uusio_upcycling:int" in other.last.payloads
     third = chat(user_id=45, lang="en")
     await third.send("/start no-such-thing")
     assert "I am a bot" in third.said  # an unknown payload just greets
@@ -128,7 +128,7 @@ async def test_free_text_in_the_results_goes_to_the_faq(chat) -> None:
     await find(me, ["food"])
     await me.send("mikä on palkkatuki?")
     assert "💡" in me.said
-    assert "pl:ravintola_kierto.card" in me.holder("pl:ravintola_kierto.card").payloads
+    assert "pl:ravintola_kierto:card" in me.holder("pl:ravintola_kierto:card").payloads
 
 
 async def test_a_clear_question_in_the_middle_of_the_finder_is_answered(

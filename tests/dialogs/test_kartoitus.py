@@ -276,18 +276,18 @@ async def test_pdf_report_and_contact_request(app: App, chat, kb: Knowledge) -> 
     await start_company(me, "Raportti Oy", "0112038-9")
     await answer_all(me, kb)
     await me.press("k:sum:done")
-    pdf_button = next(p for p in me.last.payloads if p.endswith(".pdf"))
+    pdf_button = next(p for p in me.last.payloads if p.endswith(":pdf"))
     await me.press(pdf_button)
     document = next(a for a in me.actions if isinstance(a, SendFile))
     assert document.kind == "document" and document.data.startswith(b"%PDF")
     assert len(re.findall(rb"/Type\s*/Page\b", document.data)) == 1  # one page
-    aid = pdf_button.split(":")[1].split(".")[0]
-    await me.press(f"kr:{aid}.contact")
+    aid = pdf_button.split(":")[1]
+    await me.press(f"kr:{aid}:contact")
     assert "Y-tunnuksen" in me.said  # what will be shared is said before consent
     async with app.db.unit() as repo:
         assert await repo.contacts.open() == []  # nothing before consent
-    await me.press(f"kr:{aid}.ok")
-    await me.press(f"kr:{aid}.ok")  # a double press
+    await me.press(f"kr:{aid}:ok")
+    await me.press(f"kr:{aid}:ok")  # a double press
     async with app.db.unit() as repo:
         requests = await repo.contacts.open()
         tickets = await repo.tickets.open()
@@ -301,7 +301,7 @@ async def test_someone_elses_results_buttons_are_refused(chat, kb: Knowledge) ->
     await start_company(owner)
     await answer_all(owner, kb)
     await owner.press("k:sum:done")
-    pdf = next(p for p in owner.last.payloads if p.endswith(".pdf"))
+    pdf = next(p for p in owner.last.payloads if p.endswith(":pdf"))
     other = chat(user_id=51, lang="en")
     await other.send("/start")
     await other.press(pdf)

@@ -53,12 +53,12 @@ async def test_mydata_has_everything(app: App, chat) -> None:
 async def test_an_old_erase_confirmation_does_not_erase(app: App, chat) -> None:
     me = chat(lang="en")
     await me.send("/start")
-    actions = await me.event(Button("forget:yes.1000", 1))
+    actions = await me.event(Button("forget:yes:1000", 1))
     assert any(isinstance(a, Toast) and "expired" in a.text for a in actions)
     async with app.db.unit() as repo:
         assert await repo.users.get(me.user_id) is not None
     await me.send("/forget")
-    fresh = next(p for p in me.last.payloads if p.startswith("forget:yes."))
+    fresh = next(p for p in me.last.payloads if p.startswith("forget:yes:"))
     await me.press(fresh)
     async with app.db.unit() as repo:
         assert await repo.users.get(me.user_id) is None
@@ -88,9 +88,9 @@ async def test_an_answered_lead_leaves_the_leads_list(chat) -> None:
     await me.press("p:lang:any")
     await me.press("p:time:full")
     await me.press("p:learn:done")
-    await me.press("pl:ravintola_kierto.card")
-    await me.press("pl:ravintola_kierto.int")
-    await me.press("pl:ravintola_kierto.ok")
+    await me.press("pl:ravintola_kierto:card")
+    await me.press("pl:ravintola_kierto:int")
+    await me.press("pl:ravintola_kierto:ok")
     admin = chat(user_id=7, lang="en")
     await admin.send("/leads")
     assert "🧰" in admin.said
