@@ -13,6 +13,7 @@ from bot.app import App
 from bot.config import Settings
 from dialogs.actions import SendFile
 from dialogs.kartoitus import valid_business_id
+from dialogs.render.charts import radar_png
 from knowledge.loader import Knowledge
 from tests.conversation import Conversation
 
@@ -326,3 +327,29 @@ async def test_retake_shows_the_change_per_theme(chat, kb: Knowledge) -> None:
     second = next(t for t in me.texts if t.startswith("📊"))
     assert "Previous kartoitus" in second
     assert re.search(r"\((\+\d+|-\d+|±0)\)", second)
+
+
+def test_unicode_digits_in_a_business_id_are_refused() -> None:
+    assert valid_business_id("1234567-²") is None
+    assert valid_business_id("١٢٣٤٥٦٧-١") is None
+
+
+def test_a_dollar_in_a_company_name_is_drawn_as_text() -> None:
+    png = radar_png(["a", "b", "c"], [10, 20, 30], title="A$_$B Oy")
+    assert png.startswith(b"\x89PNG")
+
+
+async def test_later_leaves_the_flow_and_resumes_at_that_question(chat, kb: Knowledge) -> None:
+    me = chat(lang="en")
+    await start_company(me)
+    for _ in range(3):
+        qid = current_qid(me)
+        await me.press(f"k:{qid}:{kb.options[qid][0].id}")
+    await me.press(f"k:{current_qid(me)}:skip")  # a skipped question before the pause
+    paused = current_qid(me)
+    await me.press(f"k:{paused}:pause")
+    await me.send("mikä on palkkatuki")  # no question is open: the FAQ answers
+    assert any(t.startswith("💡") for t in me.texts)
+    await me.send("/kartoitus")
+    await me.press("k:res:go")
+    assert current_qid(me) == paused  # not the skipped one
