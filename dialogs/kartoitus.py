@@ -35,7 +35,12 @@ def steps() -> tuple[Step, ...]:
     """The steps; a question's payloads carry its question id, `<qid>:<value>`."""
     return (
         # an unfinished assessment exists: continue or start over
-        Step("res", show_resume, {"go": resume_go, "new": resume_new}, goes=("co", "name", "q", "sum")),
+        Step(
+            "res",
+            show_resume,
+            {"go": resume_go, "new": resume_new},
+            goes=("co", "name", "q", "sum"),
+        ),
         # pick one of my companies, or a new one
         Step("co", show_company, {"new": company_new, "*": company_pick}, goes=("name", "q")),
         Step("name", show_name, text=name_typed, goes=("yt",)),
