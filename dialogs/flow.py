@@ -5,7 +5,8 @@
 frozen dataclass: its working data), and is made with its steps: `Flow(steps())`, where
 `steps()` is the first function of the module, so the table is what a reader sees first
 (a function, so that it can name the step functions defined below it). It implements
-`begin(ctx, arg)`, and may implement `on_cancel(ctx, data)` (/cancel, "Later").
+`begin(ctx, arg)`, may implement `on_cancel(ctx, data)` (/cancel, "Later") and may list
+in `entries` the steps `begin` can enter (for the diagram; default: the first step).
 
 **Step.** One entry of the table:
 
@@ -27,9 +28,10 @@ accepted only while the user is at that step of that flow (else "an earlier step
 goes to the current step's `text`. Before a button handler runs the press is answered
 (`ctx.toast()`); a handler may replace that with its own toast.
 
-**Data.** `flow.data(ctx)` is the current data, parsed from `DialogState.data` (JSON).
-Change it with `dataclasses.replace` and write it back explicitly: `ctx.go(flow.name,
-step, data)` enters a step with new data, `ctx.at(step, data)` moves within the flow. A
+**Data.** Step handlers get the current data, parsed from `DialogState.data` (JSON;
+`flow.data(ctx)` elsewhere). Change it with `dataclasses.replace` and write it back
+explicitly: `ctx.go(flow.name, step, data)` enters a step with new data, `ctx.at(step,
+data)` moves within the flow. A
 stored state that no longer parses (old keys, a removed step) is not a crash: the engine
 restarts the flow with `begin` and the user carries on from there.
 
@@ -40,9 +42,13 @@ shows another flow's button calls a builder exported by that flow (`placement.ca
 
 **Context** (one event): `send/edit/toast/send_file/defer/to_staff`, `ctx.go/at`, and the
 engine through a small API: `await ctx.begin("kartoitus")`, `await ctx.show_current()`,
-`await ctx.run_command("human")`, `await ctx.answer_text(text)` (the text fallback),
-`ctx.translator(lang)`, `ctx.staff_t`, `ctx.in_flow`. Hooks (`text_fallback`, `aside`,
-`staff_reply`) are set once with `router.hook(...)`; a second one is an error.
+`await ctx.run_command("human")`, `await ctx.cancel_flow()`, `await ctx.answer_text(text)`
+(the text fallback), `await ctx.open_deeplink(payload)`, `ctx.command_help()`,
+`ctx.translator(lang)`, `ctx.staff_t`, `ctx.in_flow`, `ctx.remember_question(text)` /
+`ctx.last_question` (kept across a flow's data writes). Hooks (`text_fallback`, `aside`,
+`staff_reply`) are set once with `@router.hook(name)`; a second one is an error.
+Commands carry their help: `@router.command("help", help=N_("what I can do"))`; /help and
+Telegram's command menus list them in registration order (`dialogs.routers()`).
 """
 
 from __future__ import annotations

@@ -137,9 +137,6 @@ class Context:
         """True while the user is inside a flow (a question is open)."""
         return self._engine.flow_named(self.state.flow) is not None
 
-    def flow(self, name: str) -> Flow:
-        return self._engine.flows[name]
-
     async def begin(self, flow: str, arg: str = "") -> None:
         """Enter the flow called `flow`."""
         await self._engine.flows[flow].begin(self, arg)
