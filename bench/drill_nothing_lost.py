@@ -220,7 +220,7 @@ async def kill9(n_users: int, per_user: int, patience: float) -> Figures:
         workdir = Path(tmp)
         url = f"sqlite+aiosqlite:///{workdir / 'drill.db'}"
         async with FakeTelegram(record=False) as fake:
-            send_rate = str(max(5, n_users * (2 + per_user) // 8))  # ~8 s of replies
+            send_rate = str(max(5, n_users * (2 + per_user) // 30))  # ~30 s of replies
             bot = Bot(fake, workdir, url, SEND_RATE=send_rate)
             await bot.start()
             await bot.ready(lambda: fake.counts.get("getUpdates", 0) > 0)
