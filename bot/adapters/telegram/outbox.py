@@ -71,24 +71,24 @@ class OutboxSender:
                 message_id = await self._send_once(action)
             except ApiError as exc:
                 if exc.kind is ApiErrorKind.BLOCKED:
-                    await self._mark(row, "blocked")
+                    await self.mark(row, "blocked")
                     return
                 if exc.kind not in TEMPORARY:
                     log.error("Telegram refused a %s (%s)", type(action).__name__, exc.kind)
-                    await self._mark(row, "failed", error=str(exc.kind))
+                    await self.mark(row, "failed", error=str(exc.kind))
                     return
                 wait = exc.retry_after or delay
                 delay = min(delay * 2, 8.0)
-                await self._mark(row, "retry", error=str(exc.kind), after=wait)
+                await self.mark(row, "retry", error=str(exc.kind), after=wait)
                 if attempt == INLINE_ATTEMPTS - 1 or self.stopping.is_set():
                     return  # the loop tries again later
                 await asyncio.sleep(wait)
                 continue
             except Exception as exc:
                 log.error("sending outbox row %s failed: %s", row, type(exc).__name__)
-                await self._mark(row, "failed", error=type(exc).__name__)
+                await self.mark(row, "failed", error=type(exc).__name__)
                 return
-            await self._mark(row, "sent", message_id=message_id)
+            await self.mark(row, "sent", message_id=message_id)
             return
 
     async def _send_once(self, action: Outbound) -> int | None:
@@ -100,7 +100,7 @@ class OutboxSender:
             return await self.sender.edit(action, once=True)
         return await self.sender.send_file(action, once=True)
 
-    async def _mark(self, row: int, status: str, **values: Any) -> None:
+    async def mark(self, row: int, status: str, **values: Any) -> None:
         if not await self._write(row, status, values):
             self._unwritten.append((row, status, values))
 
@@ -177,7 +177,7 @@ class OutboxSender:
                 by_chat[row.chat_id].append(decode(row.chat_id, row.action, row.id))  # type: ignore[arg-type]
             except (KeyError, ValueError) as exc:
                 log.error("outbox row %s cannot be read (%s)", row.id, exc)
-                await self._mark(row.id or 0, "failed", error="unreadable")
+                await self.mark(row.id or 0, "failed", error="unreadable")
         gate = asyncio.Semaphore(CHATS_AT_ONCE)
 
         async def chat(actions: list[Outbound]) -> None:
