@@ -112,3 +112,10 @@ def test_docker_compose_accepts_the_file() -> None:
         check=False,
     )
     assert result.returncode == 0, result.stderr
+
+
+def test_docker_waits_longer_than_the_bot_s_shutdown_grace() -> None:
+    bot = compose()["services"]["bot"]
+    grace = float(bot["environment"]["SHUTDOWN_GRACE"])
+    stop = bot["stop_grace_period"]
+    assert stop.endswith("s") and float(stop[:-1]) > grace

@@ -347,3 +347,70 @@ async def test_a_second_kierto_bot_run_refuses_with_one_line(
         await started.close()
         started.replicas.clear()
         await drop_database(url)
+
+
+# ---------------------------------------------------------------------- the outbox loop
+
+
+async def test_only_the_leader_drains_the_outbox_and_live_sends_are_not_recovered(
+    fake_telegram, tmp_path: Path, make_app
+) -> None:
+    """Every replica runs the outbox loop, but only the one leading recovers and drains
+    (serve._follow); with replicas a row "sending" is recovered only once it has been in
+    flight longer than any one attempt (another live replica may be sending it)."""
+    from datetime import timedelta
+
+    from sqlalchemy import update
+
+    from dialogs.actions import Send
+    from dialogs.store.models import OutboxMessage, utcnow
+    from dialogs.store.outbox import encode
+    from tests.adapters.test_runtimes import settings_for as door_settings
+    from tests.adapters.test_runtimes import start, stop
+
+    app = await make_app(door_settings(fake_telegram, tmp_path))
+    aino = fake_telegram.user(34, language_code="en")
+    async with app.db.unit() as repo:
+        await repo.outbox.add(34, encode(Send(34, "waiting for the leader")), user_id=34)
+        live = await repo.outbox.add(34, encode(Send(34, "being sent by another replica")))
+        await repo.outbox.claim(live)
+    bot = await start(fake_telegram, app, "aiogram", poll=False)
+    outbox = bot.door.outbox
+    outbox.interval = 0.05
+    outbox.in_flight_limit = timedelta(minutes=2)
+    rounds = 0
+    write_marks = outbox._write_marks
+
+    async def counted() -> None:
+        nonlocal rounds
+        rounds += 1
+        await write_marks()
+
+    outbox._write_marks = counted  # type: ignore[method-assign]
+    leading = False
+    runner = asyncio.create_task(outbox.run(lambda: leading))
+    try:
+        await eventually(lambda: rounds >= 3)  # three rounds as a follower
+        assert aino.bot_messages == []
+        leading = True
+        await fake_telegram.wait_until(lambda: len(aino.bot_messages) == 1)
+        assert aino.bot_messages[0].content == "waiting for the leader"
+        seen = rounds
+        await eventually(lambda: rounds >= seen + 2)  # its mark is written by now
+        async with app.db.unit() as repo:
+            assert await repo.outbox.counts() == {"sent": 1, "sending": 1}
+            # the live send's replica died: the row is older than the limit now
+            old = utcnow() - timedelta(minutes=3)
+            await repo.session.execute(
+                update(OutboxMessage).where(OutboxMessage.id == live).values(updated_at=old)
+            )
+        seen = rounds
+        await eventually(lambda: rounds >= seen + 2)
+        async with app.db.unit() as repo:
+            assert await repo.outbox.counts() == {"sent": 1, "unknown": 1}
+        assert [m.content for m in aino.bot_messages] == ["waiting for the leader"]
+    finally:
+        bot.door.stopping.set()
+        await runner
+        await stop(bot)
+        await app.close()

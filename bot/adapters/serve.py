@@ -3,19 +3,23 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import sys
+from datetime import timedelta
 
 from aiohttp import web
 
+from bot.adapters.guard import GuardedSite, quiet_accept_errors
 from bot.adapters.telegram import TelegramDoor, Transport, install_signal_handlers, webhook_path
 from bot.app import App
 from bot.replicas import Replica
 from bot.scheduler import maintenance
-from bot.throttle import make_throttle
+from bot.throttle import check_redis, make_send_rate, make_throttle
 
 log = logging.getLogger(__name__)
+IN_FLIGHT_LIMIT = timedelta(minutes=2)
 
 
 def make_transport(app: App, runtime: str) -> Transport:
@@ -36,10 +40,43 @@ def _split(listen: str) -> tuple[str, int]:
     return host, int(port)
 
 
+async def _serve_web(door: TelegramDoor, app: web.Application, listen: str) -> web.AppRunner:
+    """Start the guarded web server (see bot.adapters.guard) on `listen`; a port in use
+    fails here, before anything waits for Telegram."""
+    settings = door.app.settings
+    runner = web.AppRunner(app, shutdown_timeout=settings.shutdown_grace)
+    await runner.setup()
+    site = GuardedSite(
+        runner,
+        *_split(listen),
+        header_timeout=settings.webhook_timeout,
+        max_connections=settings.webhook_max_connections,
+    )
+    try:
+        await site.start()
+    except BaseException:
+        await runner.cleanup()
+        raise
+    return runner
+
+
+def _door(app: App, runtime: str) -> TelegramDoor:
+    settings = app.settings
+    throttle = make_throttle(settings.redis_url, settings.flood_rate, settings.flood_burst)
+    send_rate = make_send_rate(settings.redis_url, settings.send_rate)
+    return TelegramDoor(app, make_transport(app, runtime), throttle, send_rate)
+
+
 def _follow(replica: Replica, door: TelegramDoor) -> asyncio.Task[None]:
-    """The once-only jobs run where the replica leads; losing this process's place among
-    its peers (see bot/replicas.py) stops the door."""
+    """Once-only work runs in the replica that leads (bot/replicas.py): maintenance, and
+    the outbox loop's recovery and draining (retries, rows a dead process left,
+    broadcasts). Interactive replies are sent by the replica that handled the update
+    (`door.outbox.deliver`). Losing this process's place among its peers stops the door."""
     replica.run_once(lambda stop: maintenance(door.app, stop))
+    if replica.role == "webhook" and not door.app.db.is_sqlite:
+        # other live replicas have rows "sending" right now: only rows stuck longer than
+        # any one Bot API attempt were left by a process that died
+        door.outbox.in_flight_limit = IN_FLIGHT_LIMIT
 
     async def watch() -> None:
         await replica.lost.wait()
@@ -49,28 +86,37 @@ def _follow(replica: Replica, door: TelegramDoor) -> asyncio.Task[None]:
     return asyncio.create_task(watch())
 
 
+async def _close(door: TelegramDoor, outbox: asyncio.Task[None] | None) -> None:
+    door.stopping.set()
+    if outbox is not None:
+        with contextlib.suppress(asyncio.CancelledError, TimeoutError):
+            await asyncio.wait_for(outbox, door.app.settings.shutdown_grace)
+    await door.throttle.close()
+    await door.sender.send_rate.close()
+    await door.transport.close()
+
+
 async def polling(app: App, runtime: str, replica: Replica) -> int:
-    transport = make_transport(app, runtime)
     settings = app.settings
-    throttle = make_throttle(settings.redis_url, settings.flood_rate, settings.flood_burst)
-    door = TelegramDoor(app, transport, throttle)
+    door = _door(app, runtime)
     install_signal_handlers(door.stopping)
+    quiet_accept_errors()
+    await check_redis(settings.redis_url)
     runner: web.AppRunner | None = None
+    outbox: asyncio.Task[None] | None = None
     watch = _follow(replica, door)
     try:
-        await door.prepare()
         if settings.health_listen:
-            runner = web.AppRunner(door.web_app())
-            await runner.setup()
-            await web.TCPSite(runner, *_split(settings.health_listen)).start()
+            runner = await _serve_web(door, door.web_app(), settings.health_listen)
+        await door.prepare()
+        outbox = asyncio.create_task(door.outbox.run(replica.leading.is_set))
         await door.poll()
         log.info("stopped polling; the updates in hand were finished")
     finally:
         watch.cancel()
         if runner is not None:
             await runner.cleanup()
-        await door.throttle.close()
-        await transport.close()
+        await _close(door, outbox)
     return 0
 
 
@@ -83,25 +129,25 @@ async def webhook(app: App, runtime: str, replica: Replica) -> int:
             file=sys.stderr,
         )
         return 2
-    transport = make_transport(app, runtime)
-    throttle = make_throttle(settings.redis_url, settings.flood_rate, settings.flood_burst)
-    door = TelegramDoor(app, transport, throttle)
+    door = _door(app, runtime)
     install_signal_handlers(door.stopping)
+    quiet_accept_errors()
+    await check_redis(settings.redis_url)
     secret = settings.webhook_secret.get_secret_value()
-    runner = web.AppRunner(
-        door.web_app(webhook_path(settings.webhook_url), secret), shutdown_timeout=30
+    runner = await _serve_web(
+        door, door.web_app(webhook_path(settings.webhook_url), secret), settings.webhook_listen
     )
+    outbox: asyncio.Task[None] | None = None
     watch = _follow(replica, door)
     try:
         await door.prepare()
-        await runner.setup()
-        await web.TCPSite(runner, *_split(settings.webhook_listen)).start()
-        await door.call(lambda: transport.set_webhook(settings.webhook_url or "", secret))
-        log.info("webhook listening on %s", settings.webhook_listen)
-        await door.stopping.wait()
+        if not door.stopping.is_set():
+            outbox = asyncio.create_task(door.outbox.run(replica.leading.is_set))
+            await door.call(lambda: door.transport.set_webhook(settings.webhook_url or "", secret))
+            log.info("webhook listening on %s", settings.webhook_listen)
+            await door.stopping.wait()
     finally:
-        await runner.cleanup()  # lets the requests in hand finish
+        await runner.cleanup()  # lets the requests in hand finish, for SHUTDOWN_GRACE at most
         watch.cancel()
-        await door.throttle.close()
-        await transport.close()
+        await _close(door, outbox)
     return 0
