@@ -21,7 +21,8 @@ Rules (also in knowledge/kartoitus.yaml and the README):
 Tips are ranked by gain × ease: gain is how many overall points following the tip would add
 (the answer changed to the tip's `target`, or the missing checklist item ticked), ease is
 4 − effort, doubled for a tip written for the company's own trade. Ties go to higher impact.
-At most one tip per question. A tip tagged with `trades` or `sizes` is offered only to
+At most one tip per question, and the best tip for the company's trade (if any fits) is always
+among those returned. A tip tagged with `trades` or `sizes` is offered only to
 companies that gave one of those answers: a construction firm is never told to give surplus
 food to food aid.
 """
@@ -228,7 +229,14 @@ def best_tips(kb: Knowledge, answers: Answers, n: int = 3) -> list[RankedTip]:
         current = best.get(tip.question)
         if current is None or _key(ranked) > _key(current):
             best[tip.question] = ranked
-    return sorted(best.values(), key=_key, reverse=True)[:n]
+    ranked_tips = sorted(best.values(), key=_key, reverse=True)
+    top = ranked_tips[:n]
+    # One step written for the company's own trade always makes the list when one fits: a
+    # café should see its food waste among its three steps, not only what every office hears.
+    own = next((r for r in ranked_tips if r.own_trade), None)
+    if own is not None and own not in top and n > 0:
+        top = sorted([*top[: n - 1], own], key=_key, reverse=True)
+    return top
 
 
 def _key(r: RankedTip) -> tuple[float, int, float]:
