@@ -410,7 +410,7 @@ def _check_placements(book: PlacementBook, src: _Source) -> Iterator[Problem]:
     interests = {t.id for t in book.interests}
     skills = {t.id for t in book.skills}
     for i, p in enumerate(book.placements):
-        if p.partner not in partners:
+        if p.partner is not None and p.partner not in partners:
             yield Problem(
                 src.name,
                 src.line(("placements", i, "partner")),

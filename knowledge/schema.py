@@ -231,18 +231,20 @@ class Partner(Model):
 
 
 class Placement(Model):
-    """A workshop placement (työpaja) at one of the programme's partners.
+    """A kind of workshop (työpaja) the KIERTO partners ran during the project.
 
-    Optional fields stay out when the fact is not known; the bot then simply does not
-    mention them.
+    The project has ended: a placement tells what the workshop was and what one learnt there,
+    in the past tense where it is history; the operator's current offer is in operator.yaml.
+    Optional fields stay out when the fact is not known (no invented tasks or equipment); the
+    bot then simply does not mention them.
     """
 
     id: Id
-    partner: Id
+    partner: Id | None = None
     name: L10n
     summary: L10n
-    what_you_do: L10n
-    what_you_learn: L10n
+    what_you_do: L10n | None = None
+    what_you_learn: L10n | None = None
     interests: list[Id] = Field(min_length=1)
     skills: list[Id] = Field(default_factory=list)
     suits: L10n | None = None
