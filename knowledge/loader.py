@@ -177,6 +177,11 @@ class Knowledge:
         operator: OperatorFile,
         synonyms: SynonymBook | None = None,
     ) -> Knowledge:
+        # {operator} and {contact} are filled in once, here, in every language
+        op_ = operator.operator
+        q, tips, services, placements, faq = (
+            op.fill_all(book, op_) for book in (q, tips, services, placements, faq)
+        )
         questions, options, theme_of = _index(q)
         return cls(
             questionnaire=q,

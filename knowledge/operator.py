@@ -13,7 +13,9 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
-from knowledge.schema import Operator
+from pydantic import BaseModel
+
+from knowledge.schema import L10n, L10nList, Operator
 
 PLACEHOLDERS: tuple[str, ...] = ("operator", "contact")
 # `{name}` with an identifier inside; a lone brace in prose ("{" is rare) is not a placeholder.
@@ -35,6 +37,38 @@ def fill(text: str, operator: Operator, lang: str) -> str:
     """
     known = values(operator, lang)
     return PLACEHOLDER_RE.sub(lambda m: known.get(m.group(1), m.group(0)), text)
+
+
+def fill_all(model: Any, operator: Operator) -> Any:
+    """`model` (a pydantic model, list or dict of them) with every text filled in, per language.
+
+    The loader runs this once, so that every renderer (chat, PDF, back office) shows the
+    operator's values without having to remember to; unchanged parts are shared, not copied.
+    """
+    if isinstance(model, L10n):
+        filled = {lang: fill(model.get(lang), operator, lang) for lang in ("fi", "en", "sv")}
+        return model if filled == model.model_dump() else L10n(**filled)
+    if isinstance(model, L10nList):
+        lists = {
+            lang: [fill(t, operator, lang) for t in model.get(lang)] for lang in ("fi", "en", "sv")
+        }
+        return model if lists == model.model_dump() else L10nList(**lists)
+    if isinstance(model, BaseModel):
+        changed = {}
+        for name in type(model).model_fields:
+            value = getattr(model, name)
+            new = fill_all(value, operator)
+            if new is not value:
+                changed[name] = new
+        return model.model_copy(update=changed) if changed else model
+    if isinstance(model, list):
+        items = [fill_all(item, operator) for item in model]
+        return model if all(a is b for a, b in zip(items, model, strict=True)) else items
+    if isinstance(model, dict):
+        new_dict = {key: fill_all(value, operator) for key, value in model.items()}
+        same = all(new_dict[k] is v for k, v in model.items())
+        return model if same else new_dict
+    return model
 
 
 def strings(

@@ -162,3 +162,16 @@ def test_no_text_says_the_project_is_running_now() -> None:
 def test_the_example_markers_are_found_in_nested_texts() -> None:
     data = {"a": [{"fi": "x [[täytä]] y"}, "[[b\n c]]"]}
     assert list(example_markers(data)) == [(("a", 0, "fi"), "[[täytä]]"), (("a", 1), "[[b c]]")]
+
+
+def test_every_text_is_filled_in_at_load(tmp_path: Path) -> None:
+    """Renderers need not remember the placeholders: the loaded knowledge has none left."""
+    kb = load(copy_kb(tmp_path / "kb"))
+    raw = (DEFAULT_DIR / "services.yaml").read_text(encoding="utf-8")
+    assert "{contact}" in raw.split("services:", 1)[1], "the shipped texts do use it"
+    for service in kb.services.values():
+        for lang in ("fi", "en", "sv"):
+            for value in (service.description, service.how):
+                assert value is None or "{" not in value.get(lang)
+    assert "kierto@example.org" in kb.services["kierto100"].how.get("fi")
+    assert "Example City employment services" in kb.services["haastepaja"].how.get("en")
