@@ -68,13 +68,13 @@ def privacy_notice(t: Translator, kb: Knowledge) -> str:
     lang = t.lang
     sees = (
         t._(
-            "{operator}'s staff see company results, contact requests and the questions you "
+            "The staff of {operator} see company results, contact requests and the questions you "
             "hand to a person, in order to answer them.",
             operator=esc(op.name.get(lang)),
         )
         if kb.staff_answer
         else t._(
-            "{operator}'s staff can see company results and contact requests for statistics "
+            "The staff of {operator} can see company results and contact requests for statistics "
             "and to improve the bot.",
             operator=esc(op.name.get(lang)),
         )

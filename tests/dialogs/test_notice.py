@@ -47,7 +47,10 @@ def test_the_privacy_notice_says_telegram_is_outside_the_eu(filled: Knowledge, i
     assert "utanför EU" in privacy_notice(i18n("sv"), filled)
 
 
-def test_no_promise_of_a_person_without_staff(kb: Knowledge, filled: Knowledge, i18n: I18n) -> None:
+def test_no_promise_of_a_person_without_staff(
+    example_kb: Knowledge, filled: Knowledge, i18n: I18n
+) -> None:
+    kb = example_kb
     assert not kb.staff_answer and filled.staff_answer
     en = i18n("en")
     assert "Nobody answers personally" in who_answers(en, kb)
