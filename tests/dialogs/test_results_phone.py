@@ -78,7 +78,7 @@ async def test_open_questions_are_listed_and_can_be_answered_now(
     assert assessment.result is not None and assessment.result["gaps"] == []
 
 
-async def test_the_note_reaches_the_ticket_and_the_pdf_and_a_menu_follows(
+async def test_the_note_reaches_the_ticket_the_pdf_and_the_leads_and_a_menu_follows(
     chat, kb: Knowledge
 ) -> None:
     me = chat(lang="fi")
@@ -97,6 +97,9 @@ async def test_the_note_reaches_the_ticket_and_the_pdf_and_a_menu_follows(
     staff = [m for m in me.elsewhere if m.chat_id == -100500]
     assert len(staff) == 1 and note in staff[0].text
     assert "m:kartoitus" in me.last.payloads  # the menu follows: no dead end
+    admin = chat(user_id=7, lang="fi")
+    await admin.send("/leads")
+    assert "Puhelin Oy" in admin.said and note in admin.said
 
 
 async def test_a_returning_user_gets_a_short_welcome_back(chat) -> None:
