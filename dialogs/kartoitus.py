@@ -140,10 +140,12 @@ async def choose_company(ctx: Context) -> None:
     companies = await ctx.repo.companies.of_user(ctx.user.id)
     ctx.send(
         ctx._(
-            "🏢 <b>KIERTO-kartoitus</b> shows how circular and sustainable your business is. "
-            "About 40 quick questions in 8 themes, 10–15 minutes. You get a score per theme, "
-            "your maturity level, a chart, your three best next steps and local services that "
-            "help. Your answers are saved as you go: stop any time and continue later."
+            "🏢 <b>KIERTO-kartoitus</b>, the circular economy self-assessment, shows how "
+            "circular and sustainable your business is. About 45 quick questions in 8 themes, "
+            "some of them for your trade, 10–15 minutes. You get your level, your three best "
+            "next steps, a score per theme and local services that help. It is a "
+            "self-assessment and advice, not a certificate. Your answers are saved as you go: "
+            "stop any time and continue later."
         )
     )
     data = KartoitusData()

@@ -173,3 +173,14 @@ def test_one_voice_in_the_questions_and_levels(kb: Knowledge) -> None:
         assert not re.search(r"\b(Olette|Te|teidän)\b|\w+(kää|kaa)\b", level.description.fi)
     labels = [level.label.fi for level in q.levels]
     assert labels == ["Alkuvaihe", "Alkuun päässyt", "Kehittyvä", "Edistynyt", "Edelläkävijä"]
+
+
+def test_a_sole_trader_gets_no_tip_meant_for_employers(kb: Knowledge) -> None:
+    employer_tips = {t.id for t in kb.tips if t.sizes and "solo" not in t.sizes}
+    assert {"pe1_staff_meeting", "lo4_commute_benefit", "st2_job_role"} <= employer_tips
+    for prefer in (STARTING, SOME, UNSURE):
+        answers = company(kb, "services", prefer, size="solo")
+        fitting = {t.id for t in kb.tips if tip_applies(kb, t, answers)}
+        assert fitting and not fitting & employer_tips
+        with_staff = company(kb, "services", prefer, size="small")
+        assert {t.id for t in kb.tips if tip_applies(kb, t, with_staff)} & employer_tips
