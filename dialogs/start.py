@@ -50,7 +50,12 @@ def menu_keyboard(ctx: Context) -> Keyboard:
         menu_button(ctx._("🏢 KIERTO-kartoitus for companies"), "kartoitus"),
         menu_button(ctx._("🧰 Find a workshop placement"), "tyopaja"),
         menu_button(ctx._("❓ Ask a question"), "ask"),
-        menu_button(ctx._("🙋 Talk to a person"), "human"),
+        menu_button(
+            ctx._("🙋 Talk to a person")
+            if ctx.kb.staff_answer
+            else ctx._("🙋 How to reach a person"),
+            "human",
+        ),
         menu_button(ctx._("⚙️ Settings"), "settings"),
     ]
     if ctx.in_flow:
