@@ -186,3 +186,23 @@ def test_every_text_is_filled_in_at_load(tmp_path: Path) -> None:
                 assert value is None or "{" not in value.get(lang)
     assert "kierto@example.org" in kb.services["kierto100"].how.get("fi")
     assert "Example City employment services" in kb.services["haastepaja"].how.get("en")
+
+
+def test_no_message_in_the_catalogs_says_the_project_is_running_now() -> None:
+    """The same wording rules for the user-interface texts (fi, en, sv catalogs)."""
+    from babel.messages.pofile import read_po
+
+    import locales
+
+    hits = []
+    for lang in ("fi", "en", "sv"):
+        path = locales.DIR / lang / "LC_MESSAGES" / f"{locales.DOMAIN}.po"
+        with path.open("rb") as handle:
+            catalog = read_po(handle, locale=lang)
+        for message in catalog:
+            strings = message.string if isinstance(message.string, tuple) else (message.string,)
+            for text in strings:
+                hits += [(lang, p.pattern, text[:80]) for p in RUNNING_NOW if p.search(text)]
+                if re.search(r"koordinaattor|coordinator|koordinator", text, re.I):
+                    hits.append((lang, "coordinator", text[:80]))
+    assert hits == []
