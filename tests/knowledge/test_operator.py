@@ -126,12 +126,14 @@ def test_no_phone_numbers_or_personal_email_addresses_in_the_knowledge_base(name
     texts = texts_of(name)
     assert [t for _, t in texts if PHONE.search(t)] == []
     assert [m for _, t in texts for m in EMAIL.findall(t) if not FUNCTIONAL.match(m)] == []
-    # the seed's project manager in particular
-    assert not [t for _, t in texts if re.search(r"hiipakka|riina", t, re.I)]
+    # no official by name either: the seed's contact was a project manager (synonyms.yaml
+    # holds what people type, and they may well ask for one)
+    if name != "synonyms.yaml":
+        assert not [t for _, t in texts if re.search(r"projektipäällik|project manager", t, re.I)]
 
 
 def test_the_phone_pattern_catches_the_forms_people_write() -> None:
-    for phone in ("040 800 4954", "0408004954", "+358 40 800 4954", "03 565 611"):
+    for phone in ("040 123 4567", "0401234567", "+358 40 123 4567", "03 123 456"):
         assert PHONE.search(f"soita {phone}"), phone
     for not_phone in ("1.12.2021–31.8.2023", "ISO 14001", "1,09 miljoonaa", "10–30 %"):
         assert not PHONE.search(not_phone), not_phone
