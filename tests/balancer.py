@@ -20,7 +20,6 @@ import contextlib
 import itertools
 from collections import Counter
 from collections.abc import Callable
-from typing import Any
 
 import aiohttp
 from aiohttp import web
@@ -153,7 +152,3 @@ class Balancer:
                     self.healthy.discard(backend)
                 return web.Response(status=502, text=f"backend failed: {type(exc).__name__}")
         return web.Response(status=502, text="no backend")
-
-
-def annotate(counter: Counter[Any]) -> str:
-    return ", ".join(f"{k}: {v}" for k, v in sorted(counter.items()))
