@@ -13,7 +13,7 @@ if TYPE_CHECKING:
 
 
 def routers() -> list[Router]:
-    from dialogs import faq, handoff, kartoitus, placement, results, review, start
+    from dialogs import admin, faq, handoff, kartoitus, placement, results, review, start
 
     return [
         start.router,
@@ -23,4 +23,5 @@ def routers() -> list[Router]:
         handoff.router,
         faq.router,
         review.router,
+        admin.router,
     ]

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import os
 import sys
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 from aiohttp import web
 
+from bot.adapters.outbox import deliver_forever
 from bot.adapters.telegram import TelegramDoor, Transport, install_signal_handlers, webhook_path
 from bot.app import App
 from bot.scheduler import start_maintenance
@@ -29,6 +33,30 @@ def make_transport(app: App, runtime: str) -> Transport:
     return AiogramTransport(token, app.settings.telegram_api_url)
 
 
+@contextlib.asynccontextmanager
+async def beside(app: App, door: TelegramDoor) -> AsyncIterator[None]:
+    """What runs beside the Telegram door: the outbox (replies written in the back office)
+    and, when ADMIN_LISTEN is set, the back office itself."""
+    tasks = [asyncio.create_task(deliver_forever(app.db, _sender(door), door.stopping))]
+    if app.settings.admin_listen:
+        from bot.backoffice.serve import run
+
+        tasks.append(asyncio.create_task(run(app, app.settings.admin_listen, door.stopping)))
+    try:
+        yield
+    finally:
+        door.stopping.set()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+
+def _sender(door: TelegramDoor) -> Callable[[int, str], Awaitable[None]]:
+    async def send(chat_id: int, text: str) -> None:
+        if not await door._is_blocked(chat_id):
+            await door._send_text(chat_id, text, ())
+
+    return send
+
+
 def _split(listen: str) -> tuple[str, int]:
     host, _, port = listen.rpartition(":")
     return host, int(port)
@@ -48,7 +76,8 @@ async def polling(app: App, runtime: str) -> int:
             runner = web.AppRunner(door.web_app())
             await runner.setup()
             await web.TCPSite(runner, *_split(settings.health_listen)).start()
-        await door.poll()
+        async with beside(app, door):
+            await door.poll()
         log.info("stopped polling; the updates in hand were finished")
     finally:
         scheduler.shutdown(wait=False)
@@ -83,7 +112,8 @@ async def webhook(app: App, runtime: str) -> int:
         await web.TCPSite(runner, *_split(settings.webhook_listen)).start()
         await door.call(lambda: transport.set_webhook(settings.webhook_url or "", secret))
         log.info("webhook listening on %s", settings.webhook_listen)
-        await door.stopping.wait()
+        async with beside(app, door):
+            await door.stopping.wait()
     finally:
         await runner.cleanup()  # lets the requests in hand finish
         scheduler.shutdown(wait=False)
