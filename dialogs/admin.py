@@ -25,10 +25,11 @@ async def admin(ctx: Context, args: str) -> None:
         return
     token = await ctx.repo.logins.issue(ctx.user.id)
     base = (getattr(ctx.services, "admin_url", None) or DEFAULT_URL).rstrip("/")
-    link = f"{base}/login?t={token}"
+    url = esc(f"{base}/login?t={token}")
+    anchor = '<a href="' + url + '">' + url + "</a>"
     ctx.send(
         ctx._(
             "🔐 Your sign-in link to the back office (valid for 10 minutes, works once):\n{link}",
-            link=f'<a href="{esc(link)}">{esc(link)}</a>',
+            link=anchor,
         )
     )
