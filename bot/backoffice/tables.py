@@ -169,13 +169,13 @@ class Guarded:
                 repo.audit.log(
                     "view_table", subject=scope.get("path", "")[:64], actor_id=viewer.user_id
                 )
-        if viewer is None or not viewer.coordinator:
+        if viewer is None:
+            await self.bo.sign_in_first(request)(scope, receive, send)
+            return
+        if not viewer.coordinator:
             t = self.bo.translator(request, viewer)
             response = self.bo.error(
-                request,
-                viewer,
-                401 if viewer is None else 403,
-                t._("This page is for the programme's coordinators."),
+                request, viewer, 403, t._("This page is for the programme's coordinators.")
             )
             await response(scope, receive, send)
             return

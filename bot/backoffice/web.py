@@ -98,6 +98,17 @@ class Backoffice:
     def error(self, request: Request, viewer: Viewer | None, status: int, text: str) -> Response:
         return self.render(request, viewer, "error.html", status=status, message=text)
 
+    def sign_in_first(self, request: Request) -> Response:
+        t = self.translator(request, None)
+        return self.render(
+            request,
+            None,
+            "login.html",
+            status=401,
+            token="",
+            message=t._("Please sign in: send /admin to the bot to get a sign-in link."),
+        )
+
     def guard(self, handler: Handler) -> Callable[[Request], Awaitable[Response]]:
         """Only a live session whose roles allow the path reaches `handler`; anyone else
         gets the sign-in page (no session) or a refusal (a staff session on a
@@ -107,15 +118,7 @@ class Backoffice:
             async with self.db.unit() as repo:
                 viewer = await auth.viewer(request, repo, self.settings.admin_ids)
             if viewer is None:
-                t = self.translator(request, None)
-                return self.render(
-                    request,
-                    None,
-                    "login.html",
-                    status=401,
-                    token="",
-                    message=t._("Please sign in: send /admin to the bot to get a sign-in link."),
-                )
+                return self.sign_in_first(request)
             if not viewer.may_open(request.url.path):
                 t = self.translator(request, viewer)
                 return self.error(
