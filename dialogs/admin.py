@@ -1,4 +1,5 @@
-"""`/admin`: a one-time sign-in link to the coordinators' back office.
+"""`/admin`: a one-time sign-in link to the coordinators' back office; and the quick views
+(/tickets, /ticket N, /leads, /stats 30) from dialogs/quickviews.py.
 
 Only in a private chat (a link posted in a group could be opened by anyone there) and only
 for staff and coordinators. The link is valid for 10 minutes and signs in once.
@@ -6,10 +7,16 @@ for staff and coordinators. The link is valid for 10 minutes and signs in once.
 
 from __future__ import annotations
 
+from dialogs import quickviews
 from dialogs.router import Context, Router
 from dialogs.ui import esc
 
 router = Router("admin")
+# The quick views; registered after handoff and review, so these handlers are the ones used.
+router.command("tickets", role="staff")(quickviews.tickets)
+router.command("ticket", "tiketti", role="staff")(quickviews.ticket)
+router.command("leads", role="coordinator")(quickviews.leads)
+router.command("stats", role="coordinator")(quickviews.stats_view)
 DEFAULT_URL = "http://127.0.0.1:8081"
 
 

@@ -1,0 +1,88 @@
+"""Telegram quick views: whole tickets, /ticket N, /leads with ticket and note, /stats N;
+and the peer comparison's threshold."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import update
+
+from bot.app import App
+from dialogs import staffdesk, stats
+from dialogs.quickviews import peer_lines
+from dialogs.store.models import Assessment, utcnow
+from tests.backoffice.conftest import COORDINATOR, STAFF
+from tests.backoffice.seed import seed
+from tests.conversation import Conversation
+
+LONG = "Miten kierrätämme " + "hyvin pitkän kysymyksen sanat " * 10 + "LOPPU?"
+
+
+async def test_tickets_are_shown_whole_and_one_by_number(seeded: App) -> None:
+    async with seeded.db.unit() as repo:
+        ticket = await repo.tickets.add(1005, "fi", "faq", LONG)
+        assert ticket.id is not None
+        number = ticket.id
+    chat = Conversation(seeded.engine, user_id=STAFF, lang="fi")
+    await chat.send("/tickets")
+    assert "LOPPU?" in chat.last.text  # not cut at ~100 characters
+    async with seeded.db.unit() as repo:
+        await staffdesk.reply(repo, seeded.i18n, number, STAFF, "Vastaus <tähän>")
+        await repo.tickets.add(1005, "fi", "faq", "toinen")
+    await chat.send(f"/ticket {number}")
+    assert "LOPPU?" in chat.last.text and "Vastaus &lt;tähän&gt;" in chat.last.text
+    await chat.send("/ticket 99999")
+    assert "#99999" in chat.last.text
+    await chat.send("/ticket kolme")
+    assert "/ticket 12" in chat.last.text
+    outsider = Conversation(seeded.engine, user_id=1003, lang="fi")
+    await outsider.send(f"/ticket {number}")
+    assert "LOPPU?" not in outsider.last.text
+
+
+async def test_leads_show_ticket_numbers_and_the_note(seeded: App) -> None:
+    chat = Conversation(seeded.engine, user_id=COORDINATOR, lang="fi")
+    await chat.send("/leads")
+    text = chat.last.text
+    assert "#" in text and "Voisimmeko jutella pakkauksista?" in text
+    assert "Tampereen Kierrätys Oy" in text or "=cmd" in text
+
+
+async def test_stats_over_a_period(seeded: App) -> None:
+    chat = Conversation(seeded.engine, user_id=COORDINATOR, lang="en")
+    await chat.send("/stats")
+    assert "13 completed assessments" in chat.last.text
+    await chat.send("/stats 30")
+    assert "the last 30 days" in chat.last.text
+    assert "13 completed" not in chat.last.text
+    await chat.send("/stats many")
+    assert "/stats 30" in chat.last.text
+
+
+async def test_peer_comparison_needs_ten_companies(app: App) -> None:
+    await seed(app.db, app.kb, count=9)
+    async with app.db.unit() as repo:
+        assert await stats.peers_for(repo, app.kb, "manufacturing", "small") is None
+    await seed(app.db, app.kb, count=1)  # a tenth company of the same trade
+    async with app.db.unit() as repo:
+        peers = await stats.peers_for(repo, app.kb, "manufacturing", "small")
+        dashboard = await stats.dashboard(repo, app.kb)
+    assert peers is not None and peers[:2] == ("industry", "manufacturing")
+    quartiles = next(iter(peers[2].values()))
+    assert quartiles.n == 10 and quartiles.q1 <= quartiles.median <= quartiles.q3
+    assert "manufacturing" in dashboard.peers_industry
+    assert dashboard.peers_size == {}  # no size class has ten
+    lines = peer_lines(app.i18n("en"), app.kb, {"strategy": 50.0}, peers)
+    assert "10 companies" in lines[0] and len(lines) == 2
+    assert peer_lines(app.i18n("en"), app.kb, {}, None) == []
+
+
+async def test_a_retake_counts_once_in_the_peer_group(app: App) -> None:
+    await seed(app.db, app.kb, count=10)
+    async with app.db.unit() as repo:
+        await repo.session.execute(
+            update(Assessment).values(started_at=utcnow() - timedelta(days=1))
+        )
+        peers = await stats.peers_for(repo, app.kb, "manufacturing", None)
+    assert peers is not None
+    assert max(q.n for q in peers[2].values()) == 10  # 11 finished, 10 companies
