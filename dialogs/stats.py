@@ -329,8 +329,9 @@ async def dashboard(repo: Repository, kb: Knowledge, filters: Filters = Filters(
         groups: dict[str, list[Row]] = defaultdict(list)
         for row in done:
             groups[getattr(row, key) or "?"].append(row)
-        for group, members in sorted(groups.items()):
-            target[group] = theme_averages(kb, members)
+        order = [o.id for o in kb.options.get(key, ())]  # as the question lists them
+        for group in sorted(groups, key=lambda g: order.index(g) if g in order else len(order)):
+            target[group] = theme_averages(kb, groups[group])
     out.red_flags = _top(
         Counter(q for r in done for q in (r.assessment.result or {}).get("red_flags", []))
     )
