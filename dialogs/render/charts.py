@@ -8,6 +8,7 @@ from collections.abc import Sequence
 
 import matplotlib
 from matplotlib.figure import Figure  # a bare Figure renders with Agg; no pyplot state
+from matplotlib.ticker import MaxNLocator
 
 GREEN = "#2e7d32"
 GREY = "#9e9e9e"
@@ -99,6 +100,8 @@ def bars_png(
             ax.set_xticks(ticks, [str(x)[:12] for x in labels], fontsize=7, rotation=45)
             if limit:
                 ax.set_ylim(0, limit)
+        if not limit:  # counts: whole numbers on the value axis
+            (ax.xaxis if horizontal else ax.yaxis).set_major_locator(MaxNLocator(integer=True))
         ax.spines[["top", "right"]].set_visible(False)
         if title:
             ax.set_title(title, fontsize=10)
