@@ -51,8 +51,8 @@ async def beside(app: App, door: TelegramDoor) -> AsyncIterator[None]:
 
 def _sender(door: TelegramDoor) -> Callable[[int, str], Awaitable[None]]:
     async def send(chat_id: int, text: str) -> None:
-        if not await door._is_blocked(chat_id):
-            await door._send_text(chat_id, text, ())
+        if not await door.sender.is_blocked(chat_id):
+            await door.sender.send_text(chat_id, text, ())
 
     return send
 

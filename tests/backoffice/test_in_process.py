@@ -42,9 +42,9 @@ async def test_admin_link_and_web_reply_through_telegram(
     person = fake_telegram.user(51, language_code="en")
     coordinator = fake_telegram.user(ADMIN, language_code="fi")
     async with serve.beside(app, running.door):
-        await send_and_wait(person, "/human")
-        await send_and_wait(person, "Can I bring a friend to the workshop?")
-        await send_and_wait(coordinator, "/admin")
+        await send_and_wait(running, person, "/human")
+        await send_and_wait(running, person, "Can I bring a friend to the workshop?")
+        await send_and_wait(running, coordinator, "/admin")
         link = re.search(r"(http://\S+/login\?t=[\w-]+)", coordinator.bot_messages[-1].content)
         assert link is not None and link.group(1).startswith(base)
         token = link.group(1).split("t=", 1)[1]
