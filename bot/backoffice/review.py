@@ -10,6 +10,8 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from bot.backoffice.web import Backoffice
+from dialogs import stats
+from dialogs.quickviews import peer_lines
 from dialogs.render.charts import radar_png
 from dialogs.render.report import render_pdf
 from dialogs.scoring import applies, score
@@ -40,6 +42,7 @@ class CompanyView:
     lead_ticket: Ticket | None
     chart: str = ""
     flags: list[str] = field(default_factory=list)
+    peers: list[str] = field(default_factory=list)  # dialogs.quickviews.peer_lines
 
 
 @dataclass
@@ -121,6 +124,11 @@ async def company_view(
         if lead is not None:
             tickets = await repo.tickets.of_user(company.user_id)
             lead_ticket = next((x for x in tickets if x.topic == f"contact:{chosen.id}"), None)
+        industry, size = (
+            (a.value if isinstance(a.value, str) else None) if (a := stored.get(q)) else None
+            for q in ("industry", "size")
+        )
+        peers = await stats.peers_for(repo, bo.kb, industry, size)
         repo.audit.log(
             "view_company",
             subject=f"company:{company_id}/a:{chosen.id}",
@@ -163,6 +171,8 @@ async def company_view(
         change = None if now is None or old is None else round(now - float(old), 1)
         themes.append((theme.title.get(lang), now, change))
     view = CompanyView(company, found, chosen, lines, themes, notes, lead, lead_ticket)
+    if chosen.status == "done":
+        view.peers = peer_lines(t, bo.kb, {k: v.score for k, v in result.themes.items()}, peers)
     view.flags = [
         flag.text.get(lang)
         for q in result.red_flags

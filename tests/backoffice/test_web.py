@@ -143,6 +143,7 @@ async def test_company_page_in_finnish_and_audited(seeded: App, signed_in: SignI
     question = seeded.kb.questions["ma1"].text.fi
     assert question in page.text  # the question text in the reviewer's language
     assert 'src="data:image/png;base64,' in page.text  # the radar chart
+    assert "Vertailu 12 saman ryhmän yritykseen" in page.text  # 12 of the same trade
     pdf = await client.get("/companies/2/pdf")
     assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
     async with seeded.db.unit() as repo:
