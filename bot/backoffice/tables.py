@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from sqladmin import Admin, ModelView
+from sqladmin.filters import AllUniqueStringValuesFilter
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.routing import Mount
@@ -67,6 +68,10 @@ class AssessmentTable(ReadOnly, model=Assessment):
         Assessment.status,
     ]
     column_searchable_list: ClassVar = [Assessment.level, Assessment.status]
+    column_filters: ClassVar = [
+        AllUniqueStringValuesFilter(Assessment.status),
+        AllUniqueStringValuesFilter(Assessment.level),
+    ]
 
 
 class LeadTable(ReadOnly, model=ContactRequest):
@@ -85,6 +90,7 @@ class LeadTable(ReadOnly, model=ContactRequest):
         ContactRequest.created_at,
     ]
     column_searchable_list: ClassVar = [ContactRequest.status]
+    column_filters: ClassVar = [AllUniqueStringValuesFilter(ContactRequest.status)]
 
 
 class TicketTable(ReadOnly, model=Ticket):
@@ -99,6 +105,10 @@ class TicketTable(ReadOnly, model=Ticket):
     ]
     column_sortable_list: ClassVar = [Ticket.id, Ticket.status, Ticket.created_at]
     column_searchable_list: ClassVar = [Ticket.topic, Ticket.status, Ticket.question]
+    column_filters: ClassVar = [
+        AllUniqueStringValuesFilter(Ticket.status),
+        AllUniqueStringValuesFilter(Ticket.locale),
+    ]
 
 
 class InterestTable(ReadOnly, model=PlacementInterest):
@@ -110,6 +120,7 @@ class InterestTable(ReadOnly, model=PlacementInterest):
     ]
     column_sortable_list: ClassVar = [PlacementInterest.placement_id, PlacementInterest.created_at]
     column_searchable_list: ClassVar = [PlacementInterest.placement_id]
+    column_filters: ClassVar = [AllUniqueStringValuesFilter(PlacementInterest.placement_id)]
 
 
 class VoteTable(ReadOnly, model=PlacementVote):
@@ -129,6 +140,7 @@ class MissTable(ReadOnly, model=FaqMiss):
     ]
     column_sortable_list: ClassVar = [FaqMiss.id, FaqMiss.best_score, FaqMiss.created_at]
     column_searchable_list: ClassVar = [FaqMiss.text]
+    column_filters: ClassVar = [AllUniqueStringValuesFilter(FaqMiss.locale)]
 
 
 class AuditTable(ReadOnly, model=AuditEntry):
@@ -142,6 +154,7 @@ class AuditTable(ReadOnly, model=AuditEntry):
     ]
     column_sortable_list: ClassVar = [AuditEntry.id, AuditEntry.at, AuditEntry.action]
     column_searchable_list: ClassVar = [AuditEntry.action, AuditEntry.subject]
+    column_filters: ClassVar = [AllUniqueStringValuesFilter(AuditEntry.action)]
 
 
 class Guarded:

@@ -317,3 +317,19 @@ async def test_retention_removes_old_data(seeded: App) -> None:
         assert list((await repo.session.execute(select(Company))).scalars()) == []
         assert await repo.tickets.open() == []
         assert list((await repo.session.execute(select(AuditEntry))).scalars()) == []
+
+
+async def test_tables_are_read_only_searchable_and_audited(seeded: App, signed_in: SignIn) -> None:
+    client = await signed_in(COORDINATOR)
+    listing = await client.get("/tables/company/list", params={"search": "pirkan"})
+    assert listing.status_code == 200
+    assert "Pirkan Puu Oy" in listing.text and "Hervannan" not in listing.text
+    statics = await client.get("/tables/statics/css/main.css")
+    assert statics.status_code == 200  # its assets come from this server, not a CDN
+    assert "cdn" not in listing.text.lower()
+    refused = await client.post("/tables/company/delete", data={"pks": "2"})
+    assert refused.status_code == 405
+    async with seeded.db.unit() as repo:
+        assert await repo.companies.get(2) is not None
+        entries = await repo.audit.recent()
+    assert any(e.action == "view_table" and e.actor_id == COORDINATOR for e in entries)
