@@ -13,15 +13,27 @@ if TYPE_CHECKING:
 
 
 def routers() -> list[Router]:
-    from dialogs import admin, faq, handoff, kartoitus, placement, results, review, start
+    from dialogs import (
+        account,
+        admin,
+        faq,
+        handoff,
+        kartoitus,
+        placement,
+        results,
+        review,
+        start,
+    )
 
+    # in this order the commands are listed in /help and Telegram's command menus
     return [
         start.router,
         kartoitus.router,
         results.router,
         placement.router,
-        handoff.router,
         faq.router,
+        handoff.router,
+        account.router,
         review.router,
         admin.router,
     ]
