@@ -203,3 +203,15 @@ def peer_lines(t: Translator, kb: Any, themes: dict[str, Any], peers: Any) -> li
             f"({t.number(q.q1)}–{t.number(q.q3)})"
         )
     return lines
+
+
+async def peers_of(ctx: Any, assessment_id: int, result: Any) -> list[str]:
+    """The peer comparison lines for a company's results and PDF (empty below 10)."""
+    stored = await ctx.repo.answers.of(assessment_id)
+    industry, size = (
+        (a.value if isinstance(a.value, str) else None) if (a := stored.get(q)) else None
+        for q in ("industry", "size")
+    )
+    peers = await stats.peers_for(ctx.repo, ctx.kb, industry, size)
+    scores = {theme_id: s.score for theme_id, s in result.themes.items()}
+    return peer_lines(ctx.t, ctx.kb, scores, peers)

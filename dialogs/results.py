@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass, replace
 from typing import Any, Literal
 
+from dialogs import quickviews
 from dialogs.actions import Action, Btn, SendFile
 from dialogs.payload import Payload
 from dialogs.render.charts import radar_png
@@ -126,6 +127,10 @@ async def show(
                 f"{bar(theme_score / 100)} {theme_score:.0f} {esc(theme.title.get(lang))}"
                 + (f" {change}" if change else "")
             )
+    assert assessment.id is not None
+    peers = await quickviews.peers_of(ctx, assessment.id, result)
+    if peers:  # against at least 10 companies of the same trade or size class
+        lines += ["", f"👥 {esc(peers[0])}", *(f"• {esc(line)}" for line in peers[1:])]
     if result.red_flags:
         lines += ["", ctx._("⚠️ <b>Check these legal basics first</b>")]
         for qid in result.red_flags:
@@ -363,6 +368,9 @@ async def report_data(
             ],
         )
     )
+    peers = await quickviews.peers_of(ctx, assessment.id, result)
+    if peers:  # one paragraph: the report stays on one page
+        sections.append((ctx._("Peer comparison"), [f"{peers[0]}: " + "; ".join(peers[1:])]))
     services = local_services(ctx, result, tips)
     if services:
         sections.append(

@@ -11,11 +11,24 @@ from __future__ import annotations
 from dialogs.store.models import Ticket, utcnow
 from dialogs.store.repo import Repository
 from dialogs.ui import esc
-from locales.i18n import I18n
+from locales.i18n import I18n, Translator
 
 TICKET_STATUSES = ("open", "in_progress", "answered", "closed")
 LEAD_STATUSES = ("new", "in_progress", "contacted", "closed")
 REPLY_MAX = 4000
+
+
+def answer_text(their: Translator, ticket: Ticket, answer: str) -> str:
+    """The message a person gets with a staff member's answer, in their language."""
+    return "\n".join(
+        [
+            their._("💬 <b>Answer from the KIERTO team</b> to your question #{id}:", id=ticket.id),
+            "",
+            esc(answer),
+            "",
+            their._("To ask more, use /human."),
+        ]
+    )
 
 
 async def reply(
@@ -27,21 +40,7 @@ async def reply(
     answer = answer.strip()[:REPLY_MAX]
     if ticket is None or not answer or await repo.users.get(ticket.user_id) is None:
         return None
-    their = i18n(ticket.locale)
-    repo.outbox.put(
-        ticket.user_id,
-        "\n".join(
-            [
-                their._(
-                    "💬 <b>Answer from the KIERTO team</b> to your question #{id}:", id=ticket.id
-                ),
-                "",
-                esc(answer),
-                "",
-                their._("To ask more, use /human."),
-            ]
-        ),
-    )
+    repo.outbox.put(ticket.user_id, answer_text(i18n(ticket.locale), ticket, answer))
     assert ticket.id is not None
     repo.ticket_messages.add(ticket.id, "staff", answer, staff_id)
     ticket.status = "answered"

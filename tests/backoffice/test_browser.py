@@ -101,9 +101,7 @@ class LiveServer:
     def link(self, user_id: int) -> str:
         assert self.loop is not None
         future = asyncio.run_coroutine_threadsafe(link_from_bot(self.app, user_id), self.loop)
-        link = future.result(timeout=30)
-        # TODO(after the flows merge): ADMIN_URL reaches /admin through Services
-        return link.replace("http://127.0.0.1:8081", self.url)
+        return future.result(timeout=30)
 
     def close(self) -> None:
         if self.loop is not None and self.stop is not None:

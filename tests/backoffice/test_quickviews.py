@@ -86,3 +86,33 @@ async def test_a_retake_counts_once_in_the_peer_group(app: App) -> None:
         peers = await stats.peers_for(repo, app.kb, "manufacturing", None)
     assert peers is not None
     assert max(q.n for q in peers[2].values()) == 10  # 11 finished, 10 companies
+
+
+async def test_results_and_pdf_compare_with_peers(app: App, chat, kb) -> None:
+    from dialogs.actions import SendFile
+    from tests.dialogs.test_kartoitus import answer_all, start_company
+
+    me = chat(lang="fi")
+    await start_company(me, "Vertailu Oy")
+    await answer_all(me, kb)  # the first option: manufacturing, a solo company
+    await me.press("k:sum:done")
+    assert "Vertailu" not in me.said.replace("Vertailu Oy", "")  # no group of 10 yet
+    await seed(app.db, kb, count=10)
+    other = chat(user_id=77, lang="fi")
+    await start_company(other, "Toinen Oy")
+    await answer_all(other, kb)
+    await other.press("k:sum:done")
+    assert "👥 Vertailu 1" in other.said  # 10 seeded and the first: 11 of the same trade
+    pdf = next(p for p in other.last.payloads if p.endswith(":pdf"))
+    await other.press(pdf)
+    document = next(a for a in other.actions if isinstance(a, SendFile))
+    assert document.data.startswith(b"%PDF")
+    async with app.db.unit() as repo:
+        from bot.backoffice.review import ReviewContext
+        from dialogs.results import report_data
+
+        assessment = (await repo.assessments.of_user(77))[-1]
+        company = await repo.companies.get(assessment.company_id)
+        data, _ = await report_data(ReviewContext(kb, repo, app.i18n("fi")), assessment, company)
+    titles = [title for title, _ in data.sections]
+    assert "Vertailu muihin" in titles
