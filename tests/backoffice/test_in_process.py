@@ -46,8 +46,7 @@ async def test_admin_link_and_web_reply_through_telegram(
         await send_and_wait(running, person, "Can I bring a friend to the workshop?")
         await send_and_wait(running, coordinator, "/admin")
         link = re.search(r"(http://\S+/login\?t=[\w-]+)", coordinator.bot_messages[-1].content)
-        assert link is not None
-        # TODO(after the flows merge): ADMIN_URL reaches /admin through Services
+        assert link is not None and link.group(1).startswith(base)
         token = link.group(1).split("t=", 1)[1]
         async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
             for _ in range(100):  # the server starts beside the door
