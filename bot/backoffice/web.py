@@ -84,6 +84,7 @@ class Backoffice:
             path=request.url.path,
             here=str(request.url.path) + (f"?{request.url.query}" if request.url.query else ""),
             link=link,
+            status_label=self.status_labels(t),
             **values,
         )
         response = HTMLResponse(html, status_code=status)
@@ -94,6 +95,18 @@ class Backoffice:
         response.headers["X-Content-Type-Options"] = "nosniff"
         response.headers["Referrer-Policy"] = "no-referrer"
         return response
+
+    @staticmethod
+    def status_labels(t: Translator) -> dict[str, str]:
+        """Queue statuses as coordinators read them (a ticket's stored "open" is "new")."""
+        return {
+            "open": t._("new"),
+            "new": t._("new"),
+            "in_progress": t._("in progress"),
+            "answered": t._("answered"),
+            "contacted": t._("contacted"),
+            "closed": t._("closed"),
+        }
 
     def error(self, request: Request, viewer: Viewer | None, status: int, text: str) -> Response:
         return self.render(request, viewer, "error.html", status=status, message=text)

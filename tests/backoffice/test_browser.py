@@ -183,8 +183,15 @@ def test_coordinator_reviews_filters_and_exports(
     names = [row[1] for row in book["companies"].iter_rows(min_row=2, values_only=True)]
     assert "'" + EVIL in names and EVIL not in names
 
+    # a reply written in the web is stored in the ticket (the outbox takes it to Telegram)
+    page.goto(live.url + "/tickets/1")
+    page.get_by_label("Vastaus (botti välittää sen henkilölle)").fill("Soitan sinulle huomenna.")
+    page.get_by_role("button", name="Lähetä vastaus").click()
+    assert page.url.endswith("/tickets/1?sent=1")
+    assert page.locator("ol.conversation li").count() == 2
+    assert "Soitan sinulle huomenna." in page.locator("ol.conversation").inner_text()
+    assert "tila: vastattu" in page.content()
     if shots:
-        page.goto(live.url + "/tickets/1")
         page.screenshot(path=str(DOCS / "backoffice-ticket.png"), full_page=True)
         phone = browser.new_context(
             java_script_enabled=False,
