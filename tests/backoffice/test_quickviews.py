@@ -116,3 +116,19 @@ async def test_results_and_pdf_compare_with_peers(app: App, chat, kb) -> None:
         data, _ = await report_data(ReviewContext(kb, repo, app.i18n("fi")), assessment, company)
     titles = [title for title, _ in data.sections]
     assert "Vertailu muihin" in titles
+
+
+async def test_mydata_includes_the_ticket_conversation(seeded: App) -> None:
+    import json
+
+    from dialogs.actions import SendFile
+
+    async with seeded.db.unit() as repo:
+        ticket = await repo.tickets.add(1004, "en", "faq", "When is the next workshop?")
+        assert ticket.id is not None
+        await staffdesk.reply(repo, seeded.i18n, ticket.id, STAFF, "On Monday.")
+    me = Conversation(seeded.engine, user_id=1004, lang="en")
+    await me.send("/mydata")
+    dump = json.loads(next(a for a in me.actions if isinstance(a, SendFile)).data)
+    conversation = next(t["conversation"] for t in dump["tickets"] if t["id"] == ticket.id)
+    assert [(m["author"], m["text"]) for m in conversation] == [("staff", "On Monday.")]
