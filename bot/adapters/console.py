@@ -120,6 +120,16 @@ class ConsoleDoor:
             elif isinstance(action, Toast) and action.text:
                 self._print(f"   ({self._fmt(action.text)})")
 
+    async def deliver_outbox(self) -> None:
+        """Show replies written for this user in the back office (the outbox), as the
+        Telegram process would send them; other chats' messages stay for it."""
+        async with self.engine.db.unit() as repo:
+            pending = [m for m in await repo.outbox.pending() if m.chat_id == self.user_id]
+            for message in pending:
+                assert message.id is not None
+                await repo.outbox.done(message.id, sent=True)
+        self.render([Send(self.user_id, m.text) for m in pending])
+
     async def _readline(self) -> str | None:
         if self.interactive:
             try:
@@ -143,5 +153,6 @@ class ConsoleDoor:
             event = self.event_for(line)
             if event is not None:
                 self.render(await self.engine.handle(event))
+            await self.deliver_outbox()
         if self.interactive:
             self._print()

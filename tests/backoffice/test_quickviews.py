@@ -132,3 +132,29 @@ async def test_mydata_includes_the_ticket_conversation(seeded: App) -> None:
     dump = json.loads(next(a for a in me.actions if isinstance(a, SendFile)).data)
     conversation = next(t["conversation"] for t in dump["tickets"] if t["id"] == ticket.id)
     assert [(m["author"], m["text"]) for m in conversation] == [("staff", "On Monday.")]
+
+
+async def test_the_console_shows_replies_from_the_back_office(app: App, tmp_path) -> None:
+    import io
+
+    from bot.adapters.console import ConsoleDoor
+
+    async with app.db.unit() as repo:
+        await repo.users.lock(42, "en")
+        ticket = await repo.tickets.add(42, "en", "faq", "Is there a workshop in May?")
+        assert ticket.id is not None
+        await staffdesk.reply(repo, app.i18n, ticket.id, STAFF, "Yes, on the 5th.")
+        repo.outbox.put(43, "for someone else")
+    stdout = io.StringIO()
+    door = ConsoleDoor(
+        app.engine,
+        user_id=42,
+        lang="en",
+        out_dir=tmp_path,
+        stdin=io.StringIO("/help\n/help\n"),
+        stdout=stdout,
+    )
+    await door.run()
+    assert stdout.getvalue().count("Yes, on the 5th.") == 1  # shown once
+    async with app.db.unit() as repo:
+        assert [m.chat_id for m in await repo.outbox.pending()] == [43]
