@@ -1,9 +1,11 @@
 """Maintenance on a schedule (APScheduler): keep the store from growing without bound.
 
 Processed update ids are needed only as long as Telegram could redeliver an update (a day
-at most); they are pruned after a week. Once a day, data older than RETENTION_DAYS is
-removed (dialogs/store/retention.py), and idle back office sessions and spent sign-in
-links are dropped.
+at most); they are pruned after a week. Outbox rows that are finished (sent, blocked,
+failed, unknown; they hold no text) go after a month, except staff-chat posts about a
+person, which /forget needs. Once a day, data older than RETENTION_DAYS is removed
+(dialogs/store/retention.py), and idle back office sessions and spent sign-in links are
+dropped.
 """
 
 from __future__ import annotations
@@ -18,12 +20,14 @@ from dialogs.store.models import utcnow
 
 log = logging.getLogger(__name__)
 KEEP_UPDATE_IDS = timedelta(days=7)
+KEEP_OUTBOX = timedelta(days=30)
 
 
 async def prune(app: App) -> int:
     async with app.db.unit() as repo:
         removed = await repo.updates.prune(utcnow() - KEEP_UPDATE_IDS)
-    log.info("pruned %d processed update ids", removed)
+        sent = await repo.outbox.prune(utcnow() - KEEP_OUTBOX)
+    log.info("pruned %d processed update ids and %d finished outbox rows", removed, sent)
     return removed
 
 

@@ -2,13 +2,15 @@
 office, status and owner changes.
 
 A reply is stored in the ticket's conversation and put in the outbox in the same unit of
-work; the process that talks to Telegram sends it (bot/adapters/outbox.py). The message
+work; the process that talks to Telegram sends it (the door's outbox sender). The message
 the person gets is the same as for a reply in the staff chat (dialogs.handoff.relay).
 """
 
 from __future__ import annotations
 
+from dialogs.actions import Send
 from dialogs.store.models import Ticket, utcnow
+from dialogs.store.outbox import encode
 from dialogs.store.repo import Repository
 from dialogs.ui import esc
 from locales.i18n import I18n, Translator
@@ -40,7 +42,10 @@ async def reply(
     answer = answer.strip()[:REPLY_MAX]
     if ticket is None or not answer or await repo.users.get(ticket.user_id) is None:
         return None
-    repo.outbox.put(ticket.user_id, answer_text(i18n(ticket.locale), ticket, answer))
+    text = answer_text(i18n(ticket.locale), ticket, answer)
+    await repo.outbox.add(
+        ticket.user_id, encode(Send(ticket.user_id, text)), kind="notice", user_id=ticket.user_id
+    )
     assert ticket.id is not None
     repo.ticket_messages.add(ticket.id, "staff", answer, staff_id)
     ticket.status = "answered"

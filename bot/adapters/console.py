@@ -19,6 +19,7 @@ from typing import TextIO
 from dialogs.actions import Action, Edit, Keyboard, Send, SendFile, Toast
 from dialogs.engine import Engine
 from dialogs.events import Button, Event, Sender, Text, parse_command
+from dialogs.store.outbox import decode
 
 TAG_RE = re.compile(r"</?(b|i|u|s|code|pre|a)( [^>]*)?>")
 
@@ -124,11 +125,14 @@ class ConsoleDoor:
         """Show replies written for this user in the back office (the outbox), as the
         Telegram process would send them; other chats' messages stay for it."""
         async with self.engine.db.unit() as repo:
-            pending = [m for m in await repo.outbox.pending() if m.chat_id == self.user_id]
-            for message in pending:
-                assert message.id is not None
-                await repo.outbox.done(message.id, sent=True)
-        self.render([Send(self.user_id, m.text) for m in pending])
+            mine = [m for m in await repo.outbox.due() if m.chat_id == self.user_id]
+            actions = []
+            for row in mine:
+                assert row.id is not None
+                if await repo.outbox.claim(row.id):
+                    actions.append(decode(row.chat_id, row.action))
+                    await repo.outbox.sent(row.id, None)
+        self.render(actions)
 
     async def _readline(self) -> str | None:
         if self.interactive:

@@ -13,7 +13,6 @@ from sqlalchemy import delete, select, update
 from dialogs.store.models import (
     AdminSession,
     LoginToken,
-    OutboxMessage,
     TicketMessage,
     utcnow,
 )
@@ -106,25 +105,3 @@ class TicketMessages(_Table):
             .order_by(TicketMessage.id)
         )
         return list(rows.scalars())
-
-
-class Outbox(_Table):
-    def put(self, chat_id: int, text: str) -> None:
-        self.s.add(OutboxMessage(chat_id=chat_id, text=text))
-
-    async def pending(self, limit: int = 50) -> list[OutboxMessage]:
-        rows = await self.s.execute(
-            select(OutboxMessage)
-            .where(OutboxMessage.sent_at.is_(None), OutboxMessage.attempts < 5)
-            .order_by(OutboxMessage.id)
-            .limit(limit)
-        )
-        return list(rows.scalars())
-
-    async def done(self, message_id: int, sent: bool) -> None:
-        values: dict[str, object] = {"attempts": OutboxMessage.attempts + 1}
-        if sent:
-            values["sent_at"] = utcnow()
-        await self.s.execute(
-            update(OutboxMessage).where(OutboxMessage.id == message_id).values(**values)
-        )

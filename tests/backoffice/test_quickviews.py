@@ -144,7 +144,9 @@ async def test_the_console_shows_replies_from_the_back_office(app: App, tmp_path
         ticket = await repo.tickets.add(42, "en", "faq", "Is there a workshop in May?")
         assert ticket.id is not None
         await staffdesk.reply(repo, app.i18n, ticket.id, STAFF, "Yes, on the 5th.")
-        repo.outbox.put(43, "for someone else")
+        await repo.outbox.add(
+            43, {"type": "send", "text": "for someone else"}, kind="notice", user_id=43
+        )
     stdout = io.StringIO()
     door = ConsoleDoor(
         app.engine,
@@ -157,4 +159,4 @@ async def test_the_console_shows_replies_from_the_back_office(app: App, tmp_path
     await door.run()
     assert stdout.getvalue().count("Yes, on the 5th.") == 1  # shown once
     async with app.db.unit() as repo:
-        assert [m.chat_id for m in await repo.outbox.pending()] == [43]
+        assert [m.chat_id for m in await repo.outbox.due()] == [43]

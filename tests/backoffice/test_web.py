@@ -254,19 +254,18 @@ async def test_reply_from_the_web_reaches_the_outbox_and_the_ticket(
     assert stored is not None and stored.status == "answered" and stored.owner_id == STAFF
     assert [(m.author, m.staff_id) for m in messages] == [("staff", STAFF)]
     assert len(outbox) == 1 and outbox[0].chat_id == ticket.user_id
-    assert "Vastaus KIERTO-tiimiltä" in outbox[0].text or "#" in outbox[0].text
-    assert "&lt;b&gt;ma&lt;/b&gt;" in outbox[0].text  # escaped for Telegram's HTML
-
-    from bot.adapters.outbox import deliver_once
-
-    delivered: list[tuple[int, str]] = []
-
-    async def send(chat_id: int, text: str) -> None:
-        delivered.append((chat_id, text))
-
-    assert await deliver_once(seeded.db, send) == 1
-    assert await deliver_once(seeded.db, send) == 0  # sent once only
-    assert delivered[0][0] == ticket.user_id
+    row = outbox[0]
+    assert (row.kind, row.status, row.user_id) == ("notice", "pending", ticket.user_id)
+    assert row.action["text"].startswith(
+        f"💬 <b>Vastaus KIERTO-tiimiltä</b> kysymykseesi #{ticket.id}:"
+    )
+    assert "&lt;b&gt;ma&lt;/b&gt;" in row.action["text"]  # escaped for Telegram's HTML
+    # the door's sender takes it once: a second claim of the same row fails
+    assert row.id is not None
+    async with seeded.db.unit() as repo:
+        assert await repo.outbox.claim(row.id) is True
+    async with seeded.db.unit() as repo:
+        assert await repo.outbox.claim(row.id) is False
 
 
 async def test_lead_status_and_owner(seeded: App, signed_in: SignIn) -> None:

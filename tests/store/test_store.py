@@ -231,11 +231,14 @@ async def populate(db: Database, user_id: int) -> None:
         repo.misses.add(user_id, "fi", "mikä on palkkatuki", None, 0.1)
         ticket = await repo.tickets.add(user_id, "fi", "faq", "voiko joku soittaa")
         await repo.updates.mark(user_id * 1000)
+        await repo.outbox.add(user_id, {"type": "send", "text": "hei"}, user_id=user_id)
         repo.audit.log("mydata", subject=str(user_id), actor_id=user_id)
         # what the back office keeps about the person
         assert ticket.id is not None
         repo.ticket_messages.add(ticket.id, "staff", "soitamme huomenna", 7)
-        repo.outbox.put(user_id, "soitamme huomenna")
+        await repo.outbox.add(
+            user_id, {"type": "send", "text": "soitamme huomenna"}, kind="notice", user_id=user_id
+        )
         await repo.logins.issue(user_id)
         await repo.sessions.start(user_id)
         repo.audit.log("view_company", f"company:{cid}", 7, about_user_id=user_id)

@@ -1,8 +1,8 @@
-"""Back office: sign-in links, sessions, ticket conversations, an outbox, owners of leads
+"""Back office: sign-in links, sessions, ticket conversations, owners of leads
 and tickets, and whose data an audit entry is about.
 
 Revision ID: 0003_backoffice
-Revises: 0002
+Revises: 0004_outbox
 Create Date: 2026-11-30 04:00:00
 """
 
@@ -13,7 +13,7 @@ import sqlmodel
 from alembic import op
 
 revision: str = "0003_backoffice"
-down_revision: str | None = "0002"
+down_revision: str | None = "0004_outbox"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
@@ -33,18 +33,6 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id"),
     )
     op.create_index("ix_ticket_messages_ticket_id", "ticket_messages", ["ticket_id"])
-    op.create_table(
-        "outbox",
-        sa.Column("id", sa.Integer(), nullable=False),
-        sa.Column("chat_id", sa.BigInteger(), nullable=False),
-        sa.Column("text", S(length=8192), nullable=False),
-        sa.Column("created_at", sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
-        sa.Column("sent_at", sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
-        sa.Column("attempts", sa.Integer(), nullable=False),
-        sa.PrimaryKeyConstraint("id"),
-    )
-    op.create_index("ix_outbox_chat_id", "outbox", ["chat_id"])
-    op.create_index("ix_outbox_sent_at", "outbox", ["sent_at"])
     op.create_table(
         "login_tokens",
         sa.Column("token_hash", S(length=64), nullable=False),
@@ -81,5 +69,5 @@ def downgrade() -> None:
         batch_op.drop_column("owner_id")
     with op.batch_alter_table("tickets", schema=None) as batch_op:
         batch_op.drop_column("owner_id")
-    for table in ("admin_sessions", "login_tokens", "outbox", "ticket_messages"):
+    for table in ("admin_sessions", "login_tokens", "ticket_messages"):
         op.drop_table(table)
