@@ -39,6 +39,8 @@ async def test_admin_link_and_web_reply_through_telegram(
         settings_for(fake_telegram, tmp_path, admin_listen=f"127.0.0.1:{port}", admin_url=base)
     )
     running = await start(fake_telegram, app, "aiogram")
+    # the door's outbox sender sends what the back office queues (serve.polling runs it too)
+    sender = asyncio.create_task(running.door.outbox.run())
     person = fake_telegram.user(51, language_code="en")
     coordinator = fake_telegram.user(ADMIN, language_code="fi")
     async with serve.beside(app, running.door):
@@ -69,4 +71,6 @@ async def test_admin_link_and_web_reply_through_telegram(
             lambda: any("Yes, of course!" in m.content for m in person.bot_messages), timeout=10
         )
     await stop(running)
+    running.door.stopping.set()
+    await asyncio.wait_for(sender, 10)
     await app.close()
