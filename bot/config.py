@@ -13,6 +13,7 @@ import sys
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Annotated, Literal
+from urllib.parse import urlsplit
 
 from dotenv import dotenv_values
 from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
@@ -45,12 +46,32 @@ class Settings(BaseSettings):
     webhook_listen: str = "0.0.0.0:8080"
     health_listen: str | None = None  # polling mode: serve /healthz here (host:port)
 
+    # The coordinators' back office: where it listens (host:port; in the same process as
+    # the webhook when set) and the address people open, used in /admin's sign-in links.
+    admin_listen: str | None = None
+    admin_url: str | None = None
+    # Assessments, tickets, FAQ misses, votes, interests and audit entries older than this
+    # are removed (companies and users with nothing left are removed with them).
+    retention_days: int = Field(default=730, ge=30, le=3650)
+
     # Flood control: a user may send `flood_burst` updates at once, then one per
     # `1 / flood_rate` seconds; above that the bot answers once and drops the excess.
     flood_rate: float = Field(default=2.0, gt=0)
     flood_burst: int = Field(default=8, ge=1)
     send_rate: float = Field(default=25.0, gt=0)  # messages/s to Telegram, under its ~30/s
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    # Reliability. SIGTERM waits at most `shutdown_grace` seconds for the updates in hand
+    # (their replies are in the outbox and go out at the next start); keep it under the
+    # orchestrator's kill timeout (docker-compose `stop_grace_period`).
+    shutdown_grace: float = Field(default=8.0, ge=0)
+    # While the database is unreachable polling pauses, retrying after 1, 2, 4… seconds
+    # up to this; the webhook answers 503 with this as Retry-After.
+    db_retry_max: float = Field(default=30.0, gt=0)
+    # The webhook server: seconds for a request's headers and for its body, open
+    # connections at once (Telegram itself uses up to 40).
+    webhook_timeout: float = Field(default=10.0, gt=0)
+    webhook_max_connections: int = Field(default=200, ge=1)
 
     @field_validator("bot_token", mode="before")
     @classmethod
@@ -78,12 +99,12 @@ class Settings(BaseSettings):
             return frozenset({value})
         return value
 
-    @field_validator("staff_chat_id", "webhook_url", "redis_url", mode="before")
+    @field_validator("staff_chat_id", "webhook_url", "redis_url", "admin_url", mode="before")
     @classmethod
     def _empty_is_none(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
 
-    @field_validator("telegram_api_url", "webhook_url")
+    @field_validator("telegram_api_url", "webhook_url", "admin_url")
     @classmethod
     def _url(cls, value: str | None) -> str | None:
         if value is None:
@@ -91,6 +112,27 @@ class Settings(BaseSettings):
         value = value.strip().rstrip("/")
         if not value.startswith(("http://", "https://")):
             raise ValueError("must start with http:// or https://")
+        return value
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        value = value.strip()
+        parts = urlsplit(value)
+        if parts.scheme not in ("redis", "rediss", "unix"):
+            raise ValueError("use redis://host:6379/0 (or rediss:// or unix://)")
+        try:
+            port = parts.port
+        except ValueError:
+            raise ValueError("the port is not a number from 1 to 65535") from None
+        if parts.scheme != "unix" and not parts.hostname:
+            raise ValueError("no host: use redis://host:6379/0")
+        db = parts.path.strip("/")
+        if parts.scheme != "unix" and db and not db.isdigit():
+            raise ValueError("the database after the last / must be a number, e.g. /0")
+        del port
         return value
 
     @field_validator("database_url")
@@ -103,7 +145,7 @@ class Settings(BaseSettings):
             raise ValueError("use sqlite+aiosqlite:///path.db or postgresql+asyncpg://…")
         return value
 
-    @field_validator("webhook_listen", "health_listen", mode="before")
+    @field_validator("webhook_listen", "health_listen", "admin_listen", mode="before")
     @classmethod
     def _listen(cls, value: str | None, info: ValidationInfo) -> str | None:
         if value is None or not str(value).strip():

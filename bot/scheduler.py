@@ -1,7 +1,11 @@
 """Maintenance on a schedule (APScheduler): keep the store from growing without bound.
 
 Processed update ids are needed only as long as Telegram could redeliver an update (a day
-at most); they are pruned after a week.
+at most); they are pruned after a week. Outbox rows that are finished (sent, blocked,
+failed, unknown; they hold no text) go after a month, except staff-chat posts about a
+person, which /forget needs. Once a day, data older than RETENTION_DAYS is removed
+(dialogs/store/retention.py), and idle back office sessions and spent sign-in links are
+dropped.
 """
 
 from __future__ import annotations
@@ -16,19 +20,43 @@ from dialogs.store.models import utcnow
 
 log = logging.getLogger(__name__)
 KEEP_UPDATE_IDS = timedelta(days=7)
+KEEP_OUTBOX = timedelta(days=30)
 
 
 async def prune(app: App) -> int:
     async with app.db.unit() as repo:
         removed = await repo.updates.prune(utcnow() - KEEP_UPDATE_IDS)
-    log.info("pruned %d processed update ids", removed)
+        sent = await repo.outbox.prune(utcnow() - KEEP_OUTBOX)
+    log.info("pruned %d processed update ids and %d finished outbox rows", removed, sent)
     return removed
+
+
+async def retention(app: App) -> dict[str, int]:
+    from bot.backoffice.auth import SESSION_IDLE
+    from dialogs.store.retention import purge
+
+    async with app.db.unit() as repo:
+        counts = await purge(repo, utcnow() - timedelta(days=app.settings.retention_days))
+        await repo.sessions.prune(utcnow() - SESSION_IDLE)
+        repo.audit.log("retention", subject=f"{app.settings.retention_days}d")
+    log.info("retention: removed %s", ", ".join(f"{k} {v}" for k, v in counts.items() if v))
+    return counts
 
 
 def start_maintenance(app: App) -> AsyncIOScheduler:
     scheduler = AsyncIOScheduler(timezone="Europe/Helsinki")
     scheduler.add_job(
         prune, "interval", hours=6, args=[app], id="prune-updates", coalesce=True, max_instances=1
+    )
+    scheduler.add_job(
+        retention,
+        "cron",
+        hour=3,
+        minute=30,
+        args=[app],
+        id="retention",
+        coalesce=True,
+        max_instances=1,
     )
     scheduler.start()
     return scheduler

@@ -8,7 +8,7 @@ import json
 from dataclasses import dataclass
 from typing import Literal
 
-from dialogs.actions import Btn, Keyboard
+from dialogs.actions import Btn, Edit, Keyboard
 from dialogs.notice import privacy_notice
 from dialogs.payload import Payload
 from dialogs.router import Context, Router
@@ -161,7 +161,16 @@ async def export_user(ctx: Context) -> dict[str, object]:
         ],
         "placement_interests": [i.model_dump() for i in await repo.interests.of_user(uid)],
         "placement_votes": await repo.votes.of_user(uid),
-        "tickets": [t.model_dump() for t in await repo.tickets.of_user(uid)],
+        "tickets": [
+            {
+                **t.model_dump(),
+                "conversation": [
+                    {"author": m.author, "text": m.text, "at": m.at}
+                    for m in await repo.ticket_messages.of(t.id)
+                ],
+            }
+            for t in await repo.tickets.of_user(uid)
+        ],
         "contact_requests": [c.model_dump() for c in await repo.contacts.of_user(uid)],
         "unanswered_questions": [m.model_dump() for m in await repo.misses.of_user(uid)],
     }
@@ -212,7 +221,13 @@ async def forget_button(ctx: Context, payload: ForgetPayload) -> None:
         )
         return
     if confirmed == "yes":
+        staff_chat = ctx.services.staff_chat_id
+        posts = await ctx.repo.outbox.posts_about(ctx.user.id, staff_chat) if staff_chat else []
         await ctx.repo.forget(ctx.user.id)
+        for post in posts:  # their tickets in the staff chat: the text goes too
+            ctx.actions.append(
+                Edit(staff_chat, post, ctx.staff_t._("🗑 Removed at the person's request."))
+            )
         ctx.repo.session.expunge_all()  # the rows are gone; do not write them back
         ctx.repo.audit.log("forget")
         ctx.toast()

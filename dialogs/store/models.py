@@ -11,12 +11,16 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Column, Index, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Column, Index, Integer, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+# BIGINT on PostgreSQL; INTEGER on SQLite, where only that is the autoincrementing rowid
+_BIG_ID = BigInteger().with_variant(Integer(), "sqlite")
 
 
 def _user_fk(**kw: Any) -> Any:
@@ -71,6 +75,8 @@ class AuditEntry(SQLModel, table=True):
     actor_id: int | None = Field(default=None, sa_type=BigInteger)
     action: str = Field(max_length=32)
     subject: str = Field(default="", max_length=64)
+    # which person's data was touched (a company's owner), so /forget can find the entry
+    about_user_id: int | None = Field(default=None, sa_type=BigInteger, index=True)
 
 
 class Company(SQLModel, table=True):
@@ -126,7 +132,8 @@ class ContactRequest(SQLModel, table=True):
     user_id: int = _user_fk()
     company_id: int = Field(foreign_key="companies.id")
     assessment_id: int = Field(foreign_key="assessments.id")
-    status: str = Field(default="new", max_length=16)  # new | handled
+    status: str = Field(default="new", max_length=16)  # new | in_progress | contacted | closed
+    owner_id: int | None = Field(default=None, sa_type=BigInteger)  # staff member handling it
     created_at: datetime = Field(default_factory=utcnow)
 
 
@@ -180,6 +187,74 @@ class Ticket(SQLModel, table=True):
     locale: str = Field(max_length=5)
     topic: str = Field(default="", max_length=32)  # where the user was: faq, placement:<id>…
     question: str = Field(max_length=4096)
-    status: str = Field(default="open", max_length=16)  # open | answered | closed
+    status: str = Field(default="open", max_length=16)  # open | in_progress | answered | closed
+    owner_id: int | None = Field(default=None, sa_type=BigInteger)  # staff member handling it
     created_at: datetime = Field(default_factory=utcnow)
     answered_at: datetime | None = None
+
+
+class TicketMessage(SQLModel, table=True):
+    """A later message in a ticket's conversation (the first is `Ticket.question`)."""
+
+    __tablename__ = "ticket_messages"
+
+    id: int | None = Field(default=None, primary_key=True)
+    ticket_id: int = Field(foreign_key="tickets.id", index=True)
+    author: str = Field(max_length=8)  # staff | user
+    staff_id: int | None = Field(default=None, sa_type=BigInteger)
+    text: str = Field(max_length=4096)
+    at: datetime = Field(default_factory=utcnow)
+
+
+class LoginToken(SQLModel, table=True):
+    """A one-time back office sign-in link; only the SHA-256 of the token is stored."""
+
+    __tablename__ = "login_tokens"
+
+    token_hash: str = Field(primary_key=True, max_length=64)
+    user_id: int = _user_fk()
+    expires_at: datetime
+    used_at: datetime | None = None
+
+
+class AdminSession(SQLModel, table=True):
+    """A signed-in back office browser; only the SHA-256 of the cookie value is stored."""
+
+    __tablename__ = "admin_sessions"
+
+    id_hash: str = Field(primary_key=True, max_length=64)
+    user_id: int = _user_fk()
+    csrf: str = Field(max_length=64)
+    created_at: datetime = Field(default_factory=utcnow)
+    last_seen_at: datetime = Field(default_factory=utcnow)
+
+
+class OutboxMessage(SQLModel, table=True):
+    """One message to send to Telegram (see `dialogs.store.outbox` for the life of a row).
+
+    Written in the same transaction as the writes that produced it, so a committed update's
+    replies survive the process; drained by the sender, interactive replies first."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (
+        UniqueConstraint("broadcast_id", "user_id", name="uq_outbox_broadcast_user"),
+        Index("ix_outbox_due", "status", "priority", "due_at"),
+        Index("ix_outbox_chat", "chat_id", "id"),
+    )
+
+    id: int | None = Field(default=None, sa_type=_BIG_ID, primary_key=True)
+    kind: str = Field(default="reply", max_length=16)  # reply | notice | broadcast
+    priority: int = 0  # lower first: replies 0, notices 1, broadcasts 2
+    chat_id: int = Field(sa_type=BigInteger)
+    # whom the message is for or about (the recipient of a broadcast, the person a staff-chat
+    # ticket post is about): /forget finds their rows by it
+    user_id: int | None = Field(default=None, sa_type=BigInteger, index=True)
+    broadcast_id: int | None = Field(default=None, sa_type=BigInteger)
+    action: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    status: str = Field(default="pending", max_length=16)
+    attempts: int = 0
+    last_error: str | None = Field(default=None, max_length=200)
+    due_at: datetime = Field(default_factory=utcnow)
+    sent_message_id: int | None = Field(default=None, sa_type=BigInteger)
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)

@@ -30,6 +30,21 @@ from dialogs.store.models import (
     User,
     utcnow,
 )
+from dialogs.store.outbox import Outbox
+
+INT32_MAX = 2**31 - 1  # the row ids the tables number themselves (SERIAL on PostgreSQL)
+INT64_MAX = 2**63 - 1  # Telegram ids (BIGINT)
+
+
+def row_id_ok(value: int) -> bool:
+    """Is `value` an id a table could hold? Ids come from button payloads and staff
+    commands, which can be forged: checked before any query, so PostgreSQL never sees an
+    out-of-range integer (which fails the statement, and with it the whole event)."""
+    return 0 < value <= INT32_MAX
+
+
+def telegram_id_ok(value: int) -> bool:
+    return -INT64_MAX <= value <= INT64_MAX
 
 
 class _Table:
@@ -43,7 +58,7 @@ class _Table:
 
 class Users(_Table):
     async def get(self, user_id: int) -> User | None:
-        return await self.s.get(User, user_id)
+        return await self.s.get(User, user_id) if telegram_id_ok(user_id) else None
 
     async def lock(self, user_id: int, locale: str) -> tuple[User, bool]:
         """The user's row, created on first contact and locked for this transaction
@@ -88,8 +103,25 @@ class Updates(_Table):
 
 
 class Audit(_Table):
-    def log(self, action: str, subject: str = "", actor_id: int | None = None) -> None:
-        self.s.add(AuditEntry(action=action, subject=subject, actor_id=actor_id))
+    def log(
+        self,
+        action: str,
+        subject: str = "",
+        actor_id: int | None = None,
+        about_user_id: int | None = None,
+    ) -> None:
+        self.s.add(
+            AuditEntry(
+                action=action[:32],
+                subject=subject[:64],
+                actor_id=actor_id,
+                about_user_id=about_user_id,
+            )
+        )
+
+    async def prune(self, before: datetime) -> int:
+        result = await self.s.execute(delete(AuditEntry).where(AuditEntry.at < before))
+        return result.rowcount or 0
 
     async def recent(self, limit: int = 50) -> list[AuditEntry]:
         rows = await self.s.execute(select(AuditEntry).order_by(AuditEntry.id.desc()).limit(limit))
@@ -98,7 +130,7 @@ class Audit(_Table):
 
 class Companies(_Table):
     async def get(self, company_id: int) -> Company | None:
-        return await self.s.get(Company, company_id)
+        return await self.s.get(Company, company_id) if row_id_ok(company_id) else None
 
     async def of_user(self, user_id: int) -> list[Company]:
         rows = await self.s.execute(
@@ -115,7 +147,7 @@ class Companies(_Table):
 
 class Assessments(_Table):
     async def get(self, assessment_id: int) -> Assessment | None:
-        return await self.s.get(Assessment, assessment_id)
+        return await self.s.get(Assessment, assessment_id) if row_id_ok(assessment_id) else None
 
     async def add(self, company_id: int, user_id: int, version: str) -> Assessment:
         assessment = Assessment(company_id=company_id, user_id=user_id, version=version)
@@ -200,7 +232,9 @@ class Contacts(_Table):
 
     async def open(self) -> list[ContactRequest]:
         rows = await self.s.execute(
-            select(ContactRequest).where(ContactRequest.status == "new").order_by(ContactRequest.id)
+            select(ContactRequest)
+            .where(ContactRequest.status.in_(("new", "in_progress")))
+            .order_by(ContactRequest.id)
         )
         return list(rows.scalars())
 
@@ -307,11 +341,11 @@ class Tickets(_Table):
         return ticket
 
     async def get(self, ticket_id: int) -> Ticket | None:
-        return await self.s.get(Ticket, ticket_id)
+        return await self.s.get(Ticket, ticket_id) if row_id_ok(ticket_id) else None
 
     async def open(self) -> list[Ticket]:
         rows = await self.s.execute(
-            select(Ticket).where(Ticket.status == "open").order_by(Ticket.id)
+            select(Ticket).where(Ticket.status.in_(("open", "in_progress"))).order_by(Ticket.id)
         )
         return list(rows.scalars())
 
@@ -378,14 +412,52 @@ class Repository:
     def tickets(self) -> Tickets:
         return self._table(Tickets)
 
+    @cached_property
+    def logins(self) -> Any:
+        from dialogs.store.repo_backoffice import Logins
+
+        return self._table(Logins)
+
+    @cached_property
+    def sessions(self) -> Any:
+        from dialogs.store.repo_backoffice import Sessions
+
+        return self._table(Sessions)
+
+    @cached_property
+    def ticket_messages(self) -> Any:
+        from dialogs.store.repo_backoffice import TicketMessages
+
+        return self._table(TicketMessages)
+
+    @cached_property
+    def outbox(self) -> Outbox:
+        return Outbox(self.session, self.postgres)
+
     async def forget(self, user_id: int) -> None:
-        """Erase everything stored about one person (/forget). The audit log keeps only
-        that an erasure happened, under the id that asked for it."""
+        """Erase everything stored about one person (/forget), the back office's traces of
+        them included. The audit log keeps only that an erasure happened, under the id that
+        asked for it; earlier entries about the person lose what pointed to them."""
+        from dialogs.store.models import AdminSession, LoginToken, OutboxMessage, TicketMessage
+
         assessment_ids = select(Assessment.id).where(Assessment.user_id == user_id)
+        ticket_ids = select(Ticket.id).where(Ticket.user_id == user_id)
+        await self.session.execute(
+            delete(TicketMessage).where(TicketMessage.ticket_id.in_(ticket_ids))
+        )
+        await self.session.execute(delete(OutboxMessage).where(OutboxMessage.chat_id == user_id))
+        for model in (LoginToken, AdminSession):
+            await self.session.execute(delete(model).where(model.user_id == user_id))
+        await self.session.execute(
+            update(AuditEntry)
+            .where(AuditEntry.about_user_id == user_id)
+            .values(subject="", about_user_id=None)
+        )
         await self.session.execute(delete(Answer).where(Answer.assessment_id.in_(assessment_ids)))
         for model in (ContactRequest, PlacementInterest, PlacementVote, FaqMiss, Ticket):
             await self.session.execute(delete(model).where(model.user_id == user_id))
         await self.session.execute(delete(Assessment).where(Assessment.user_id == user_id))
         await self.session.execute(delete(Company).where(Company.user_id == user_id))
         await self.session.execute(delete(DialogState).where(DialogState.user_id == user_id))
+        await self.outbox.forget(user_id)
         await self.session.execute(delete(User).where(User.id == user_id))
