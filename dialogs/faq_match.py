@@ -56,7 +56,7 @@ STOP_WORDS = {
         ku jne esim eli vaan kyllä joo no hei moi moikka terve kiitos kiitti siis ihan aika
         tosi vähän jotain joku jokin johonkin mitään mut ni nii jotta koska oikein oikeen
         sinne tänne täällä siellä kans kanssa jossain johonkin yhtään minua sinua minusta
-        sinusta
+        sinusta ihmeen
     """.split()
     ),
     "en": set(
@@ -360,3 +360,42 @@ class FaqMatcher:
                     scores[entry_id] = (value * factor, coverage)
         ranked = sorted(scores.items(), key=lambda kv: kv[1][0], reverse=True)[:limit]
         return [Match(entry_id, round(v, 4), round(c, 4)) for entry_id, (v, c) in ranked]
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """When a match is answered at once, offered as "did you mean", or not known."""
+
+    confident: float  # answer at once at or above this score…
+    margin: float  # …when the runner-up is at least this far behind
+    unsure: float  # "did you mean" from this score up; below it, "I don't know"
+    coverage: float = 0.0  # an answer at once also explains this share of the question
+
+
+# Calibrated per language on the dev set only (bench/faq_accuracy.py --calibrate): per
+# language the most questions answered at once and rightly, while no more than 1 % of all dev
+# questions would get a wrong confident answer (wrong answers are judged on all languages
+# together, with a safety band of 0.05: see calibrate()). An answer at once also needs the
+# entry to explain most of the question (coverage), which is what keeps off-topic questions
+# that share a word or two with an entry ("paljonko maksaa bussilippu") from being answered.
+THRESHOLDS: dict[str, Thresholds] = {
+    "fi": Thresholds(confident=0.68, margin=0.10, unsure=0.45, coverage=0.60),
+    "en": Thresholds(confident=0.66, margin=0.12, unsure=0.40, coverage=0.60),
+    "sv": Thresholds(confident=0.68, margin=0.14, unsure=0.40, coverage=0.60),
+}
+
+
+def decide(matches: Sequence[Match], lang: str = "fi") -> str:
+    """answer | suggest | unknown, from the ranked matches and the user's language."""
+    limits = THRESHOLDS.get(lang, THRESHOLDS["fi"])
+    if not matches or matches[0].score < limits.unsure:
+        return "unknown"
+    top = matches[0].score
+    runner_up = matches[1].score if len(matches) > 1 else 0.0
+    if (
+        top >= limits.confident
+        and top - runner_up >= limits.margin
+        and matches[0].coverage >= limits.coverage
+    ):
+        return "answer"
+    return "suggest"

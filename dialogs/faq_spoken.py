@@ -7,11 +7,14 @@ mitään rahaa". Two kinds of rule bring such words back to written Finnish:
    - A small lexicon of spoken forms whose written form is unambiguous: pronouns
      (mä, sä, mun, sulle…), oikeen, vaa, mitää, tiiä, tehä, oon, duuni…
    - Question clitics: -ks, -kse, -kos and -kös become -ko/-kö ("saaks", "pitääks",
-     "onks", "voikos" → saako, pitääkö, onko, voiko).
+     "onks", "voikos" → saako, pitääkö, onko, voiko); -ks after a consonant and a short
+     vowel is the translative -ksi instead ("työttömäks", "englanniks").
 2. `repairs(word)`: guesses for a word the knowledge base does not know, tried in order
    and kept only when one of them is a known word (see `FaqMatcher`). Spoken Finnish
    drops the end of a word: the vowel of -ssa/-lla/-sta/-tä (pajas, siel, siit, töit),
-   the final -i (puol, kaks) or -n after a long vowel (mitää, tehää). Because a guess is
+   the final -i (puol, kaks), -n after a long vowel (mitää, kukaa) or -t of a participle
+   (soittanu); -ea/-ia sound -ee/-ii (tukee,
+   tuntii); the i of a diphthong goes (ilmottaa, millasia). Because a guess is
    kept only when the FAQ or the synonym table knows it, "mies" never becomes "miessä".
 
 Swedish and English get a lexicon of chat spellings only (nåt, int, u, wanna…).
@@ -40,6 +43,11 @@ _FI: dict[str, str] = {
     "sulta": "sinulta",
     "meijän": "meidän",
     "teijän": "teidän",
+    "meiän": "meidän",
+    "teiän": "teidän",
+    "kaa": "kanssa",
+    "siihe": "siihen",
+    "tähä": "tähän",
     "ite": "itse",
     "ittelle": "itselle",
     "itelle": "itselle",
@@ -180,7 +188,8 @@ _EN: dict[str, str] = {
 }
 
 LEXICON = {"fi": _FI, "sv": _SV, "en": _EN}
-_BACK = set("aou")  # Finnish vowel harmony: a word with a back vowel takes -a, else -ä
+_BACK = set("aou")
+_VOWELS = set("aeiouyäö")  # Finnish vowel harmony: a word with a back vowel takes -a, else -ä
 
 
 def _harmony(word: str) -> str:
@@ -196,11 +205,20 @@ def standard(word: str, lang: str) -> str:
         return word[:-1]
     if lang != "fi" or word in _NOT_CLITIC:
         return word
-    # question clitics: saaks, pitääks, onkse, voikos -> saako, pitääkö, onko, voiko
-    for clitic in ("kse", "ks", "kös", "kos"):
+    # question clitics: onkse, voikos -> onko, voiko
+    for clitic in ("kse", "kös", "kos"):
         if word.endswith(clitic) and len(word) - len(clitic) >= 2:
             base = word[: -len(clitic)]
             return base + ("ko" if _harmony(base) == "a" else "kö")
+    # -ks is the clitic on a verb (saaks, pitääks, voiks, onks, voinks: the base ends in a
+    # long vowel, a diphthong or the -n of a person) and the translative -ksi on a noun or
+    # adjective (työttömäks, englanniks, ilmaseks: a consonant and a short vowel)
+    if word.endswith("ks") and len(word) >= 4:
+        base = word[:-2]
+        if base[-1] == "n" or (base[-1] in _VOWELS and base[-2] in _VOWELS):
+            return base + ("ko" if _harmony(base) == "a" else "kö")
+        if base[-1] in _VOWELS:
+            return base + "ksi"
     return word
 
 
@@ -211,6 +229,8 @@ def repairs(word: str) -> list[str]:
     a = _harmony(word)
     last = word[-1]
     out: list[str] = []
+    if word.endswith(("nu", "ny")):  # soittanu, tehny -> soittanut, tehnyt
+        out.append(word + "t")
     if last == "s":  # pajas, työpajas -> pajassa
         out += [word + "s" + a, word + a]
     elif last == "l":  # pajal, pajoil -> pajalla, pajoilla
@@ -218,8 +238,8 @@ def repairs(word: str) -> list[str]:
     elif last == "t":  # töit, paikkoit -> töitä
         out += [word + a, word + "t" + a]
     elif word[-2:] in {"aa", "ää", "ee", "ii", "oo", "uu", "yy", "öö"}:
-        out.append(word + "n")  # mitää, kaikkee -> mitään, kaikkeen (-n dropped)
-        if last in "eiou":  # vaikee, helppoo, lasii -> vaikea, helppoa, lasia
+        out.append(word + "n")  # mitää, kukaa, kokonaa -> mitään, kukaan, kokonaan
+        if last in "eiou":  # tukee, tuntii, helppoo -> tukea, tuntia, helppoa
             out.append(word[:-1] + a)
     if last not in "aeiouyäö":  # puol, kaks -> puoli, kaksi
         out.append(word + "i")
