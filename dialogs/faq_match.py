@@ -84,7 +84,7 @@ FUZZY_WORD = 80.0  # rapidfuzz ratio that makes a typo count as the same word
 FUZZY_CONCEPT = 86.0  # …and as a concept term (stricter: concepts weigh a lot)
 PREFIX_MIN = 5  # a stem this long may match a longer word it starts (compounds)
 BETA = 0.5  # F-beta: precision counts four times recall
-ENTRY_BLEND = 0.3  # share of the score from the entry as a whole
+ENTRY_BLEND = 0.2  # share of the score from the entry as a whole (see Thresholds.coverage)
 OTHER_LANG = 0.95  # phrasings in another language than the user's score a little less
 MAX_TERMS = 60  # longer questions are matched on their first 60 meaningful words
 # Entries that cannot reach this score are not scored at all: below it an entry is neither
@@ -379,9 +379,9 @@ class Thresholds:
 # entry to explain most of the question (coverage), which is what keeps off-topic questions
 # that share a word or two with an entry ("paljonko maksaa bussilippu") from being answered.
 THRESHOLDS: dict[str, Thresholds] = {
-    "fi": Thresholds(confident=0.68, margin=0.10, unsure=0.45, coverage=0.60),
+    "fi": Thresholds(confident=0.68, margin=0.12, unsure=0.45, coverage=0.60),
     "en": Thresholds(confident=0.66, margin=0.12, unsure=0.40, coverage=0.60),
-    "sv": Thresholds(confident=0.68, margin=0.14, unsure=0.40, coverage=0.60),
+    "sv": Thresholds(confident=0.64, margin=0.10, unsure=0.40, coverage=0.60),
 }
 
 
