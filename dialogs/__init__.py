@@ -13,14 +13,16 @@ if TYPE_CHECKING:
 
 
 def routers() -> list[Router]:
-    from dialogs import faq, handoff, kartoitus, placement, results, review, start
+    from dialogs import account, faq, handoff, kartoitus, placement, results, review, start
 
+    # in this order the commands are listed in /help and Telegram's command menus
     return [
         start.router,
         kartoitus.router,
         results.router,
         placement.router,
-        handoff.router,
         faq.router,
+        handoff.router,
+        account.router,
         review.router,
     ]
