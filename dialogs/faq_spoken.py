@@ -12,7 +12,7 @@ mitään rahaa". Two kinds of rule bring such words back to written Finnish:
 2. `repairs(word)`: guesses for a word the knowledge base does not know, tried in order
    and kept only when one of them is a known word (see `FaqMatcher`). Spoken Finnish
    drops the end of a word: the vowel of -ssa/-lla/-sta/-tä (pajas, siel, siit, töit),
-   the final -i (puol, kaks), -n after a long vowel (mitää, kukaa) or -t of a participle
+   the final -i (puol, kaks), a final -n (mitää, kukaa, töihi) or -t of a participle
    (soittanu); -ea/-ia sound -ee/-ii (tukee,
    tuntii); the i of a diphthong goes (ilmottaa, millasia). Because a guess is
    kept only when the FAQ or the synonym table knows it, "mies" never becomes "miessä".
@@ -116,6 +116,7 @@ _FI: dict[str, str] = {
     "tarviin": "tarvitsen",
     "tarttee": "tarvitsee",
     "tarttisin": "tarvitsisin",
+    "tartten": "tarvitsen",
     "tarttis": "tarvitsisi",
     "tehny": "tehnyt",
     "tartteeko": "tarvitseeko",
@@ -132,7 +133,10 @@ _FI: dict[str, str] = {
     "olis": "olisi",
     "sais": "saisi",
     "kannattais": "kannattaisi",
-    # nouns
+    # nouns and numerals
+    "eka": "ensimmäinen",
+    "ekana": "ensimmäisenä",
+    "ekaks": "ensiksi",
     "duuni": "työ",
     "duunit": "työt",
     "duuniin": "työhön",
@@ -243,6 +247,8 @@ def repairs(word: str) -> list[str]:
             out.append(word[:-1] + a)
     if last not in "aeiouyäö":  # puol, kaks -> puoli, kaksi
         out.append(word + "i")
+    elif word[-2:] not in {"aa", "ää", "ee", "ii", "oo", "uu", "yy", "öö"}:
+        out.append(word + "n")  # töihi, jonku, johonki -> töihin, jonkun, johonkin
     # a diphthong's i dropped: ilmottaa, alottaa, millasia, semmosta -> ilmoittaa, aloittaa…
     for short, full in (("ot", "oit"), ("as", "ais"), ("äs", "äis"), ("os", "ois")):
         at = word.find(short, 1)

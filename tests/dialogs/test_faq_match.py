@@ -43,6 +43,7 @@ from knowledge.loader import Knowledge
         ("tehä", "tehdä"),
         ("oon", "olen"),
         ("duuni", "työ"),
+        ("ekana", "ensimmäisenä"),
         ("32v", "32"),  # an age
     ],
 )
@@ -66,6 +67,8 @@ def test_words_that_only_look_spoken_stay() -> None:
         ("kukaa", "kukaan"),  # -n after a long vowel
         ("tukee", "tukea"),  # -ea sounds -ee
         ("soittanu", "soittanut"),  # participle -t
+        ("töihi", "töihin"),  # illative -n
+        ("johonki", "johonkin"),
         ("ilmotan", "ilmoitan"),  # the i of a diphthong
         ("millasia", "millaisia"),
     ],
