@@ -107,7 +107,7 @@ async def answer_question(ctx: Context, text: str) -> None:
     if greeting or no_letters:
         ctx.send(
             ctx._(
-                "Hi! 👋 Ask me anything about KIERTO's workshops and services, or "
+                "Hi! 👋 Ask me anything about the KIERTO project, its results and workshops, or "
                 "choose from the menu."
             ),
             menu_keyboard(ctx),
