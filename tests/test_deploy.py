@@ -63,7 +63,7 @@ def test_the_bot_scales_behind_the_balancer() -> None:
     assert bot["environment"]["WEBHOOK_LISTEN"] == "0.0.0.0:8080"
     assert "/healthz" in " ".join(bot["healthcheck"]["test"])
     assert balancer["image"].startswith("haproxy:")
-    assert balancer["ports"] == ["8080:8080"]
+    assert balancer["ports"] == ["8080:8080", "127.0.0.1:8081:8081"]  # webhook; back office
     assert "./deploy/haproxy.cfg:/usr/local/etc/haproxy/haproxy.cfg:ro" in balancer["volumes"]
 
 
