@@ -189,7 +189,16 @@ class Cluster:
         for replica in self.replicas:
             await replica.start()
         await asyncio.gather(*(r.healthy() for r in self.replicas))
-        await self.wait(lambda: self.fake.webhook_url == webhook_url, 30, "the webhook")
+        # every replica has prepared (its setWebhook comes last): a replica still busy
+        # starting could hold a delivery past Telegram's timeout, and the redelivery would
+        # be acknowledged before the first one's replies are out (see README)
+        await self.wait(
+            lambda: (
+                self.fake.webhook_url == webhook_url and self.fake.counts["setWebhook"] >= self.n
+            ),
+            60,
+            "the webhook",
+        )
         return self
 
     async def kill(self, index: int) -> None:

@@ -89,7 +89,7 @@ def transcript(user: FakeUser) -> list[tuple[str, tuple[str, ...]]]:
 
 async def test_three_replicas_answer_each_update_once(database: str, tmp_path: Path) -> None:
     await redis_or_skip()
-    async with FakeTelegram(webhook_retry_delay=0.2, webhook_timeout=20) as fake:
+    async with FakeTelegram(webhook_retry_delay=0.2, webhook_timeout=60) as fake:
         cluster = await Cluster(
             fake, database, tmp_path, n=3, redis_url=REDIS_URL, mirror=mirrored
         ).start()

@@ -371,9 +371,16 @@ async def test_only_the_leader_drains_the_outbox_and_live_sends_are_not_recovere
     app = await make_app(door_settings(fake_telegram, tmp_path))
     aino = fake_telegram.user(34, language_code="en")
     async with app.db.unit() as repo:
-        await repo.outbox.add(34, encode(Send(34, "waiting for the leader")), user_id=34)
+        left = await repo.outbox.add(34, encode(Send(34, "waiting for the leader")), user_id=34)
         live = await repo.outbox.add(34, encode(Send(34, "being sent by another replica")))
         await repo.outbox.claim(live)
+        # untried rows younger than 30 s belong to their replica's fast path; this one's
+        # replica died a minute ago
+        await repo.session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.id == left)
+            .values(created_at=utcnow() - timedelta(minutes=1))
+        )
     bot = await start(fake_telegram, app, "aiogram", poll=False)
     outbox = bot.door.outbox
     outbox.interval = 0.05

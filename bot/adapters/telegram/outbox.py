@@ -182,7 +182,12 @@ class OutboxSender:
                 else:
                     if first or self.in_flight_limit:
                         await self.recover()
-                    await self.drain(fresh_after=None if first else utcnow() - FRESH)
+                    # untried rows younger than FRESH are being sent by the fast path;
+                    # only a process that has just started alone may take them (with
+                    # replicas, a new leader would race the others' fast paths and send
+                    # a reply after the replies of later updates)
+                    alone = first and not self.in_flight_limit
+                    await self.drain(fresh_after=None if alone else utcnow() - FRESH)
                     first = False
             except Exception as exc:
                 if not is_connection_error(exc):
