@@ -47,5 +47,6 @@ async def build_app(
         admin_ids=settings.admin_ids,
         staff_chat_id=settings.staff_chat_id,
         matcher=matcher or FaqMatcher(kb.faq, kb.synonyms.concepts),
+        admin_url=settings.admin_url or f"http://{settings.admin_listen or '127.0.0.1:8081'}",
     )
     return App(settings, db, kb, i18n, Engine(db, kb, i18n, services, routers()))

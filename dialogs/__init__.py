@@ -13,7 +13,17 @@ if TYPE_CHECKING:
 
 
 def routers() -> list[Router]:
-    from dialogs import account, faq, handoff, kartoitus, placement, results, review, start
+    from dialogs import (
+        account,
+        admin,
+        faq,
+        handoff,
+        kartoitus,
+        placement,
+        results,
+        review,
+        start,
+    )
 
     # in this order the commands are listed in /help and Telegram's command menus
     return [
@@ -25,4 +35,5 @@ def routers() -> list[Router]:
         handoff.router,
         account.router,
         review.router,
+        admin.router,
     ]
