@@ -37,6 +37,8 @@ from knowledge.loader import Knowledge
         ("vaa", "vaan"),
         ("mitää", "mitään"),
         ("siel", "siellä"),
+        ("vielkää", "vieläkään"),
+        ("meen", "menen"),  # mennä: spoken forms from the colloquial dev set
         ("täs", "tässä"),
         ("puol", "puoli"),
         # verbs and nouns
