@@ -2,17 +2,18 @@
 
     .venv/bin/python bench/faq_accuracy.py              # shipped FAQ and a 10x larger one
     .venv/bin/python bench/faq_accuracy.py --errors     # also list the dev sets' mistakes
-    .venv/bin/python bench/faq_accuracy.py --calibrate  # per-language thresholds from dev
+    .venv/bin/python bench/faq_accuracy.py --calibrate  # refit the answer-at-once model
 
-Four labelled sets. `dev`, on which the matcher, its synonym table and its thresholds were
-tuned (its mistakes were read), and `held-out`, written independently by someone who saw
+Four labelled sets. `dev`, on which the matcher, its synonym table and its answer-at-once
+model were tuned (its mistakes were read), and `held-out`, written independently by someone who saw
 neither the dev set nor the matcher: only its figures are looked at, so they are the honest
 ones. `colloquial-dev` and `colloquial-test`: Finnish as young people type it, written by
 someone who had not seen the FAQ's phrasings; the dev half's mistakes may be read, the test
 half's never.
 
 Prints, for kierto-bot's matcher and for a plain rapidfuzz baseline measured in the same
-run (WRatio over the raw phrasings, same thresholds policy):
+run (WRatio over the raw phrasings; its decisions use kierto-bot's model, fitted to other
+scores, so only its top-1 is comparable):
 - top-1 accuracy over answerable questions (the best entry is a right one),
 - direct-and-right: answerable questions answered at once with a right entry,
 - the decision accuracy (answered right, or correctly said "I don't know" for off-topic),
