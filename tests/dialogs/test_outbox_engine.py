@@ -167,6 +167,7 @@ async def test_files_made_after_the_commit_have_a_marker_row(
     await start_company(me, "Raportti Oy")
     await answer_all(me, kb)
     await me.press("k:sum:done")
+    # the radar chart comes with the per-theme details, behind their button
     actions = await me.press(next(p for p in me.last.payloads if p.endswith(":details")))
     photo = next(a for a in actions if isinstance(a, SendFile))
     marker = next(r for r in await rows(durable) if r.id == photo.outbox_id)
