@@ -15,6 +15,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from dialogs.store import haastepaja
 from dialogs.store.models import (
     Answer,
     Assessment,
@@ -378,10 +379,27 @@ class Repository:
     def tickets(self) -> Tickets:
         return self._table(Tickets)
 
+    @cached_property
+    def hp_events(self) -> haastepaja.Events:
+        return haastepaja.Events(self.session, self.postgres)
+
+    @cached_property
+    def rsvps(self) -> haastepaja.Rsvps:
+        return haastepaja.Rsvps(self.session, self.postgres)
+
+    @cached_property
+    def attendees(self) -> haastepaja.Attendees:
+        return haastepaja.Attendees(self.session, self.postgres)
+
+    @cached_property
+    def broadcasts(self) -> haastepaja.Broadcasts:
+        return haastepaja.Broadcasts(self.session, self.postgres)
+
     async def forget(self, user_id: int) -> None:
         """Erase everything stored about one person (/forget). The audit log keeps only
         that an erasure happened, under the id that asked for it."""
         assessment_ids = select(Assessment.id).where(Assessment.user_id == user_id)
+        await haastepaja.forget(self.session, user_id)
         await self.session.execute(delete(Answer).where(Answer.assessment_id.in_(assessment_ids)))
         for model in (ContactRequest, PlacementInterest, PlacementVote, FaqMiss, Ticket):
             await self.session.execute(delete(model).where(model.user_id == user_id))
