@@ -14,6 +14,8 @@ if TYPE_CHECKING:
 
 def routers() -> list[Router]:
     from dialogs import faq, handoff, kartoitus, placement, results, review, start
+    from dialogs.haastepaja import rsvp as haastepaja_rsvp
+    from dialogs.haastepaja import staff as haastepaja_staff
 
     return [
         start.router,
@@ -23,4 +25,6 @@ def routers() -> list[Router]:
         handoff.router,
         faq.router,
         review.router,
+        haastepaja_rsvp.router,
+        haastepaja_staff.router,
     ]

@@ -1,0 +1,343 @@
+"""Staff's view of the haastepajat: `/events`, one event's live counts, and what to do.
+
+`/events` lists upcoming and past events; each opens a card (`hpe:<id>:open`) with live
+counts — invited, delivered, blocked, unknown, queued; going, waitlist, not going, checked
+in — and buttons for the attendee list (CSV, XLSX), the check-in QR code, inviting more
+people, a change of time and cancelling. Only staff, coordinators and ADMIN_IDS pass.
+"""
+
+from __future__ import annotations
+
+import secrets
+
+from dialogs.actions import Btn, Send
+from dialogs.haastepaja import clock, deliver
+from dialogs.haastepaja.invite import cancelled_text
+from dialogs.haastepaja.rsvp import CHECKIN_PREFIX
+from dialogs.haastepaja.when import fmt, fmt_span
+from dialogs.render.haastepaja import AttendeeRow, attendees_csv, attendees_xlsx, qr_png
+from dialogs.router import Context, Router
+from dialogs.store.haastepaja import HaastepajaEvent
+from dialogs.ui import esc, rows
+from locales.i18n import N_
+
+router = Router("haastepaja-staff")
+CARD_PREFIX = "hpe"
+ACTIONS = ("open", "csv", "xlsx", "qr", "cx", "cxy", "cxn", "inv", "time", "bcx")
+STATUS_NAMES = {
+    "going": N_("coming"),
+    "waitlist": N_("waitlist"),
+    "not_going": N_("not coming"),
+}
+
+
+def is_staff(ctx: Context) -> bool:
+    return ctx.has_role("staff") or ctx.has_role("coordinator")
+
+
+def refuse(ctx: Context) -> None:
+    ctx.send(ctx._("That command is for the programme's staff. /help lists what I can do for you."))
+
+
+def new_token() -> str:
+    return secrets.token_urlsafe(9)  # 12 characters of [A-Za-z0-9_-]: fits a deep link
+
+
+def card_payload(event_id: int, action: str) -> str:
+    return f"{CARD_PREFIX}:{event_id}:{action}"
+
+
+def checkin_link(ctx: Context, event: HaastepajaEvent) -> str | None:
+    username = getattr(ctx.services, "bot_username", "")
+    if not username:
+        return None
+    return f"https://t.me/{username}?start={CHECKIN_PREFIX}{event.token}"
+
+
+@router.command("events", "tapahtumat")
+async def events(ctx: Context, args: str) -> None:
+    if not is_staff(ctx):
+        refuse(ctx)
+        return
+    now = clock.now()
+    upcoming = await ctx.repo.hp_events.listing(now, upcoming=True)
+    past = await ctx.repo.hp_events.listing(now, upcoming=False, limit=5)
+    if not upcoming and not past:
+        ctx.send(ctx._("No haastepaja events yet. /newevent creates one."))
+        return
+    lines = [ctx._("📣 <b>Haastepaja events</b>")]
+    buttons = []
+    for heading, listed in ((ctx._("Upcoming:"), upcoming), (ctx._("Past:"), past)):
+        if not listed:
+            continue
+        lines.append(f"\n<b>{heading}</b>")
+        for event in listed:
+            title, _ = event.text("title", ctx.lang)
+            counts = await ctx.repo.rsvps.counts(event.id or 0)
+            mark = " ❌" if event.status == "cancelled" else ""
+            lines.append(
+                ctx._(
+                    "#{id} {title}{mark} — {when} · coming {going}",
+                    id=event.id,
+                    title=esc(title),
+                    mark=mark,
+                    when=fmt(event.starts_at, lang=ctx.lang),
+                    going=counts["going"],
+                )
+            )
+            buttons.append(Btn(f"#{event.id} {title}"[:60], card_payload(event.id or 0, "open")))
+    lines.append("\n" + ctx._("/newevent creates a new one."))
+    ctx.send("\n".join(lines), rows(buttons))
+
+
+async def delivery_counts(ctx: Context, event_id: int) -> dict[str, int]:
+    total = {s: 0 for s in ("pending", "sending", "sent", "blocked", "failed", "unknown")}
+    for broadcast in await ctx.repo.broadcasts.of_event(event_id):
+        for status, n in (await deliver.counts(ctx.repo, broadcast.id or 0)).items():
+            total[status] += n
+    return total
+
+
+async def card_text(ctx: Context, event: HaastepajaEvent) -> str:
+    assert event.id is not None
+    title, _ = event.text("title", ctx.lang)
+    rsvps = await ctx.repo.rsvps.counts(event.id)
+    sent = await delivery_counts(ctx, event.id)
+    place = esc(event.place) + (f" · {esc(event.online_url)}" if event.online_url else "")
+    lines = [
+        f"📣 <b>{esc(title)}</b> (#{event.id})",
+        f"🗓 {fmt_span(event.starts_at, event.ends_at, ctx.lang)}",
+        f"📍 {place}",
+    ]
+    if event.status == "cancelled":
+        lines.append(ctx._("❌ Cancelled"))
+    lines.append(
+        ctx._(
+            "Invitations: invited {invited}, delivered {sent}, blocked {blocked}, unknown "
+            "{unknown}, failed {failed}, still queued {queued}",
+            invited=sum(sent.values()),
+            sent=sent["sent"],
+            blocked=sent["blocked"],
+            unknown=sent["unknown"],
+            failed=sent["failed"],
+            queued=sent["pending"] + sent["sending"],
+        )
+    )
+    capacity = f"/{event.capacity}" if event.capacity is not None else ""
+    lines.append(
+        ctx._(
+            "Answers: coming {going}{capacity}, waitlist {waitlist}, not coming {no}, "
+            "checked in {checked}",
+            going=rsvps["going"],
+            capacity=capacity,
+            waitlist=rsvps["waitlist"],
+            no=rsvps["not_going"],
+            checked=rsvps["checked_in"],
+        )
+    )
+    for broadcast in await ctx.repo.broadcasts.of_event(event.id):
+        if broadcast.status == "scheduled":
+            lines.append(
+                ctx._(
+                    "⏱ Broadcast #{id} scheduled for {when}",
+                    id=broadcast.id,
+                    when=fmt(broadcast.send_at, lang=ctx.lang),
+                )
+            )
+    lines.append(ctx._("Check-in: /start {code}", code=f"{CHECKIN_PREFIX}{event.token}"))
+    return "\n".join(lines)
+
+
+def card_keyboard(ctx: Context, event: HaastepajaEvent, scheduled: list[int]) -> tuple:
+    eid = event.id or 0
+    buttons = [
+        Btn(ctx._("🔄 Refresh"), card_payload(eid, "open")),
+        Btn(ctx._("👥 Attendees (CSV)"), card_payload(eid, "csv")),
+        Btn(ctx._("👥 Attendees (XLSX)"), card_payload(eid, "xlsx")),
+        Btn(ctx._("🔳 Check-in QR code"), card_payload(eid, "qr")),
+    ]
+    if event.status == "open" and event.starts_at > clock.now():
+        buttons += [
+            Btn(ctx._("📣 Invite people"), card_payload(eid, "inv")),
+            Btn(ctx._("🗓 Change the time"), card_payload(eid, "time")),
+            Btn(ctx._("❌ Cancel the event"), card_payload(eid, "cx")),
+        ]
+    buttons += [
+        Btn(ctx._("⏹ Cancel scheduled broadcast #{id}", id=b), f"{CARD_PREFIX}:{eid}:bcx.{b}")
+        for b in scheduled
+    ]
+    return rows(buttons, 2)
+
+
+async def show_card(ctx: Context, event: HaastepajaEvent, edit: bool = False) -> None:
+    scheduled = [
+        b.id or 0
+        for b in await ctx.repo.broadcasts.of_event(event.id or 0)
+        if b.status == "scheduled"
+    ]
+    text, keyboard = await card_text(ctx, event), card_keyboard(ctx, event, scheduled)
+    if edit:
+        ctx.edit(ctx.message_id, text, keyboard)
+    else:
+        ctx.send(text, keyboard)
+
+
+@router.button(CARD_PREFIX)
+async def card_button(ctx: Context, value: str) -> None:
+    event_id, _, action = value.partition(":")
+    if not is_staff(ctx):
+        ctx.invalid_button()
+        return
+    event = await ctx.repo.hp_events.get(int(event_id)) if event_id.isdigit() else None
+    if event is None or not (action in ACTIONS or action.startswith("bcx.")):
+        ctx.invalid_button()
+        return
+    ctx.toast()
+    if action == "open":
+        await show_card(ctx, event, edit=True)
+    elif action in ("csv", "xlsx"):
+        await export(ctx, event, action)
+    elif action == "qr":
+        link = checkin_link(ctx, event)
+        code = f"/start {CHECKIN_PREFIX}{event.token}"
+        if link is None:
+            ctx.send(
+                ctx._(
+                    "The QR code needs the bot's username (BOT_USERNAME in the settings). "
+                    "Meanwhile people can check in by sending: {code}",
+                    code=f"<code>{code}</code>",
+                )
+            )
+        else:
+            ctx.send_file(
+                "photo",
+                qr_png(link),
+                "check-in.png",
+                ctx._(
+                    "Check-in for this haastepaja: print it or show it at the door. {link}",
+                    link=link,
+                ),
+            )
+    elif action == "cx":
+        going = (await ctx.repo.rsvps.counts(event.id or 0))["going"]
+        ctx.send(
+            ctx.n_(
+                "Cancel this haastepaja? The {n} person coming gets a message.",
+                "Cancel this haastepaja? The {n} people coming get a message.",
+                going,
+            ),
+            rows(
+                [
+                    Btn(ctx._("❌ Yes, cancel it"), card_payload(event.id or 0, "cxy")),
+                    Btn(ctx._("No, keep it"), card_payload(event.id or 0, "cxn")),
+                ],
+                2,
+            ),
+        )
+    elif action == "cxy":
+        await cancel_event(ctx, event)
+    elif action == "cxn":
+        ctx.edit(ctx.message_id, ctx._("The event was not cancelled."))
+    elif action == "inv":
+        from dialogs.haastepaja.compose import compose
+
+        await compose.invite_more(ctx, event)
+    elif action == "time":
+        from dialogs.haastepaja.retime import retime
+
+        await retime.begin(ctx, str(event.id))
+    elif action.startswith("bcx."):
+        bid = action[4:]
+        broadcast = await ctx.repo.broadcasts.get(int(bid)) if bid.isdigit() else None
+        if broadcast is None or broadcast.event_id != event.id or broadcast.status != "scheduled":
+            ctx.send(ctx._("That broadcast has already started or was cancelled."))
+            return
+        broadcast.status = "cancelled"
+        ctx.send(ctx._("Broadcast #{id} cancelled: nothing was sent.", id=broadcast.id))
+
+
+async def cancel_event(ctx: Context, event: HaastepajaEvent) -> None:
+    """Cancel once; everyone coming or waiting hears it in their language."""
+    if event.status == "cancelled":
+        ctx.send(ctx._("This event was already cancelled."))
+        return
+    event.status, event.updated_at = "cancelled", clock.now()
+    event.remind_24h_at = event.remind_2h_at = None
+    for broadcast in await ctx.repo.broadcasts.of_event(event.id or 0):
+        if broadcast.status == "scheduled":
+            broadcast.status = "cancelled"
+    messages = []
+    for status in ("going", "waitlist"):
+        for rsvp in await ctx.repo.rsvps.of_event(event.id or 0, status):
+            user = await ctx.repo.users.get(rsvp.user_id)
+            if user is not None and not user.blocked:
+                text = cancelled_text(ctx.engine.i18n(user.locale), event)
+                messages.append((user.id, Send(user.id, text)))
+    queued = await deliver.queue_notices(ctx.repo, messages)
+    ctx.repo.audit.log("event_cancel", f"haastepaja:{event.id}", ctx.user.id)
+    ctx.edit(
+        ctx.message_id,
+        ctx.n_(
+            "❌ Cancelled. A message to {n} person is queued.",
+            "❌ Cancelled. Messages to {n} people are queued.",
+            queued,
+        ),
+    )
+
+
+async def export(ctx: Context, event: HaastepajaEvent, kind: str) -> None:
+    """The attendee list: everyone who answered yes or waits; names only if they agreed."""
+    assert event.id is not None
+    details = await ctx.repo.attendees.of_event(event.id)
+    table = []
+    for status in ("going", "waitlist"):
+        for rsvp in await ctx.repo.rsvps.of_event(event.id, status):
+            d = details.get(rsvp.user_id)
+            table.append(
+                AttendeeRow(
+                    status=ctx._(STATUS_NAMES[status]),
+                    name=d.name if d else "",
+                    company=d.company if d else "",
+                    checked_in=ctx.t.datetime(rsvp.checked_in_at) if rsvp.checked_in_at else "",
+                    answered=ctx.t.datetime(rsvp.changed_at),
+                )
+            )
+    header = (
+        ctx._("Status"),
+        ctx._("Name"),
+        ctx._("Company"),
+        ctx._("Checked in"),
+        ctx._("Answered"),
+    )
+    title, _ = event.text("title", ctx.lang)
+    if kind == "csv":
+        data, name = attendees_csv(header, table), f"haastepaja-{event.id}.csv"
+    else:
+        data, name = attendees_xlsx(title, header, table), f"haastepaja-{event.id}.xlsx"
+    ctx.repo.audit.log("export", f"haastepaja:{event.id}", ctx.user.id)
+    caption = ctx.n_(
+        "Attendee list: {n} person (names only of those who agreed to share them)",
+        "Attendee list: {n} people (names only of those who agreed to share them)",
+        len(table),
+    )
+    ctx.send_file("document", data, name, caption)
+
+
+@router.command("newevent", "uusitapahtuma")
+async def new_event(ctx: Context, args: str) -> None:
+    if not is_staff(ctx):
+        refuse(ctx)
+        return
+    if not ctx.event.sender.is_private:
+        ctx.send(ctx._("Please create events in a private chat with me."))
+        return
+    await compose.begin(ctx)
+
+
+# the flows this module opens (declared in their own modules)
+from dialogs.haastepaja.compose import compose  # noqa: E402
+from dialogs.haastepaja.details import details_flow  # noqa: E402
+from dialogs.haastepaja.retime import retime  # noqa: E402
+
+for _flow in (compose, details_flow, retime):
+    router.flow(_flow)
