@@ -1,5 +1,8 @@
 """Actions: what the engine asks a door to do, as plain frozen data.
 
+`outbox_id` (not part of equality) names the outbox row that carries a message when the
+engine runs with an outbox: the door marks that row sent once Telegram confirms it.
+
 Texts are Telegram-style HTML (`<b>`, `<i>`, `<code>` only) in which every piece of user
 text has already been escaped by the flow (`dialogs.ui.esc`). Keyboards are neutral rows of
 buttons; each adapter turns them into its own markup.
@@ -7,7 +10,7 @@ buttons; each adapter turns them into its own markup.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 MAX_PAYLOAD_BYTES = 64  # Telegram's limit for callback_data
 
@@ -37,6 +40,7 @@ class Send:
     chat_id: int
     text: str
     keyboard: Keyboard = ()
+    outbox_id: int | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +52,7 @@ class Edit:
     message_id: int
     text: str
     keyboard: Keyboard = ()
+    outbox_id: int | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +64,7 @@ class SendFile:
     data: bytes
     filename: str
     caption: str = ""
+    outbox_id: int | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,7 +10,15 @@ For each event:
     5. commit; only then are the actions returned for the door to render.
 
 A failure inside a step rolls the whole unit back and the user gets a short apology; what
-they were earlier told was saved stays saved.
+they were earlier told was saved stays saved. The database being unreachable is not a
+failure of a step: `StoreUnavailable` is raised, with no apology, and the door leaves the
+update unconfirmed so it is handled when the database is back.
+
+With `outbox=True` (the Telegram doors) the replies are written to the outbox in the same
+transaction as the step's writes (`dialogs.store.outbox`): a committed update's replies
+survive the process. Each returned action names its row (`outbox_id`); a piece made
+after the commit (a chart, a PDF) has a marker row holding a translated fallback text,
+sent instead if the process stops before the piece is made. Toasts are not stored.
 """
 
 from __future__ import annotations
@@ -20,14 +28,15 @@ import contextlib
 import logging
 import traceback
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 
 from dialogs.actions import Action, Send, Toast
-from dialogs.events import MAX_TEXT, Button, Command, Event, Media, Text
+from dialogs.events import MAX_TEXT, Button, Command, Event, Media, Text, clean_event
 from dialogs.router import PAYLOAD_RE, Context, Deferred, Flow, Handler, Router, Services
-from dialogs.store.db import Database
+from dialogs.store.db import Database, StoreUnavailable, is_connection_error
 from dialogs.store.models import utcnow
+from dialogs.store.outbox import deferred_marker, encode
 from dialogs.store.repo import Repository
 from knowledge.loader import Knowledge
 from locales.i18n import LANGS, I18n, Translator
@@ -84,8 +93,11 @@ class Engine:
         i18n: I18n,
         services: Services,
         routers: Sequence[Router],
+        *,
+        outbox: bool = False,
     ) -> None:
         self.db = db
+        self.outbox = outbox
         self.kb = kb
         self.i18n = i18n
         self.services = services
@@ -123,6 +135,7 @@ class Engine:
         staff_chat = event.chat_id == self.services.staff_chat_id
         if not event.sender.is_private and not staff_chat:
             return []  # silent in groups, except the staff chat
+        event = clean_event(event)  # every door: no NUL or other control characters
         async with self.locks.hold(event.user_id):
             try:
                 async with self.db.unit() as repo:
@@ -134,10 +147,20 @@ class Engine:
                         await self._staff_chat(ctx)
                     else:
                         await self._dispatch(ctx)
+                    markers: dict[int, tuple[int, str]] = {}
+                    if self.outbox:
+                        markers = await self._queue(ctx)
                 if committed is not None:
                     committed()
-                return await self._after_commit(ctx.actions)
+                return await self._after_commit(ctx.actions, markers, event.chat_id)
             except Exception as exc:
+                if is_connection_error(exc):
+                    log.warning(
+                        "database unreachable while handling update %s (%s); not confirmed",
+                        event.update_id,
+                        type(exc).__name__,
+                    )
+                    raise StoreUnavailable(type(exc).__name__) from exc
                 # the type and where, never the message: it may quote what the user wrote
                 log.error(
                     "handling update %s of a %s failed: %s\n%s",
@@ -156,17 +179,60 @@ class Engine:
                     actions.insert(0, Toast())
                 return actions
 
-    @staticmethod
-    async def _after_commit(actions: list[Action | Deferred]) -> list[Action]:
+    async def _queue(self, ctx: Context) -> dict[int, tuple[int, str]]:
+        """Write the event's messages to the outbox (inside its transaction) and name each
+        action's row. Returns {id(deferred): (marker row id, fallback text)}."""
+        markers: dict[int, tuple[int, str]] = {}
+        event, queued = ctx.event, []
+        for action in ctx.actions:
+            if isinstance(action, Toast):
+                queued.append(action)
+            elif isinstance(action, Deferred):
+                fallback = ctx._(
+                    "Sorry, I could not finish the file I was making for you. "
+                    "Please press the button again."
+                )
+                row = await ctx.repo.outbox.add(
+                    event.chat_id, deferred_marker(fallback), user_id=ctx.user.id
+                )
+                markers[id(action)] = (row, fallback)
+                queued.append(action)
+            else:
+                # whom it is for or about: the person in a private chat; in a group (the
+                # staff chat) a new post is about the person whose event produced it
+                about = action.chat_id if action.chat_id > 0 else None
+                if about is None and isinstance(action, Send):
+                    about = ctx.user.id
+                row = await ctx.repo.outbox.add(action.chat_id, encode(action), user_id=about)
+                queued.append(replace(action, outbox_id=row))
+        ctx.actions = queued
+        return markers
+
+    async def _after_commit(
+        self,
+        actions: list[Action | Deferred],
+        markers: dict[int, tuple[int, str]],
+        chat_id: int,
+    ) -> list[Action]:
         out: list[Action] = []
         for action in actions:
             if not isinstance(action, Deferred):
                 out.append(action)
                 continue
+            row, fallback = markers.get(id(action), (None, ""))
             try:
-                out.extend(await action.make())
+                made = await action.make()
             except Exception:  # what was committed stays; only this piece is missing
                 log.exception("deferred rendering failed")
+                if row is not None:  # the marker's fallback text instead
+                    out.append(Send(chat_id, fallback, outbox_id=row))
+                continue
+            if row is not None and made:
+                made[-1] = replace(made[-1], outbox_id=row)  # its row is done with the last
+            elif row is not None:
+                async with self.db.unit() as repo:  # nothing to send after all
+                    await repo.outbox.sent(row, None)
+            out.extend(made)
         return out
 
     async def _context(self, repo, event: Event) -> Context:
@@ -275,6 +341,12 @@ class Engine:
         if flow is not None:
             node, _, value = rest.partition(":")
             if ctx.state.flow != flow.name or flow.node(ctx) != node:
+                if await self._reply_missing(ctx, body.message_id):
+                    # the press is on the newest message they have: the step that followed
+                    # never reached them (lost, or still on its way). Show it (again).
+                    ctx.toast()
+                    await self.show_current(ctx)
+                    return
                 ctx.toast(
                     ctx._("That button belongs to an earlier step. Please use the latest message.")
                 )
@@ -284,6 +356,15 @@ class Engine:
             await self.buttons[prefix](ctx, rest)
         else:
             ctx.invalid_button()
+
+    async def _reply_missing(self, ctx: Context, message_id: int | None) -> bool:
+        """Did the step that followed never reach them? True when the chat's newest queued
+        message was not delivered (lost at a crash, failed, or still waiting) and the press
+        is on the newest message that was. Only with an outbox, which records that."""
+        if not self.outbox or message_id is None or ctx.state.flow is None:
+            return False
+        delivered = await ctx.repo.outbox.missing_since(ctx.event.chat_id)
+        return delivered is not None and message_id >= delivered
 
     async def _text(self, ctx: Context, text: str) -> None:
         if len(text) > MAX_TEXT:

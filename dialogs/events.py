@@ -6,7 +6,8 @@ An adapter (aiogram, python-telegram-bot, the console) turns whatever it receive
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, replace
 
 MAX_TEXT = 4096  # Telegram's own limit for one message; longer input is refused politely
 
@@ -91,3 +92,35 @@ def parse_command(text: str) -> Command | None:
     if not name or not all(c.isalnum() or c == "_" for c in name):
         return None
     return Command(name=name, args=args.strip())
+
+
+# C0 and C1 control characters except tab and newline, lone surrogates (invalid UTF-8 that
+# PostgreSQL refuses), and the byte-order mark: invisible, and NUL in particular cannot be
+# stored in PostgreSQL text at all.
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff\ufeff]")
+
+
+def clean_text(text: str) -> str:
+    """Text from outside with the control characters removed (CR becomes a newline)."""
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    return _CONTROL.sub("", text)
+
+
+def clean_event(event: Event) -> Event:
+    """The event with every text in it cleaned (`clean_text`); the same object when
+    nothing needed cleaning, which is almost always."""
+    body = event.body
+    reply_to = getattr(body, "reply_to", None)
+    if reply_to is not None and _dirty(reply_to.text):
+        reply_to = replace(reply_to, text=clean_text(reply_to.text))
+    if isinstance(body, Text) and (_dirty(body.text) or reply_to is not body.reply_to):
+        return replace(event, body=Text(clean_text(body.text), reply_to))
+    if isinstance(body, Command) and (_dirty(body.args) or reply_to is not body.reply_to):
+        return replace(event, body=Command(body.name, clean_text(body.args), reply_to))
+    if isinstance(body, Button) and _dirty(body.payload):
+        return replace(event, body=Button(clean_text(body.payload), body.message_id))
+    return event
+
+
+def _dirty(text: str) -> bool:
+    return "\r" in text or _CONTROL.search(text) is not None

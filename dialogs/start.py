@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 
-from dialogs.actions import Btn, Keyboard
+from dialogs.actions import Btn, Edit, Keyboard
 from dialogs.router import Context, Router
 from dialogs.store.models import utcnow
 from dialogs.ui import esc, rows
@@ -346,8 +346,10 @@ def _minute() -> int:
 async def forget_button(ctx: Context, value: str) -> None:
     message_id = ctx.message_id
     confirmed, _, minute = value.partition(".")
-    if confirmed == "yes" and (not minute.isdigit() or _minute() - int(minute) > 60):
-        # a weeks-old confirmation must not erase what was saved since: ask again
+    age = _minute() - int(minute) if minute.isdigit() and len(minute) < 12 else None
+    if confirmed == "yes" and (age is None or not -1 <= age <= 60):
+        # a weeks-old confirmation must not erase what was saved since: ask again (a
+        # forged future time too; -1 allows for clocks of two processes a little apart)
         ctx.toast(
             ctx._(
                 "That confirmation has expired. Send /forget again if you still want "
@@ -357,7 +359,13 @@ async def forget_button(ctx: Context, value: str) -> None:
         )
         return
     if confirmed == "yes":
+        staff_chat = ctx.services.staff_chat_id
+        posts = await ctx.repo.outbox.posts_about(ctx.user.id, staff_chat) if staff_chat else []
         await ctx.repo.forget(ctx.user.id)
+        for post in posts:  # their tickets in the staff chat: the text goes too
+            ctx.actions.append(
+                Edit(staff_chat, post, ctx.staff_t._("🗑 Removed at the person's request."))
+            )
         ctx.repo.session.expunge_all()  # the rows are gone; do not write them back
         ctx.repo.audit.log("forget")
         ctx.toast()

@@ -48,7 +48,7 @@ class Conversation:
     messages: dict[int, Message] = field(default_factory=dict)
     files: list[SendFile] = field(default_factory=list)
     toasts: list[Toast] = field(default_factory=list)
-    elsewhere: list[Send] = field(default_factory=list)  # sent to other chats (staff)
+    elsewhere: list[Send | Edit] = field(default_factory=list)  # to other chats (staff)
     actions: list[Action] = field(default_factory=list)  # of the latest event
     _ids: itertools.count = field(default_factory=lambda: itertools.count(1))
 
@@ -73,6 +73,9 @@ class Conversation:
                 mid = next(self._ids)
                 self.messages[mid] = Message(mid, action.chat_id, action.text, action.keyboard)
             elif isinstance(action, Edit):
+                if action.chat_id != (self.chat_id or self.user_id):
+                    self.elsewhere.append(action)  # type: ignore[arg-type]
+                    continue
                 message = self.messages[action.message_id]
                 message.text, message.keyboard = action.text, action.keyboard
             elif isinstance(action, SendFile):

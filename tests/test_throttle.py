@@ -6,8 +6,9 @@ import uuid
 
 import pytest
 
-from bot.throttle import MemoryThrottle, RedisThrottle, Verdict
+from bot.throttle import MemoryThrottle, RedisSendRate, RedisThrottle, Verdict, check_redis
 from tests.conftest import REDIS_URL, service_missing
+from tests.tcp_proxy import TcpProxy
 
 
 class Clock:
@@ -58,4 +59,91 @@ async def test_redis_bucket_is_shared_and_atomic(redis_throttle: RedisThrottle) 
         assert verdicts == [Verdict.ALLOW] * 3 + [Verdict.NOTIFY, Verdict.DROP]
         assert await second.check(8) is Verdict.ALLOW
     finally:
+        await second.close()
+
+
+# ---------------------------------------------------------------------- backlog by date
+
+
+async def test_a_backlog_is_judged_by_the_messages_own_dates() -> None:
+    """12 messages written one every 2 s while the bot was down arrive at once: all are
+    answered. The same 12 really sent at once are a flood."""
+    clock = Clock()
+    backlog = MemoryThrottle(rate=2.0, burst=8, clock=clock)
+    dates = [clock.now - 60 + 2 * i for i in range(12)]
+    assert [await backlog.check(1, at) for at in dates] == [Verdict.ALLOW] * 12
+    flood = MemoryThrottle(rate=2.0, burst=8, clock=clock)
+    verdicts = [await flood.check(1, clock.now) for _ in range(12)]
+    assert verdicts.count(Verdict.ALLOW) == 8
+    # an out-of-order (earlier) date refills nothing and does not move the clock back
+    assert await flood.check(1, clock.now - 30) is Verdict.DROP
+
+
+async def test_redis_judges_by_date_too(redis_throttle: RedisThrottle) -> None:
+    redis_throttle.rate, redis_throttle.burst = 2.0, 8
+    dates = [1_700_000_000 + 2 * i for i in range(12)]
+    assert [await redis_throttle.check(3, at) for at in dates] == [Verdict.ALLOW] * 12
+    assert redis_throttle.state == "ok"
+
+
+# ---------------------------------------------------------------------- Redis unreachable
+
+
+async def test_unreachable_redis_falls_back_and_says_so_once(caplog) -> None:
+    throttle = RedisThrottle("redis://127.0.0.1:1/0", rate=2.0, burst=3)
+    budget = RedisSendRate("redis://127.0.0.1:1/0", rate=1000)
+    try:
+        verdicts = [await throttle.check(1) for _ in range(5)]
+        assert verdicts == [Verdict.ALLOW] * 3 + [Verdict.NOTIFY, Verdict.DROP]
+        for _ in range(3):
+            await budget.acquire()  # does not hang, does not raise
+        assert throttle.state == budget.state == "unreachable"
+        warnings = [r for r in caplog.records if "Redis unreachable" in r.getMessage()]
+        assert len(warnings) == 2  # once for flood control, once for the budget
+        assert await check_redis("redis://127.0.0.1:1/0") == "unreachable"
+        assert await check_redis(None) == "off"
+    finally:
+        await throttle.close()
+        await budget.close()
+
+
+async def test_redis_cut_mid_run_falls_back_then_comes_back(redis_throttle, monkeypatch) -> None:
+    import bot.throttle as throttle_module
+
+    monkeypatch.setattr(throttle_module, "REDIS_RETRY", 0.0)
+    host, port = REDIS_URL.split("//", 1)[1].split("/", 1)[0].split(":")
+    db = REDIS_URL.rsplit("/", 1)[1]
+    proxy = await TcpProxy(host, int(port)).start()
+    throttle = RedisThrottle(
+        f"redis://127.0.0.1:{proxy.port}/{db}", rate=0.01, burst=2, prefix=redis_throttle.prefix
+    )
+    budget = RedisSendRate(f"redis://127.0.0.1:{proxy.port}/{db}", rate=1000, key="test:b")
+    try:
+        assert await throttle.check(5) is Verdict.ALLOW
+        await budget.acquire()
+        assert throttle.state == budget.state == "ok"
+        proxy.cut()
+        assert await throttle.check(6) is Verdict.ALLOW  # answered from this process
+        await budget.acquire()
+        assert throttle.state == budget.state == "unreachable"
+        proxy.restore()
+        assert await throttle.check(5) is Verdict.ALLOW  # Redis's bucket again: 1 left
+        assert throttle.state == "ok"
+        assert await throttle.check(5) is Verdict.NOTIFY
+    finally:
+        await throttle.close()
+        await budget.close()
+        await proxy.stop()
+
+
+async def test_the_send_budget_is_shared_through_redis(redis_throttle) -> None:
+    key = f"{redis_throttle.prefix}budget"
+    first, second = RedisSendRate(REDIS_URL, 5, key), RedisSendRate(REDIS_URL, 5, key)
+    try:
+        for rate in (first, second, first, second, first):
+            await rate.acquire()  # the 5 tokens of one shared bucket
+        script = first._script
+        assert int(await script(keys=[key], args=[5, 5])) > 0  # empty for both now
+    finally:
+        await first.close()
         await second.close()

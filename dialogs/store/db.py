@@ -36,6 +36,60 @@ from dialogs.store.repo import Repository
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
 
+class StoreUnavailable(Exception):
+    """The database could not be reached (down, timing out, out of connections). Nothing
+    of the event was written: the door must not confirm the update, so that it is handled
+    again when the database is back. Not a bug, so no apology to the person either."""
+
+
+# SQLite messages that are a bug or a broken deployment, not a passing outage
+_SQLITE_BUGS = ("no such", "syntax error", "has no column", "already exists", "constraint")
+
+
+def is_connection_error(exc: BaseException) -> bool:
+    """Is `exc` (or what caused it) the database being unreachable rather than a bug?
+
+    OperationalError / InterfaceError (SQLAlchemy's words for "the connection failed")
+    and a DBAPI error that invalidated its connection; asyncpg's connection errors (also
+    "too many connections" and "the database system is starting up"); OSError and
+    timeouts underneath. A step's own mistakes (a wrong column, a constraint) are not."""
+    from sqlalchemy import exc as sa_exc
+
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, StoreUnavailable):
+            return True
+        if isinstance(current, sa_exc.DBAPIError) and current.connection_invalidated:
+            return True
+        if isinstance(current, sa_exc.OperationalError | sa_exc.InterfaceError):
+            message = str(current.orig or current).lower()
+            return not any(bug in message for bug in _SQLITE_BUGS)
+        if isinstance(current, sa_exc.TimeoutError | OSError | TimeoutError | ConnectionError):
+            return True
+        if _asyncpg_connection_error(current):
+            return True
+        current = current.__cause__ or current.__context__
+    return False
+
+
+def _asyncpg_connection_error(exc: BaseException) -> bool:
+    try:
+        import asyncpg
+    except ImportError:  # pragma: no cover - asyncpg is a dependency
+        return False
+    return isinstance(
+        exc,
+        asyncpg.PostgresConnectionError
+        | asyncpg.InterfaceError
+        | asyncpg.CannotConnectNowError
+        | asyncpg.TooManyConnectionsError
+        | asyncpg.exceptions.AdminShutdownError
+        | asyncpg.exceptions.CrashShutdownError,
+    )
+
+
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")

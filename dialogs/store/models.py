@@ -11,12 +11,16 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Column, Index, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Column, Index, Integer, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+# BIGINT on PostgreSQL; INTEGER on SQLite, where only that is the autoincrementing rowid
+_BIG_ID = BigInteger().with_variant(Integer(), "sqlite")
 
 
 def _user_fk(**kw: Any) -> Any:
@@ -183,3 +187,34 @@ class Ticket(SQLModel, table=True):
     status: str = Field(default="open", max_length=16)  # open | answered | closed
     created_at: datetime = Field(default_factory=utcnow)
     answered_at: datetime | None = None
+
+
+class OutboxMessage(SQLModel, table=True):
+    """One message to send to Telegram (see `dialogs.store.outbox` for the life of a row).
+
+    Written in the same transaction as the writes that produced it, so a committed update's
+    replies survive the process; drained by the sender, interactive replies first."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (
+        UniqueConstraint("broadcast_id", "user_id", name="uq_outbox_broadcast_user"),
+        Index("ix_outbox_due", "status", "priority", "due_at"),
+        Index("ix_outbox_chat", "chat_id", "id"),
+    )
+
+    id: int | None = Field(default=None, sa_type=_BIG_ID, primary_key=True)
+    kind: str = Field(default="reply", max_length=16)  # reply | notice | broadcast
+    priority: int = 0  # lower first: replies 0, notices 1, broadcasts 2
+    chat_id: int = Field(sa_type=BigInteger)
+    # whom the message is for or about (the recipient of a broadcast, the person a staff-chat
+    # ticket post is about): /forget finds their rows by it
+    user_id: int | None = Field(default=None, sa_type=BigInteger, index=True)
+    broadcast_id: int | None = Field(default=None, sa_type=BigInteger)
+    action: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    status: str = Field(default="pending", max_length=16)
+    attempts: int = 0
+    last_error: str | None = Field(default=None, max_length=200)
+    due_at: datetime = Field(default_factory=utcnow)
+    sent_message_id: int | None = Field(default=None, sa_type=BigInteger)
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)

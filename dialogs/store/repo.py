@@ -31,6 +31,21 @@ from dialogs.store.models import (
     User,
     utcnow,
 )
+from dialogs.store.outbox import Outbox
+
+INT32_MAX = 2**31 - 1  # the row ids the tables number themselves (SERIAL on PostgreSQL)
+INT64_MAX = 2**63 - 1  # Telegram ids (BIGINT)
+
+
+def row_id_ok(value: int) -> bool:
+    """Is `value` an id a table could hold? Ids come from button payloads and staff
+    commands, which can be forged: checked before any query, so PostgreSQL never sees an
+    out-of-range integer (which fails the statement, and with it the whole event)."""
+    return 0 < value <= INT32_MAX
+
+
+def telegram_id_ok(value: int) -> bool:
+    return -INT64_MAX <= value <= INT64_MAX
 
 
 class _Table:
@@ -44,7 +59,7 @@ class _Table:
 
 class Users(_Table):
     async def get(self, user_id: int) -> User | None:
-        return await self.s.get(User, user_id)
+        return await self.s.get(User, user_id) if telegram_id_ok(user_id) else None
 
     async def lock(self, user_id: int, locale: str) -> tuple[User, bool]:
         """The user's row, created on first contact and locked for this transaction
@@ -99,7 +114,7 @@ class Audit(_Table):
 
 class Companies(_Table):
     async def get(self, company_id: int) -> Company | None:
-        return await self.s.get(Company, company_id)
+        return await self.s.get(Company, company_id) if row_id_ok(company_id) else None
 
     async def of_user(self, user_id: int) -> list[Company]:
         rows = await self.s.execute(
@@ -116,7 +131,7 @@ class Companies(_Table):
 
 class Assessments(_Table):
     async def get(self, assessment_id: int) -> Assessment | None:
-        return await self.s.get(Assessment, assessment_id)
+        return await self.s.get(Assessment, assessment_id) if row_id_ok(assessment_id) else None
 
     async def add(self, company_id: int, user_id: int, version: str) -> Assessment:
         assessment = Assessment(company_id=company_id, user_id=user_id, version=version)
@@ -308,7 +323,7 @@ class Tickets(_Table):
         return ticket
 
     async def get(self, ticket_id: int) -> Ticket | None:
-        return await self.s.get(Ticket, ticket_id)
+        return await self.s.get(Ticket, ticket_id) if row_id_ok(ticket_id) else None
 
     async def open(self) -> list[Ticket]:
         rows = await self.s.execute(
@@ -395,6 +410,10 @@ class Repository:
     def broadcasts(self) -> haastepaja.Broadcasts:
         return haastepaja.Broadcasts(self.session, self.postgres)
 
+    @cached_property
+    def outbox(self) -> Outbox:
+        return Outbox(self.session, self.postgres)
+
     async def forget(self, user_id: int) -> None:
         """Erase everything stored about one person (/forget). The audit log keeps only
         that an erasure happened, under the id that asked for it."""
@@ -406,4 +425,5 @@ class Repository:
         await self.session.execute(delete(Assessment).where(Assessment.user_id == user_id))
         await self.session.execute(delete(Company).where(Company.user_id == user_id))
         await self.session.execute(delete(DialogState).where(DialogState.user_id == user_id))
+        await self.outbox.forget(user_id)
         await self.session.execute(delete(User).where(User.id == user_id))

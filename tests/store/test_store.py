@@ -24,6 +24,7 @@ from dialogs.store.models import (
     ContactRequest,
     DialogState,
     FaqMiss,
+    OutboxMessage,
     PlacementInterest,
     PlacementVote,
     ProcessedUpdate,
@@ -227,6 +228,7 @@ async def populate(db: Database, user_id: int) -> None:
         repo.misses.add(user_id, "fi", "mikä on palkkatuki", None, 0.1)
         await repo.tickets.add(user_id, "fi", "faq", "voiko joku soittaa")
         await repo.updates.mark(user_id * 1000)
+        await repo.outbox.add(user_id, {"type": "send", "text": "hei"}, user_id=user_id)
         repo.audit.log("mydata", subject=str(user_id), actor_id=user_id)
 
 
@@ -241,6 +243,7 @@ PERSONAL = [
     PlacementVote,
     FaqMiss,
     Ticket,
+    OutboxMessage,
 ]
 
 

@@ -1,0 +1,323 @@
+"""The outbox: every message the bot means to send, as a row, until Telegram confirms it.
+
+Why: the engine commits an update's writes and its replies in one transaction, so a reply
+the person was owed survives a crash, a `kill -9`, a Bot API outage longer than the retry
+window. The door sends the rows at once (the fast path); a sender loop sends whatever is
+left (after a restart, after a failed attempt) and, later, haastepaja broadcasts.
+
+A row (`models.OutboxMessage`):
+
+    kind      reply (priority 0) | notice (1) | broadcast (2): lower priority first, so a
+              person talking to the bot is answered before a broadcast's 2,000 rows go out
+    chat_id   where it goes (BIGINT); user_id whom it is for or about (a broadcast's
+              recipient, the person a staff-chat ticket post is about: /forget finds it)
+    action    the rendered message as JSON (`encode` / `decode` below): send, edit, file
+              (bytes as base64), or `deferred` (a chart or PDF made after the commit: the
+              marker holds a translated fallback text sent if the process died first)
+    status    pending -> sending -> sent | blocked (403) | failed (Telegram refused it)
+              pending -> sending -> pending again (due_at later) on a temporary failure
+              sending found at start -> unknown (never resent: the Bot API has no
+              idempotency key, so delivery is at most once; logged)
+    attempts, last_error, due_at, sent_message_id, created_at, updated_at
+    broadcast_id + user_id: unique together, so a broadcast is written once per recipient
+              even if the writer runs twice (`Outbox.broadcast`)
+
+A sent row keeps no text (its action is reduced to its type): the outbox is not a second
+copy of people's answers. `prune` removes finished rows after a while.
+
+Claiming is one atomic `UPDATE … WHERE status = 'pending'`, so two senders (the fast path
+and the loop, or two processes) never send one row twice; on PostgreSQL the loop's
+selection uses `FOR UPDATE SKIP LOCKED`.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import delete, func, select, update
+
+from dialogs.actions import Action, Btn, Edit, Keyboard, Send, SendFile
+from dialogs.store.models import OutboxMessage, utcnow
+
+PRIORITY = {"reply": 0, "notice": 1, "broadcast": 2}
+FINISHED = ("sent", "blocked", "failed", "unknown")
+
+
+# ---------------------------------------------------------------------- action <-> JSON
+
+
+def _keyboard(keyboard: Keyboard) -> list[list[dict[str, str]]]:
+    return [
+        [
+            {"label": b.label, "payload": b.payload}
+            if b.payload
+            else {"label": b.label, "url": b.url or ""}
+            for b in row
+        ]
+        for row in keyboard
+    ]
+
+
+def _unkeyboard(rows: list[list[dict[str, str]]]) -> Keyboard:
+    return tuple(
+        tuple(Btn(b["label"], payload=b.get("payload"), url=b.get("url")) for b in row)
+        for row in rows
+    )
+
+
+def encode(action: Action) -> dict[str, Any]:
+    """An action as JSON for the outbox (Toasts are never stored: they answer a press that
+    is long gone after a restart)."""
+    if isinstance(action, Send):
+        return {"type": "send", "text": action.text, "keyboard": _keyboard(action.keyboard)}
+    if isinstance(action, Edit):
+        return {
+            "type": "edit",
+            "message_id": action.message_id,
+            "text": action.text,
+            "keyboard": _keyboard(action.keyboard),
+        }
+    if isinstance(action, SendFile):
+        return {
+            "type": "file",
+            "kind": action.kind,
+            "data": base64.b64encode(action.data).decode(),
+            "filename": action.filename,
+            "caption": action.caption,
+        }
+    raise TypeError(f"not an outbox action: {type(action).__name__}")
+
+
+def deferred_marker(fallback: str) -> dict[str, Any]:
+    """A piece made after the commit (a chart, a PDF); `fallback` is sent instead if the
+    process stopped before it was made."""
+    return {"type": "deferred", "text": fallback}
+
+
+def decode(chat_id: int, data: dict[str, Any], row_id: int | None = None) -> Action:
+    kind = data.get("type")
+    if kind == "edit":
+        return Edit(
+            chat_id,
+            int(data["message_id"]),
+            data["text"],
+            _unkeyboard(data.get("keyboard", [])),
+            outbox_id=row_id,
+        )
+    if kind == "file":
+        return SendFile(
+            chat_id,
+            data["kind"],
+            base64.b64decode(data["data"]),
+            data["filename"],
+            data.get("caption", ""),
+            outbox_id=row_id,
+        )
+    if kind in ("send", "deferred"):
+        return Send(chat_id, data["text"], _unkeyboard(data.get("keyboard", [])), outbox_id=row_id)
+    raise ValueError(f"unknown outbox action type {kind!r}")
+
+
+# ---------------------------------------------------------------------- the table
+
+
+class Outbox:
+    """The outbox's part of a unit of work (`repo.outbox`). Like every repository table it
+    never commits: the sender opens a short unit per claim and per result."""
+
+    def __init__(self, session: Any, postgres: bool) -> None:
+        self.s = session
+        self.postgres = postgres
+
+    async def add(
+        self,
+        chat_id: int,
+        action: dict[str, Any],
+        *,
+        kind: str = "reply",
+        user_id: int | None = None,
+        broadcast_id: int | None = None,
+        due_at: datetime | None = None,
+    ) -> int:
+        """Queue one message; returns its row id (flushed, not committed)."""
+        row = OutboxMessage(
+            kind=kind,
+            priority=PRIORITY[kind],
+            chat_id=chat_id,
+            user_id=user_id,
+            broadcast_id=broadcast_id,
+            action=action,
+            due_at=due_at or utcnow(),
+        )
+        self.s.add(row)
+        await self.s.flush()
+        assert row.id is not None
+        return row.id
+
+    async def broadcast(
+        self,
+        broadcast_id: int,
+        recipients: Iterable[tuple[int, int]],
+        actions: dict[int, dict[str, Any]] | dict[str, Any],
+        due_at: datetime | None = None,
+    ) -> int:
+        """Queue one broadcast message per (user_id, chat_id); a recipient already queued
+        for this broadcast is skipped (the unique constraint). `actions` is one action for
+        all, or one per user id (each in the recipient's language). Returns rows added."""
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+        now = utcnow()
+        added = 0
+        for user_id, chat_id in recipients:
+            action = actions.get(user_id) if "type" not in actions else actions  # type: ignore[call-overload]
+            if action is None:
+                continue
+            stmt = (pg_insert if self.postgres else sqlite_insert)(OutboxMessage).values(
+                kind="broadcast",
+                priority=PRIORITY["broadcast"],
+                chat_id=chat_id,
+                user_id=user_id,
+                broadcast_id=broadcast_id,
+                action=action,
+                status="pending",
+                attempts=0,
+                due_at=due_at or now,
+                created_at=now,
+                updated_at=now,
+            )
+            result = await self.s.execute(stmt.on_conflict_do_nothing())
+            added += result.rowcount or 0
+        return added
+
+    async def claim(self, row_id: int) -> bool:
+        """pending -> sending; False if someone else took it (or it is finished)."""
+        result = await self.s.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.id == row_id, OutboxMessage.status == "pending")
+            .values(status="sending", attempts=OutboxMessage.attempts + 1, updated_at=utcnow())
+        )
+        return result.rowcount == 1
+
+    async def claim_due(
+        self, limit: int = 100, *, created_before: datetime | None = None
+    ) -> list[OutboxMessage]:
+        """Claim up to `limit` due rows, most urgent first (then oldest first).
+        `created_before` leaves the newest rows to the fast path that wrote them."""
+        now = utcnow()
+        query = select(OutboxMessage.id).where(
+            OutboxMessage.status == "pending", OutboxMessage.due_at <= now
+        )
+        if created_before is not None:
+            query = query.where(OutboxMessage.created_at <= created_before)
+        query = query.order_by(OutboxMessage.priority, OutboxMessage.id).limit(limit)
+        if self.postgres:
+            query = query.with_for_update(skip_locked=True)
+        ids = list((await self.s.execute(query)).scalars())
+        if not ids:
+            return []
+        await self.s.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.id.in_(ids), OutboxMessage.status == "pending")
+            .values(status="sending", attempts=OutboxMessage.attempts + 1, updated_at=now)
+        )
+        rows = await self.s.execute(
+            select(OutboxMessage)
+            .where(OutboxMessage.id.in_(ids), OutboxMessage.status == "sending")
+            .order_by(OutboxMessage.priority, OutboxMessage.id)
+        )
+        return list(rows.scalars())
+
+    async def get(self, row_id: int) -> OutboxMessage | None:
+        return await self.s.get(OutboxMessage, row_id)
+
+    async def _finish(self, row_id: int, status: str, **values: Any) -> None:
+        row = await self.s.get(OutboxMessage, row_id)
+        if row is None:
+            return  # erased meanwhile (/forget)
+        row.status = status
+        row.updated_at = utcnow()
+        for name, value in values.items():
+            setattr(row, name, value)
+        if status in FINISHED:
+            row.action = {"type": row.action.get("type", "?")}  # keep no text once done
+
+    async def sent(self, row_id: int, message_id: int | None) -> None:
+        await self._finish(row_id, "sent", sent_message_id=message_id, last_error=None)
+
+    async def blocked(self, row_id: int) -> None:
+        await self._finish(row_id, "blocked", last_error="blocked by the user")
+
+    async def failed(self, row_id: int, error: str) -> None:
+        await self._finish(row_id, "failed", last_error=error[:200])
+
+    async def retry(self, row_id: int, error: str, after: timedelta) -> None:
+        """A temporary failure: back to pending, due again after `after`."""
+        await self._finish(row_id, "pending", last_error=error[:200], due_at=utcnow() + after)
+
+    async def recover(self, before: datetime | None = None) -> list[OutboxMessage]:
+        """At start: rows left 'sending' by a process that died are 'unknown' (the message
+        may or may not have reached Telegram; it is not sent again). Returns them."""
+        query = select(OutboxMessage).where(OutboxMessage.status == "sending")
+        if before is not None:
+            query = query.where(OutboxMessage.updated_at < before)
+        rows = list((await self.s.execute(query)).scalars())
+        for row in rows:
+            await self._finish(row.id or 0, "unknown", last_error="in flight at a crash")
+        return rows
+
+    async def counts(self, broadcast_id: int | None = None) -> dict[str, int]:
+        """Rows per status (of one broadcast: its delivery report)."""
+        query = select(OutboxMessage.status, func.count()).group_by(OutboxMessage.status)
+        if broadcast_id is not None:
+            query = query.where(OutboxMessage.broadcast_id == broadcast_id)
+        return {status: int(n) for status, n in (await self.s.execute(query)).all()}
+
+    async def posts_about(self, user_id: int, chat_id: int) -> list[int]:
+        """Message ids of sent posts about a person in a chat (the staff chat's tickets)."""
+        rows = await self.s.execute(
+            select(OutboxMessage.sent_message_id).where(
+                OutboxMessage.user_id == user_id,
+                OutboxMessage.chat_id == chat_id,
+                OutboxMessage.status == "sent",
+                OutboxMessage.sent_message_id.is_not(None),
+            )
+        )
+        return [int(m) for m in rows.scalars()]
+
+    async def last_sent_id(self, chat_id: int) -> int | None:
+        """The newest message id Telegram confirmed in a chat (None: none on record)."""
+        query = select(func.max(OutboxMessage.sent_message_id)).where(
+            OutboxMessage.chat_id == chat_id, OutboxMessage.status == "sent"
+        )
+        value = (await self.s.execute(query)).scalar_one_or_none()
+        return int(value) if value is not None else None
+
+    async def missing_since(self, chat_id: int) -> int | None:
+        """If the chat's latest messages did not (or not yet) reach Telegram, the newest
+        message id that did (0: none did); None when everything queued was delivered."""
+        last = await self.s.execute(
+            select(OutboxMessage.id, OutboxMessage.status, OutboxMessage.sent_message_id)
+            .where(OutboxMessage.chat_id == chat_id)
+            .order_by(OutboxMessage.id.desc())
+            .limit(1)
+        )
+        newest = last.first()
+        if newest is None or newest.status == "sent":
+            return None
+        return await self.last_sent_id(chat_id) or 0
+
+    async def forget(self, user_id: int) -> None:
+        """Erase a person's rows (/forget): unsent messages to them too."""
+        await self.s.execute(delete(OutboxMessage).where(OutboxMessage.user_id == user_id))
+
+    async def prune(self, before: datetime) -> int:
+        result = await self.s.execute(
+            delete(OutboxMessage).where(
+                OutboxMessage.status.in_(FINISHED), OutboxMessage.updated_at < before
+            )
+        )
+        return result.rowcount or 0
