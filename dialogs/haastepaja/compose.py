@@ -74,9 +74,10 @@ def when_error(ctx: Context, error: WhenError) -> str:
     if error.code == "weekday":
         day = error.details["day"]
         noon = datetime(day.year, day.month, day.day, 12, tzinfo=HELSINKI)
+        written = "{d.day}.{d.month}.{d.year}".format(d=day)
         problem = ctx._(
             "The weekday does not match the date: {day} is {weekday}.",
-            day=f"{day.day}.{day.month}.{day.year}",
+            day=written,
             weekday=fmt(noon, lang=ctx.lang).split()[0],
         )
     else:

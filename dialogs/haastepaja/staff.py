@@ -144,7 +144,8 @@ async def card_text(ctx: Context, event: HaastepajaEvent) -> str:
                     when=fmt(broadcast.send_at, lang=ctx.lang),
                 )
             )
-    lines.append(ctx._("Check-in: /start {code}", code=f"{CHECKIN_PREFIX}{event.token}"))
+    code = CHECKIN_PREFIX + event.token
+    lines.append(ctx._("Check-in: /start {code}", code=code))
     return "\n".join(lines)
 
 
@@ -205,7 +206,7 @@ async def card_button(ctx: Context, value: str) -> None:
                 ctx._(
                     "The QR code needs the bot's username (BOT_USERNAME in the settings). "
                     "Meanwhile people can check in by sending: {code}",
-                    code=f"<code>{code}</code>",
+                    code="<code>" + code + "</code>",
                 )
             )
         else:
