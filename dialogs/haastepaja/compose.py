@@ -74,7 +74,7 @@ def when_error(ctx: Context, error: WhenError) -> str:
     if error.code == "weekday":
         day = error.details["day"]
         noon = datetime(day.year, day.month, day.day, 12, tzinfo=HELSINKI)
-        written = "{d.day}.{d.month}.{d.year}".format(d=day)
+        written = f"{day.day}.{day.month}.{day.year}"
         problem = ctx._(
             "The weekday does not match the date: {day} is {weekday}.",
             day=written,
