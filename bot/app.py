@@ -46,6 +46,7 @@ async def build_app(
     services = Services(
         admin_ids=settings.admin_ids,
         staff_chat_id=settings.staff_chat_id,
+        bot_username=settings.bot_username.lstrip("@"),
         matcher=matcher or FaqMatcher(kb.faq, kb.synonyms.concepts),
     )
     return App(settings, db, kb, i18n, Engine(db, kb, i18n, services, routers()))

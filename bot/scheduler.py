@@ -1,7 +1,9 @@
 """Maintenance on a schedule (APScheduler): keep the store from growing without bound.
 
 Processed update ids are needed only as long as Telegram could redeliver an update (a day
-at most); they are pruned after a week.
+at most); they are pruned after a week. Every few seconds the haastepaja's due work runs:
+scheduled broadcasts start, reminders fire, finished broadcasts report (due times live in
+the store, so a restart loses none and fires none twice).
 """
 
 from __future__ import annotations
@@ -12,10 +14,12 @@ from datetime import timedelta
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from bot.app import App
+from dialogs.haastepaja import clock, jobs
 from dialogs.store.models import utcnow
 
 log = logging.getLogger(__name__)
 KEEP_UPDATE_IDS = timedelta(days=7)
+HAASTEPAJA_EVERY_S = 10
 
 
 async def prune(app: App) -> int:
@@ -25,10 +29,23 @@ async def prune(app: App) -> int:
     return removed
 
 
+async def haastepaja_tick(app: App) -> None:
+    await jobs.tick(app.db, app.i18n, app.settings.staff_chat_id, clock.now())
+
+
 def start_maintenance(app: App) -> AsyncIOScheduler:
     scheduler = AsyncIOScheduler(timezone="Europe/Helsinki")
     scheduler.add_job(
         prune, "interval", hours=6, args=[app], id="prune-updates", coalesce=True, max_instances=1
+    )
+    scheduler.add_job(
+        haastepaja_tick,
+        "interval",
+        seconds=HAASTEPAJA_EVERY_S,
+        args=[app],
+        id="haastepaja",
+        coalesce=True,
+        max_instances=1,
     )
     scheduler.start()
     return scheduler

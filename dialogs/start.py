@@ -282,6 +282,15 @@ async def mydata(ctx: Context, args: str) -> None:
                 "{n} question handed to a person", "{n} questions handed to a person", len(tickets)
             )
         )
+    rsvps = await repo.rsvps.of_user(user.id)
+    if rsvps:
+        lines.append(
+            ctx.n_(
+                "{n} answer to a haastepaja invitation",
+                "{n} answers to haastepaja invitations",
+                len(rsvps),
+            )
+        )
     lines.append("")
     lines.append(ctx._("The attached file has all of it. /forget erases everything."))
     ctx.send("\n".join(lines))
@@ -318,6 +327,8 @@ async def export_user(ctx: Context) -> dict[str, object]:
         "tickets": [t.model_dump() for t in await repo.tickets.of_user(uid)],
         "contact_requests": [c.model_dump() for c in await repo.contacts.of_user(uid)],
         "unanswered_questions": [m.model_dump() for m in await repo.misses.of_user(uid)],
+        "haastepaja_answers": [r.model_dump() for r in await repo.rsvps.of_user(uid)],
+        "haastepaja_attendee_details": [d.model_dump() for d in await repo.attendees.of_user(uid)],
     }
 
 

@@ -124,7 +124,7 @@ def reminder_text(t: Translator, event: HaastepajaEvent, kind: str) -> str:
 
 def reminder_keyboard(t: Translator, event: HaastepajaEvent) -> Keyboard:
     assert event.id is not None
-    return ((Btn(t._("❌ I can't come after all"), rsvp_payload(event.id, "n")),),)
+    return ((Btn(t._("❌ I can't come after all"), rsvp_payload(event.id, "x")),),)
 
 
 def cancelled_text(t: Translator, event: HaastepajaEvent) -> str:

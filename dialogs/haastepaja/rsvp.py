@@ -240,8 +240,10 @@ async def check_in(ctx: Context, payload: str) -> bool:
     if event.status == "cancelled":
         ctx.send(ctx._("The haastepaja <b>{title}</b> has been cancelled.", title=esc(title)))
         return True
-    opens = event.starts_at.timestamp() - CHECKIN_OPENS
-    if not opens <= now.timestamp() <= event.ends_at.timestamp() + CHECKIN_CLOSES:
+    if now.timestamp() > event.ends_at.timestamp() + CHECKIN_CLOSES:
+        ctx.send(ctx._("The haastepaja <b>{title}</b> is already over.", title=esc(title)))
+        return True
+    if now.timestamp() < event.starts_at.timestamp() - CHECKIN_OPENS:
         ctx.send(
             ctx._(
                 "This check-in link is for the haastepaja <b>{title}</b> on {when}. Check-in "

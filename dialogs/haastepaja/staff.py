@@ -48,7 +48,7 @@ def card_payload(event_id: int, action: str) -> str:
 
 
 def checkin_link(ctx: Context, event: HaastepajaEvent) -> str | None:
-    username = getattr(ctx.services, "bot_username", "")
+    username = ctx.services.bot_username
     if not username:
         return None
     return f"https://t.me/{username}?start={CHECKIN_PREFIX}{event.token}"
