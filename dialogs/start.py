@@ -145,6 +145,8 @@ STAFF_COMMANDS = (
     ("reply", N_("answer a ticket: /reply 12 your answer")),
     ("leads", N_("new contact requests and placement interests")),
     ("stats", N_("kartoitus statistics")),
+    ("events", N_("haastepaja events: counts, attendee lists, check-in QR")),
+    ("newevent", N_("create a haastepaja and invite people")),
 )
 
 
