@@ -93,6 +93,14 @@ def main(argv: list[str] | None = None) -> int:
         level=logging.WARNING if quiet else settings.log_level,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    if args.command in ("run", "webhook") and not settings.bot_token:
+        # before anything touches the database
+        print(
+            "kierto-bot: configuration error: BOT_TOKEN: required for Telegram "
+            "(get one from @BotFather)",
+            file=sys.stderr,
+        )
+        return EXIT_CONFIG
     try:
         return asyncio.run(_async_main(args, settings))
     except KnowledgeError as exc:
@@ -105,6 +113,17 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         return 130
+    except Exception as exc:
+        from bot.startup import explain
+
+        listen = {"webhook": "WEBHOOK_LISTEN", "run": "HEALTH_LISTEN"}.get(args.command)
+        if args.command == "start" and settings.bot_token:
+            listen = "HEALTH_LISTEN"
+        line = explain(exc, database_url=settings.database_url, listen_setting=listen)
+        if line is None:
+            raise
+        print(f"kierto-bot: cannot start: {line}", file=sys.stderr)
+        return EXIT_CONFIG
 
 
 def _kb_check(directory: Path | None) -> int:

@@ -13,6 +13,7 @@ import sys
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Annotated, Literal
+from urllib.parse import urlsplit
 
 from dotenv import dotenv_values
 from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
@@ -53,6 +54,18 @@ class Settings(BaseSettings):
     send_rate: float = Field(default=25.0, gt=0)  # messages/s to Telegram, under its ~30/s
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
+    # Reliability. SIGTERM waits at most `shutdown_grace` seconds for the updates in hand
+    # (their replies are in the outbox and go out at the next start); keep it under the
+    # orchestrator's kill timeout (docker-compose `stop_grace_period`).
+    shutdown_grace: float = Field(default=8.0, ge=0)
+    # While the database is unreachable polling pauses, retrying after 1, 2, 4… seconds
+    # up to this; the webhook answers 503 with this as Retry-After.
+    db_retry_max: float = Field(default=30.0, gt=0)
+    # The webhook server: seconds for a request's headers and for its body, open
+    # connections at once (Telegram itself uses up to 40).
+    webhook_timeout: float = Field(default=10.0, gt=0)
+    webhook_max_connections: int = Field(default=200, ge=1)
+
     @field_validator("bot_token", mode="before")
     @classmethod
     def _token(cls, value: object) -> object:
@@ -92,6 +105,27 @@ class Settings(BaseSettings):
         value = value.strip().rstrip("/")
         if not value.startswith(("http://", "https://")):
             raise ValueError("must start with http:// or https://")
+        return value
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        value = value.strip()
+        parts = urlsplit(value)
+        if parts.scheme not in ("redis", "rediss", "unix"):
+            raise ValueError("use redis://host:6379/0 (or rediss:// or unix://)")
+        try:
+            port = parts.port
+        except ValueError:
+            raise ValueError("the port is not a number from 1 to 65535") from None
+        if parts.scheme != "unix" and not parts.hostname:
+            raise ValueError("no host: use redis://host:6379/0")
+        db = parts.path.strip("/")
+        if parts.scheme != "unix" and db and not db.isdigit():
+            raise ValueError("the database after the last / must be a number, e.g. /0")
+        del port
         return value
 
     @field_validator("database_url")
