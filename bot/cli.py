@@ -62,6 +62,8 @@ def _parser() -> argparse.ArgumentParser:
     i18n_sub.add_parser("update", help="extract strings from the code and merge the catalogs")
     i18n_sub.add_parser("check", help="list strings missing a translation")
 
+    sub.add_parser("flows", help="print every flow's steps and transitions (Mermaid)")
+
     users = sub.add_parser("users", help="staff and coordinator roles")
     users_sub = users.add_subparsers(dest="users_command", metavar="ACTION", required=True)
     for action in ("grant", "revoke"):
@@ -79,6 +81,12 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.command == "kb":
         return _kb_check(args.dir)
+    if args.command == "flows":
+        from dialogs import routers
+        from dialogs.diagram import document
+
+        print(document(routers()), end="")
+        return 0
     if args.command == "i18n":
         from bot import i18n_tools
 

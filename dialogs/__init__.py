@@ -13,17 +13,19 @@ if TYPE_CHECKING:
 
 
 def routers() -> list[Router]:
-    from dialogs import faq, handoff, kartoitus, placement, results, review, start
+    from dialogs import account, faq, handoff, kartoitus, placement, results, review, start
     from dialogs.haastepaja import rsvp as haastepaja_rsvp
     from dialogs.haastepaja import staff as haastepaja_staff
 
+    # in this order the commands are listed in /help and Telegram's command menus
     return [
         start.router,
         kartoitus.router,
         results.router,
         placement.router,
-        handoff.router,
         faq.router,
+        handoff.router,
+        account.router,
         review.router,
         haastepaja_rsvp.router,
         haastepaja_staff.router,

@@ -33,7 +33,9 @@ from datetime import timedelta
 
 from dialogs.actions import Action, Send, Toast
 from dialogs.events import MAX_TEXT, Button, Command, Event, Media, Text, clean_event
-from dialogs.router import PAYLOAD_RE, Context, Deferred, Flow, Handler, Router, Services
+from dialogs.flow import Flow, Step, load_data
+from dialogs.payload import Payload, prefix_of
+from dialogs.router import CommandInfo, Context, Deferred, Handler, Router, Services
 from dialogs.store.db import Database, StoreUnavailable, is_connection_error
 from dialogs.store.models import utcnow
 from dialogs.store.outbox import deferred_marker, encode
@@ -54,11 +56,17 @@ class Menu:
     commands: tuple[tuple[str, str], ...]
 
 
-def command_list(t: Translator, staff: bool, everyone: bool = True) -> tuple[tuple[str, str], ...]:
-    from dialogs.start import HELP_COMMANDS, STAFF_COMMANDS
-
-    items = [*(HELP_COMMANDS if everyone else ()), *(STAFF_COMMANDS if staff else ())]
-    return tuple((name, t._(text)[:256]) for name, text in items)
+def command_list(
+    t: Translator, info: Sequence[CommandInfo], staff: bool, everyone: bool = True
+) -> tuple[tuple[str, str], ...]:
+    items = [
+        c
+        for c in info
+        if (everyone and c.role is None) or (staff and c.role in ("staff", "coordinator"))
+    ]
+    # everyone's commands first, then the staff's, each in the order they were registered
+    items.sort(key=lambda c: c.role is not None)
+    return tuple((c.name, t._(c.help)[:256]) for c in items)
 
 
 class KeyedLocks:
@@ -103,24 +111,30 @@ class Engine:
         self.services = services
         self.locks = KeyedLocks()
         self.commands: dict[str, tuple[Handler, str | None]] = {}
-        self.buttons: dict[str, Handler] = {}
+        self.command_info: list[CommandInfo] = []
+        self.buttons: dict[str, tuple[type[Payload], Handler]] = {}
+        self.flow_by_prefix: dict[str, Flow] = {}
         self.flows: dict[str, Flow] = {}
-        self.deeplinks: list = []
-        self.text_fallback: Handler | None = None
-        self.aside: Callable[[Context, str], Awaitable[bool]] | None = None
-        self.staff_reply: Handler | None = None
+        self.deeplinks: list[Callable[[Context, str], Awaitable[bool]]] = []
+        self.hooks: dict[str, Handler] = {}
         for router in routers:
+            clash = set(router.commands) & set(self.commands)
+            clash |= set(router.hooks) & set(self.hooks)
+            clash |= (set(router.flows) | set(router.buttons)) & (
+                set(self.flow_by_prefix) | set(self.buttons)
+            )
+            if clash:
+                raise ValueError(f"{router.name}: registered twice: {sorted(clash)}")
             self.commands.update(router.commands)
+            self.command_info += router.help
             self.buttons.update(router.buttons)
-            self.flows.update(router.flows)
+            self.flow_by_prefix.update(router.flows)
             self.deeplinks += router.deeplinks
-            self.text_fallback = router.text_fallback or self.text_fallback
-            self.aside = router.aside or self.aside
-            self.staff_reply = router.staff_reply or self.staff_reply
-        self.flow_by_name = {flow.name: flow for flow in self.flows.values()}
-        clash = set(self.flows) & set(self.buttons)
-        if clash:
-            raise ValueError(f"payload prefixes used twice: {sorted(clash)}")
+            self.hooks.update(router.hooks)
+        self.flows = {flow.name: flow for flow in self.flow_by_prefix.values()}
+
+    def flow_named(self, name: str | None) -> Flow | None:
+        return self.flows.get(name or "")
 
     # ------------------------------------------------------------------ entry point
 
@@ -256,7 +270,7 @@ class Engine:
             t=t,
             kb=self.kb,
             services=self.services,
-            engine=self,
+            _engine=self,
             first_contact=created,
         )
 
@@ -265,8 +279,11 @@ class Engine:
         one in the chats of staff and coordinators (each in their language), and the staff
         commands in the staff chat. The commands still check roles when they run."""
         default = self.i18n.default
-        menus = [Menu(None, None, command_list(self.i18n(default), staff=False))]
-        menus += [Menu(None, lang, command_list(self.i18n(lang), staff=False)) for lang in LANGS]
+        info = self.command_info
+        menus = [Menu(None, None, command_list(self.i18n(default), info, staff=False))]
+        menus += [
+            Menu(None, lang, command_list(self.i18n(lang), info, staff=False)) for lang in LANGS
+        ]
         staff = {
             u.id: u.locale
             for role in ("staff", "coordinator")
@@ -276,7 +293,7 @@ class Engine:
             user = await repo.users.get(admin)
             staff[admin] = user.locale if user else default
         menus += [
-            Menu(user_id, None, command_list(self.i18n(lang), staff=True))
+            Menu(user_id, None, command_list(self.i18n(lang), info, staff=True))
             for user_id, lang in staff.items()
         ]
         if self.services.staff_chat_id is not None:
@@ -284,7 +301,7 @@ class Engine:
                 Menu(
                     self.services.staff_chat_id,
                     None,
-                    command_list(self.i18n(default), staff=True, everyone=False),
+                    command_list(self.i18n(default), info, staff=True, everyone=False),
                 )
             )
         return menus
@@ -332,30 +349,81 @@ class Engine:
         await handler(ctx, args)
 
     async def _button(self, ctx: Context, body: Button) -> None:
-        payload = body.payload
-        prefix, _, rest = payload.partition(":")
-        if not PAYLOAD_RE.match(payload):
+        prefix = prefix_of(body.payload)
+        flow = self.flow_by_prefix.get(prefix)
+        if flow is not None:
+            await self._flow_button(ctx, flow, body.payload)
+            return
+        kind, handler = self.buttons.get(prefix, (None, None))
+        payload = kind.parse(body.payload) if kind is not None else None
+        if payload is None or handler is None:
             ctx.invalid_button()
             return
-        flow = self.flows.get(prefix)
-        if flow is not None:
-            node, _, value = rest.partition(":")
-            if ctx.state.flow != flow.name or flow.node(ctx) != node:
-                if await self._reply_missing(ctx, body.message_id):
-                    # the press is on the newest message they have: the step that followed
-                    # never reached them (lost, or still on its way). Show it (again).
-                    ctx.toast()
-                    await self.show_current(ctx)
-                    return
-                ctx.toast(
-                    ctx._("That button belongs to an earlier step. Please use the latest message.")
-                )
-                return
-            await flow.on_button(ctx, node, value)
-        elif prefix in self.buttons:
-            await self.buttons[prefix](ctx, rest)
-        else:
+        await handler(ctx, payload)
+
+    async def _flow_button(self, ctx: Context, flow: Flow, raw: str) -> None:
+        payload = flow.Payload.parse(raw)
+        if payload is None:
             ctx.invalid_button()
+            return
+        if ctx.state.flow != flow.name:
+            await self._stale(ctx)
+            return
+        here = self._step(ctx, flow)
+        if here is None:
+            ctx.toast()
+            await self._restart(ctx, flow)
+            return
+        step, data = here
+        if step.node_of(data) != payload.node:
+            await self._stale(ctx)
+            return
+        found = step.handler(payload.value)
+        if found is None:
+            ctx.invalid_button()
+            return
+        handler, value = found
+        ctx.toast()
+        await handler(ctx, data, value)
+
+    @staticmethod
+    def _step(ctx: Context, flow: Flow) -> tuple[Step, object] | None:
+        """The user's step of `flow` and its data, or None if the stored state no longer
+        fits the flow (saved by older code, a step since removed)."""
+        step = flow.table.get(ctx.state.step)
+        data = load_data(flow.Data, ctx.state.data)
+        if step is None or data is None:
+            return None
+        return step, data
+
+    async def _restart(self, ctx: Context, flow: Flow) -> None:
+        """A stored state that no longer fits: start the flow again instead of failing.
+        What was saved in tables (answers, companies) is kept; `begin` finds it."""
+        log.warning(
+            "state of flow %s at step %r no longer fits; restarted", flow.name, ctx.state.step
+        )
+        ctx.go(None)
+        await flow.begin(ctx)
+
+    async def cancel_flow(self, ctx: Context) -> bool:
+        flow = self.flow_named(ctx.state.flow)
+        if flow is None:
+            return False
+        here = self._step(ctx, flow)
+        if here is not None:
+            await flow.on_cancel(ctx, here[1])
+        ctx.go(None)
+        return True
+
+    async def _stale(self, ctx: Context) -> None:
+        body = ctx.event.body
+        if await self._reply_missing(ctx, getattr(body, "message_id", None)):
+            # the press is on the newest message they have: the step that followed
+            # never reached them (lost, or still on its way). Show it (again).
+            ctx.toast()
+            await self.show_current(ctx)
+            return
+        ctx.toast(ctx._("That button belongs to an earlier step. Please use the latest message."))
 
     async def _reply_missing(self, ctx: Context, message_id: int | None) -> bool:
         """Did the step that followed never reach them? True when the chat's newest queued
@@ -380,29 +448,40 @@ class Engine:
             ctx.send(ctx._("That message was empty. Type something, or use the buttons."))
             await self.show_current(ctx)
             return
-        flow = self.flow_by_name.get(ctx.state.flow or "")
-        if flow is not None:
-            if await flow.on_text(ctx, text):
-                return
-            if self.aside is not None and await self.aside(ctx, text):
-                await flow.show(ctx)  # the open question again, below the answer
-                return
-            ctx.send(
-                ctx._(
-                    "Please answer with the buttons below the question. To ask me "
-                    "something else, type /ask and your question, or /cancel to stop."
-                )
-            )
-            await flow.show(ctx)
+        flow = self.flow_named(ctx.state.flow)
+        if flow is None:
+            await ctx.answer_text(text)
             return
-        if self.text_fallback is not None:
-            await self.text_fallback(ctx, text)
+        here = self._step(ctx, flow)
+        if here is None:
+            await self._restart(ctx, flow)
+            return
+        step, data = here
+        if step.text is not None and await step.text(ctx, data, text):
+            return
+        aside = self.hooks.get("aside")
+        if aside is not None and await aside(ctx, text):
+            await step.show(ctx, data)  # the open question again, below the answer
+            return
+        ctx.send(
+            ctx._(
+                "Please answer with the buttons below the question. To ask me "
+                "something else, type /ask and your question, or /cancel to stop."
+            )
+        )
+        await step.show(ctx, data)
 
     async def show_current(self, ctx: Context) -> None:
         """Show the open step again, if there is one."""
-        flow = self.flow_by_name.get(ctx.state.flow or "")
-        if flow is not None:
-            await flow.show(ctx)
+        flow = self.flow_named(ctx.state.flow)
+        if flow is None:
+            return
+        here = self._step(ctx, flow)
+        if here is None:
+            await self._restart(ctx, flow)
+            return
+        step, data = here
+        await step.show(ctx, data)
 
     async def _staff_chat(self, ctx: Context) -> None:
         """In the staff chat: staff commands and replies to the bot's ticket messages."""
@@ -414,7 +493,8 @@ class Engine:
                 await handler(ctx, body.args)
                 return
         reply_to = getattr(body, "reply_to", None)
-        if reply_to is not None and reply_to.from_bot and self.staff_reply is not None:
+        staff_reply = self.hooks.get("staff_reply")
+        if reply_to is not None and reply_to.from_bot and staff_reply is not None:
             text = body.text if isinstance(body, Text) else ""
             if text.strip():
-                await self.staff_reply(ctx, text, reply_to)
+                await staff_reply(ctx, text, reply_to)

@@ -10,13 +10,17 @@ labelled benchmark (bench/faq_accuracy.py), not by feel.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from dialogs.actions import Btn, Keyboard
 from dialogs.faq_match import FaqMatcher, Match, words
 from dialogs.handoff import handoff
+from dialogs.payload import Payload
 from dialogs.router import Context, Router
-from dialogs.start import menu_keyboard
+from dialogs.start import menu_button, menu_keyboard
 from dialogs.ui import esc, rows
 from knowledge.schema import FaqEntry
+from locales.i18n import N_
 
 router = Router("faq")
 
@@ -46,26 +50,40 @@ GREETINGS = {
 THANKS = {"kiitos", "kiitti", "kiitoksia", "thanks", "thank", "thx", "tack", "tackar", "kiits"}
 
 
+@dataclass(frozen=True)
+class FaqPayload(Payload, prefix="faq"):
+    """An FAQ answer to show (`faq:<entry id>`), or `faq:human`: ask a person."""
+
+    entry: str
+
+
+def ask_person_button(label: str) -> Btn:
+    """Hand the latest question (or a new one) to a person."""
+    return Btn(label, FaqPayload("human").pack())
+
+
 def entry(ctx: Context, entry_id: str) -> FaqEntry | None:
     return next((e for e in ctx.kb.faq if e.id == entry_id), None)
 
 
 def related_buttons(ctx: Context, faq: FaqEntry) -> Keyboard:
+    from dialogs.placement import card_button  # placement imports this module
+
     buttons = []
     for ref in faq.related[:3]:
         placement = ctx.kb.placement(ref)
         if placement is not None:
-            buttons.append(Btn("🧰 " + placement.name.get(ctx.lang), f"pl:{ref}.card"))
+            buttons.append(card_button("🧰 " + placement.name.get(ctx.lang), ref))
     return rows(buttons)
 
 
 def action_button(ctx: Context, faq: FaqEntry) -> Btn | None:
     """The feature an answer talks about, one press away."""
     return {
-        "human": Btn(ctx._("🙋 Ask a person"), "faq:human"),
-        "kartoitus": Btn(ctx._("🏢 KIERTO-kartoitus for companies"), "m:kartoitus"),
-        "tyopaja": Btn(ctx._("🧰 Find a workshop placement"), "m:tyopaja"),
-        "settings": Btn(ctx._("⚙️ Settings"), "m:settings"),
+        "human": ask_person_button(ctx._("🙋 Ask a person")),
+        "kartoitus": menu_button(ctx._("🏢 KIERTO-kartoitus for companies"), "kartoitus"),
+        "tyopaja": menu_button(ctx._("🧰 Find a workshop placement"), "tyopaja"),
+        "settings": menu_button(ctx._("⚙️ Settings"), "settings"),
     }.get(faq.action or "")
 
 
@@ -76,10 +94,11 @@ def show_answer(ctx: Context, faq: FaqEntry) -> None:
     keyboard = rows([action]) if action else ()
     keyboard += related_buttons(ctx, faq)
     if faq.action != "human":
-        keyboard += rows([Btn(ctx._("🙋 Not what I asked: ask a person"), "faq:human")])
+        keyboard += rows([ask_person_button(ctx._("🙋 Not what I asked: ask a person"))])
     ctx.send(text, keyboard)
 
 
+@router.hook("text_fallback")
 async def answer_question(ctx: Context, text: str) -> None:
     """The free-text fallback: small talk, an FAQ answer, suggestions, or a person."""
     plain = words(text)
@@ -99,7 +118,7 @@ async def answer_question(ctx: Context, text: str) -> None:
         return
     matcher: FaqMatcher = ctx.services.matcher
     matches = matcher.match(text[: MAX_TERMS_TEXT * 8], ctx.lang)
-    ctx.at(ctx.state.step, lastq=text[:2000])  # for "ask a person" below; /forget erases it
+    ctx.remember_question(text[:2000])  # for "ask a person" below; /forget erases it
     decision = decide(matches)
     if decision == "answer":
         faq = entry(ctx, matches[0].entry_id)
@@ -109,8 +128,9 @@ async def answer_question(ctx: Context, text: str) -> None:
         buttons = []
         for match in matches:
             if match.score >= UNSURE * 0.8 and (faq := entry(ctx, match.entry_id)):
-                buttons.append(Btn(faq.questions.get(ctx.lang)[0][:60], f"faq:{faq.id}"))
-        buttons.append(Btn(ctx._("🙋 None of these: ask a person"), "faq:human"))
+                label = faq.questions.get(ctx.lang)[0][:60]
+                buttons.append(Btn(label, FaqPayload(faq.id).pack()))
+        buttons.append(ask_person_button(ctx._("🙋 None of these: ask a person")))
         ctx.send(
             ctx._("I am not quite sure what you mean. Did you mean one of these?"), rows(buttons)
         )
@@ -128,7 +148,13 @@ async def answer_question(ctx: Context, text: str) -> None:
                 "Sorry, I don't know the answer to that. I saved your question so the "
                 "team can teach me. Would you like to ask a person?"
             ),
-            rows([Btn(ctx._("🙋 Ask a person"), "faq:human"), Btn(ctx._("🏠 Menu"), "m:menu")], 2),
+            rows(
+                [
+                    ask_person_button(ctx._("🙋 Ask a person")),
+                    menu_button(ctx._("🏠 Menu"), "menu"),
+                ],
+                2,
+            ),
         )
 
 
@@ -143,9 +169,7 @@ def decide(matches: list[Match]) -> str:
     return "suggest"
 
 
-router.text_fallback = answer_question
-
-
+@router.hook("aside")
 async def answer_aside(ctx: Context, text: str) -> bool:
     """A question typed while a button question is open ("does it pay?" in the middle of
     the finder): answered if the match is confident, and nothing is stored. A single word
@@ -159,10 +183,9 @@ async def answer_aside(ctx: Context, text: str) -> bool:
     return True
 
 
-router.aside = answer_aside
-
-
-@router.command("ask", "kysy", "fråga", "fraga")
+@router.command(
+    "ask", "kysy", "fråga", "fraga", help=N_("ask a question, e.g. /ask what is a haastepaja")
+)
 async def ask(ctx: Context, args: str) -> None:
     if args.strip():
         await answer_question(ctx, args)
@@ -175,11 +198,12 @@ async def ask(ctx: Context, args: str) -> None:
         )
 
 
-@router.button("faq")
-async def faq_button(ctx: Context, value: str) -> None:
+@router.button(FaqPayload)
+async def faq_button(ctx: Context, payload: FaqPayload) -> None:
     ctx.toast()
+    value = payload.entry
     if value == "human":
-        question = ctx.data.get("lastq")
+        question = ctx.last_question
         if question:
             await handoff.ask_about(ctx, question, "faq")
         else:

@@ -9,15 +9,33 @@ answer to the user. Without a staff chat, tickets wait in /tickets.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
 from dialogs.actions import Btn
 from dialogs.events import ReplyTo
-from dialogs.router import Context, Flow, Router
+from dialogs.flow import END, Flow, Step
+from dialogs.router import Context, Router
 from dialogs.store.models import Ticket, utcnow
 from dialogs.ui import esc, rows
-from locales.i18n import LANGUAGE_NAMES
+from locales.i18n import LANGUAGE_NAMES, N_
 
 router = Router("handoff")
+
+
+def steps() -> tuple[Step, ...]:
+    return (
+        # type the question
+        Step("ask", show_ask, {"no": never_mind}, text=question_typed, goes=(END,)),
+        # confirm a question already typed (to /human, or one the FAQ could not answer)
+        Step("cf", show_confirm, {"yes": confirmed, "no": never_mind}, goes=(END,)),
+    )
+
+
+@dataclass(frozen=True)
+class HandoffData:
+    question: str = ""  # the question to confirm (step cf)
+    topic: str = "human"  # where it came from: human | faq
+
 
 QUESTION_MAX = 2000
 # The first line of a ticket post is "🙋 Ticket #12 · language: …" (in the staff's language);
@@ -52,93 +70,95 @@ async def open_ticket(ctx: Context, topic: str, question: str) -> Ticket:
     return ticket
 
 
-class Handoff(Flow):
-    """Ask for a person: type the question (`ask`), or confirm one already typed (`cf`)."""
-
+class Handoff(Flow[HandoffData]):
     name = "handoff"
     prefix = "h"
-
-    def node(self, ctx: Context) -> str:
-        return "cf" if ctx.state.step == "confirm" else ctx.state.step
+    Data = HandoffData
+    entries = ("ask", "cf")
 
     async def begin(self, ctx: Context, arg: str = "") -> None:
         question = arg.strip()
         if question:
-            ctx.go(self.name, "confirm", q=question[:QUESTION_MAX], topic="human")
+            await self.ask_about(ctx, question, "human")
         else:
-            ctx.go(self.name, "ask", topic="human")
-        await self.show(ctx)
+            data = HandoffData()
+            ctx.go(self.name, "ask", data)
+            await show_ask(ctx, data)
 
     async def ask_about(self, ctx: Context, question: str, topic: str) -> None:
         """Offer to send a question the bot could not answer."""
-        ctx.go(self.name, "confirm", q=question[:QUESTION_MAX], topic=topic)
-        await self.show(ctx)
+        data = HandoffData(question=question[:QUESTION_MAX], topic=topic)
+        ctx.go(self.name, "cf", data)
+        await show_confirm(ctx, data)
 
-    async def show(self, ctx: Context) -> None:
-        if ctx.state.step == "ask":
-            ctx.send(
-                ctx._(
-                    "🙋 Write your question and I will pass it to a person from the "
-                    "KIERTO programme. They answer you here, in this chat. Please do not "
-                    "include health details or other sensitive information."
-                ),
-                rows([Btn(ctx._("Never mind"), self.payload("ask", "no"))]),
-            )
-        else:
-            ctx.send(
-                ctx._(
-                    "Send this question to a person from the programme?\n\n<i>{q}</i>",
-                    q=esc(ctx.data.get("q", "")),
-                ),
-                rows(
-                    [
-                        Btn(ctx._("✅ Yes, send it"), self.payload("cf", "yes")),
-                        Btn(ctx._("No"), self.payload("cf", "no")),
-                    ],
-                    2,
-                ),
-            )
 
-    async def on_text(self, ctx: Context, text: str) -> bool:
-        if ctx.state.step != "ask":
-            return False
-        text = text.strip()
-        if len(text) > QUESTION_MAX:
-            ctx.send(
-                ctx.n_(
-                    "That is a bit long for one question: please keep it under {n} character.",
-                    "That is a bit long for one question: please keep it under {n} characters.",
-                    QUESTION_MAX,
-                )
-            )
-            return True
-        await self._send(ctx, text, ctx.data.get("topic", "human"))
-        return True
+async def show_ask(ctx: Context, data: HandoffData) -> None:
+    ctx.send(
+        ctx._(
+            "🙋 Write your question and I will pass it to a person from the "
+            "KIERTO programme. They answer you here, in this chat. Please do not "
+            "include health details or other sensitive information."
+        ),
+        rows([Btn(ctx._("Never mind"), handoff.button("ask", "no"))]),
+    )
 
-    async def on_button(self, ctx: Context, node: str, value: str) -> None:
-        ctx.toast()
-        if value == "yes" and node == "cf":
-            await self._send(ctx, ctx.data.get("q", ""), ctx.data.get("topic", "human"))
-        else:
-            ctx.go(None)
-            ctx.edit(ctx.message_id, ctx._("OK, I did not send anything."))
 
-    async def _send(self, ctx: Context, question: str, topic: str) -> None:
-        ticket = await open_ticket(ctx, topic, question)
-        ctx.go(None)
+async def show_confirm(ctx: Context, data: HandoffData) -> None:
+    ctx.send(
+        ctx._(
+            "Send this question to a person from the programme?\n\n<i>{q}</i>",
+            q=esc(data.question),
+        ),
+        rows(
+            [
+                Btn(ctx._("✅ Yes, send it"), handoff.button("cf", "yes")),
+                Btn(ctx._("No"), handoff.button("cf", "no")),
+            ],
+            2,
+        ),
+    )
+
+
+async def question_typed(ctx: Context, data: HandoffData, text: str) -> bool:
+    text = text.strip()
+    if len(text) > QUESTION_MAX:
         ctx.send(
-            ctx._(
-                "✅ Your question is now with a person from the programme (ticket #{id}). "
-                "The answer comes here, in this chat.",
-                id=ticket.id,
+            ctx.n_(
+                "That is a bit long for one question: please keep it under {n} character.",
+                "That is a bit long for one question: please keep it under {n} characters.",
+                QUESTION_MAX,
             )
         )
+        return True
+    await send(ctx, text, data.topic)
+    return True
 
 
-handoff = router.flow(Handoff())
+async def confirmed(ctx: Context, data: HandoffData, value: str) -> None:
+    await send(ctx, data.question, data.topic)
 
 
-@router.command("human", "ihminen", "person", "agent")
+async def never_mind(ctx: Context, data: HandoffData, value: str) -> None:
+    ctx.go(None)
+    ctx.edit(ctx.message_id, ctx._("OK, I did not send anything."))
+
+
+async def send(ctx: Context, question: str, topic: str) -> None:
+    ticket = await open_ticket(ctx, topic, question)
+    ctx.go(None)
+    ctx.send(
+        ctx._(
+            "✅ Your question is now with a person from the programme (ticket #{id}). "
+            "The answer comes here, in this chat.",
+            id=ticket.id,
+        )
+    )
+
+
+handoff = router.flow(Handoff(steps()))
+
+
+@router.command("human", "ihminen", "person", "agent", help=N_("talk to a person"))
 async def human(ctx: Context, args: str) -> None:
     await handoff.begin(ctx, args)
 
@@ -176,7 +196,7 @@ async def relay(ctx: Context, ticket_id: int, answer: str) -> None:
             )
         )
         return
-    their = ctx.engine.i18n(ticket.locale)
+    their = ctx.translator(ticket.locale)
     ctx.to_chat(
         ticket.user_id,
         "\n".join(
@@ -201,26 +221,14 @@ async def relay(ctx: Context, ticket_id: int, answer: str) -> None:
     ctx.send(staff._("✓ Sent to the person behind ticket #{id}.", id=ticket.id))
 
 
+@router.hook("staff_reply")
 async def staff_reply(ctx: Context, text: str, reply_to: ReplyTo) -> None:
     match = TICKET_RE.search(reply_to.text)
     if match is not None:
         await relay(ctx, int(match.group(1)), text)
 
 
-router.staff_reply = staff_reply
-
-
-@router.command("reply", "vastaa", role="staff")
-async def reply_command(ctx: Context, args: str) -> None:
-    number, _, answer = args.strip().partition(" ")
-    if not number.lstrip("#").isdigit():
-        staff = ctx.staff_t
-        ctx.send(staff._("Usage: /reply 12 your answer"))
-        return
-    await relay(ctx, int(number.lstrip("#")), answer)
-
-
-@router.command("tickets", role="staff")
+@router.command("tickets", role="staff", help=N_("open questions handed to a person"))
 async def tickets_command(ctx: Context, args: str) -> None:
     open_tickets = await ctx.repo.tickets.open()
     if not open_tickets:
@@ -234,3 +242,14 @@ async def tickets_command(ctx: Context, args: str) -> None:
             f"{ctx.t.datetime(ticket.created_at)}\n{esc(question)}"
         )
     ctx.send("\n\n".join(lines))
+
+
+@router.command("reply", "vastaa", role="staff", help=N_("answer a ticket: /reply 12 your answer"))
+async def reply_command(ctx: Context, args: str) -> None:
+    number, _, answer = args.strip().partition(" ")
+    match = re.fullmatch(r"#?(\d{1,9})", number, re.ASCII)  # ASCII digits, a plausible id
+    if match is None:
+        staff = ctx.staff_t
+        ctx.send(staff._("Usage: /reply 12 your answer"))
+        return
+    await relay(ctx, int(match.group(1)), answer)

@@ -1,14 +1,6 @@
 """The placement finder: a few questions by buttons, then workshop placements that fit.
 
-Steps (`state.step` = payload node):
-
-    int    what interests you (checklist, toggled in place, then Done)
-    lang   which language you prefer to work in
-    time   how much time you have
-    learn  what you want to learn (checklist)
-    res    the matches, each with the reason it fits; free text here goes to the FAQ
-
-Placement cards, thumbs and "I'm interested" are global buttons (`pl:<id>.<action>`), so
+Placement cards, thumbs and "I'm interested" are global buttons (`pl:<id>:<action>`), so
 a card opened from a deep link (`/start nextiili_textiles`) or from an FAQ answer works
 too. Interest is saved only after the job seeker agrees to what is stored and who sees it,
 and only once, however many times the button is pressed.
@@ -17,18 +9,62 @@ and only once, however many times the button is pressed.
 from __future__ import annotations
 
 import math
-import re
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, replace
+from typing import Any, Literal
 
 from dialogs import handoff
 from dialogs.actions import Btn, Keyboard
-from dialogs.router import Context, Flow, Router
+from dialogs.faq import ask_person_button
+from dialogs.flow import Flow, Step, load_data
+from dialogs.payload import Payload
+from dialogs.router import Context, Router
+from dialogs.start import menu_button
 from dialogs.ui import auto_rows, esc, join, rows
-from knowledge.schema import Placement, PlacementBook
+from knowledge.schema import Placement, PlacementBook, Tag
 from locales.i18n import LANGUAGE_NAMES, N_
 
 router = Router("placement")
+
+
+def steps() -> tuple[Step, ...]:
+    """The steps; checklists are toggled in place (`t.<tag>`), then Done."""
+    languages = dict.fromkeys([*(code for code, _ in LANG_CHOICES), "any"], pick_language)
+    return (
+        # what interests you (a checklist)
+        Step("int", show_interests, {"t.*": tick_interest, "done": interests_done}, goes=("lang",)),
+        # which language you prefer to work in
+        Step("lang", show_language, languages, goes=("time",)),
+        # how much time you have
+        Step("time", show_time, dict.fromkeys(dict(TIME_CHOICES), pick_time), goes=("learn",)),
+        # what you want to learn (a checklist)
+        Step("learn", show_learn, {"t.*": tick_learn, "done": learn_done}, goes=("res",)),
+        # the matches, each with the reason it fits; free text here goes to the FAQ
+        Step(
+            "res",
+            show_results,
+            {"again": results_again, "list": results_list},
+            text=results_text,
+            goes=("int",),
+        ),
+    )
+
+
+@dataclass(frozen=True)
+class FinderData:
+    interests: tuple[str, ...] = ()
+    lang: str | None = None  # fi | en | sv | any
+    time: str | None = None  # a TIME_CHOICES code
+    learn: tuple[str, ...] = ()
+
+    def prefs(self) -> dict[str, Any]:
+        """The answers as `rank` and a coordinator's lead read them."""
+        return {
+            "int": list(self.interests),
+            "lang": self.lang,
+            "time": self.time,
+            "learn": list(self.learn),
+        }
+
 
 LANG_CHOICES = (("fi", "Suomi"), ("en", "English"), ("sv", "Svenska"))
 TIME_CHOICES = (
@@ -80,9 +116,10 @@ def rank(
     return [fit for _, _, fit in fits]
 
 
-class PlacementFinder(Flow):
+class PlacementFinder(Flow[FinderData]):
     name = "placement"
     prefix = "p"
+    Data = FinderData
 
     async def begin(self, ctx: Context, arg: str = "") -> None:
         ctx.user.role = ctx.user.role or "jobseeker"
@@ -93,141 +130,175 @@ class PlacementFinder(Flow):
                 "places that fit you. Nothing is passed on unless you say you are interested."
             )
         )
-        ctx.go(self.name, "int", int=[], learn=[])
-        await self.show(ctx)
+        data = FinderData()
+        ctx.go(self.name, "int", data)
+        await show_interests(ctx, data)
 
-    async def show(self, ctx: Context, message_id: int | None = None) -> None:
-        step = ctx.state.step
-        book = ctx.kb.placements
-        if step == "int":
-            text = ctx._("1/4 · What interests you? Tick all that apply, then press Done.")
-            keyboard = self._checklist(
-                ctx, "int", [(t.id, t.label.get(ctx.lang)) for t in book.interests]
-            )
-        elif step == "lang":
-            text = ctx._("2/4 · Which language would you like to work in?")
-            keyboard = auto_rows(
-                [
-                    *(Btn(name, self.payload("lang", code)) for code, name in LANG_CHOICES),
-                    Btn(ctx._("Any of these"), self.payload("lang", "any")),
-                ]
-            )
-        elif step == "time":
-            text = ctx._("3/4 · How much time do you have?")
-            keyboard = rows(
-                [Btn(ctx._(label), self.payload("time", code)) for code, label in TIME_CHOICES]
-            )
-        elif step == "learn":
-            text = ctx._("4/4 · What would you like to learn? Tick all that apply, then Done.")
-            keyboard = self._checklist(
-                ctx, "learn", [(t.id, t.label.get(ctx.lang)) for t in book.skills]
-            )
-        else:
-            await self._show_results(ctx)
-            return
-        if message_id is None:
-            ctx.send(text, keyboard)
-        else:
-            ctx.edit(message_id, text, keyboard)
 
-    def _checklist(self, ctx: Context, node: str, items: list[tuple[str, str]]) -> Keyboard:
-        picked = set(ctx.data.get(node) or [])
-        buttons = [
-            Btn(("☑️ " if tag in picked else "⬜ ") + label, self.payload(node, f"t.{tag}"))
-            for tag, label in items
+def checklist(ctx: Context, node: str, items: list[tuple[str, str]], picked: set[str]) -> Keyboard:
+    buttons = [
+        Btn(("☑️ " if tag in picked else "⬜ ") + label, finder.button(node, f"t.{tag}"))
+        for tag, label in items
+    ]
+    return join(rows(buttons, 2), rows([Btn(ctx._("✅ Done"), finder.button(node, "done"))]))
+
+
+def put(ctx: Context, text: str, keyboard: Keyboard, message_id: int | None) -> None:
+    if message_id is None:
+        ctx.send(text, keyboard)
+    else:
+        ctx.edit(message_id, text, keyboard)
+
+
+async def show_interests(ctx: Context, data: FinderData, message_id: int | None = None) -> None:
+    book = ctx.kb.placements
+    text = ctx._("1/4 · What interests you? Tick all that apply, then press Done.")
+    items = [(t.id, t.label.get(ctx.lang)) for t in book.interests]
+    put(ctx, text, checklist(ctx, "int", items, set(data.interests)), message_id)
+
+
+async def show_language(ctx: Context, data: FinderData) -> None:
+    keyboard = auto_rows(
+        [
+            *(Btn(name, finder.button("lang", code)) for code, name in LANG_CHOICES),
+            Btn(ctx._("Any of these"), finder.button("lang", "any")),
         ]
-        return join(rows(buttons, 2), rows([Btn(ctx._("✅ Done"), self.payload(node, "done"))]))
+    )
+    ctx.send(ctx._("2/4 · Which language would you like to work in?"), keyboard)
 
-    async def on_button(self, ctx: Context, node: str, value: str) -> None:
-        ctx.toast()
-        book = ctx.kb.placements
-        if node in ("int", "learn"):
-            known = {t.id for t in (book.interests if node == "int" else book.skills)}
-            if value.startswith("t.") and value[2:] in known:
-                picked = list(ctx.data.get(node) or [])
-                tag = value[2:]
-                picked = [p for p in picked if p != tag] if tag in picked else [*picked, tag]
-                ctx.at(node, **{node: picked})
-                await self.show(ctx, ctx.message_id)
-                return
-            if value == "done":
-                ctx.edit(ctx.message_id, self._answered(ctx, node))
-                ctx.at("lang" if node == "int" else "res")
-                await self.show(ctx)
-                return
-        elif node == "lang" and value in {*dict(LANG_CHOICES), "any"}:
-            ctx.at("time", lang=value)
-            ctx.edit(ctx.message_id, "✓ " + (LANGUAGE_NAMES.get(value) or ctx._("Any of these")))
-            await self.show(ctx)
-            return
-        elif node == "time" and value in dict(TIME_CHOICES):
-            ctx.at("learn", time=value)
-            ctx.edit(ctx.message_id, "✓ " + ctx._(dict(TIME_CHOICES)[value]))
-            await self.show(ctx)
-            return
-        elif node == "res" and value == "again":
-            await self.begin(ctx)
-            return
-        elif node == "res" and value == "list":
-            await self._show_results(ctx)
-            return
+
+async def show_time(ctx: Context, data: FinderData) -> None:
+    keyboard = rows(
+        [Btn(ctx._(label), finder.button("time", code)) for code, label in TIME_CHOICES]
+    )
+    ctx.send(ctx._("3/4 · How much time do you have?"), keyboard)
+
+
+async def show_learn(ctx: Context, data: FinderData, message_id: int | None = None) -> None:
+    book = ctx.kb.placements
+    text = ctx._("4/4 · What would you like to learn? Tick all that apply, then Done.")
+    items = [(t.id, t.label.get(ctx.lang)) for t in book.skills]
+    put(ctx, text, checklist(ctx, "learn", items, set(data.learn)), message_id)
+
+
+def toggled(tags: tuple[str, ...], tag: str) -> tuple[str, ...]:
+    return tuple(p for p in tags if p != tag) if tag in tags else (*tags, tag)
+
+
+async def tick_interest(ctx: Context, data: FinderData, tag: str) -> None:
+    if tag not in {t.id for t in ctx.kb.placements.interests}:
         ctx.invalid_button()
-
-    def _answered(self, ctx: Context, node: str) -> str:
-        book = ctx.kb.placements
-        tags = book.interests if node == "int" else book.skills
-        picked = [t.label.get(ctx.lang) for t in tags if t.id in (ctx.data.get(node) or [])]
-        return "✓ " + (esc(", ".join(picked)) if picked else ctx._("nothing in particular"))
-
-    async def _show_results(self, ctx: Context) -> None:
-        book = ctx.kb.placements
-        fits = rank(
-            book, ctx.data, await ctx.repo.votes.of_user(ctx.user.id), await ctx.repo.votes.totals()
-        )
-        good = [f for f in fits if f.score > 0][:SHOWN] or fits[:SHOWN]
-        labels = {t.id: t.label.get(ctx.lang) for t in [*book.interests, *book.skills]}
-        lines = [ctx._("✨ <b>Placements that fit you best</b>"), ""]
-        for number, fit in enumerate(good, 1):
-            reasons = [labels[t] for t in fit.interests + fit.skills if t in labels]
-            why = esc(", ".join(reasons)) if reasons else ctx._("open to everyone")
-            lines.append(f"{number}. <b>{esc(fit.placement.name.get(ctx.lang))}</b> — {why}")
-        lines += [
-            "",
-            ctx._(
-                "Tap one for details. A coordinator confirms what is available now. "
-                "You can also type a question at any time."
-            ),
-        ]
-        keyboard = join(
-            rows(
-                [
-                    Btn(f"{n}. {f.placement.name.get(ctx.lang)}"[:60], f"pl:{f.placement.id}.card")
-                    for n, f in enumerate(good, 1)
-                ]
-            ),
-            rows(
-                [
-                    Btn(ctx._("🔄 Change my answers"), self.payload("res", "again")),
-                    Btn(ctx._("🙋 Ask a person"), "faq:human"),
-                ],
-                2,
-            ),
-        )
-        ctx.send("\n".join(lines), keyboard)
-
-    async def on_text(self, ctx: Context, text: str) -> bool:
-        if ctx.state.step != "res":
-            return False
-        fallback = ctx.engine.text_fallback
-        if fallback is not None:
-            await fallback(ctx, text)
-        return True
+        return
+    data = replace(data, interests=toggled(data.interests, tag))
+    ctx.at("int", data)
+    await show_interests(ctx, data, ctx.message_id)
 
 
-finder = router.flow(PlacementFinder())
+async def interests_done(ctx: Context, data: FinderData, value: str) -> None:
+    ctx.edit(ctx.message_id, answered(ctx, ctx.kb.placements.interests, data.interests))
+    ctx.at("lang", data)
+    await show_language(ctx, data)
 
 
-@router.command("tyopaja", "tyopajat", "paja", "placement", "placements", "verkstad")
+async def tick_learn(ctx: Context, data: FinderData, tag: str) -> None:
+    if tag not in {t.id for t in ctx.kb.placements.skills}:
+        ctx.invalid_button()
+        return
+    data = replace(data, learn=toggled(data.learn, tag))
+    ctx.at("learn", data)
+    await show_learn(ctx, data, ctx.message_id)
+
+
+async def learn_done(ctx: Context, data: FinderData, value: str) -> None:
+    ctx.edit(ctx.message_id, answered(ctx, ctx.kb.placements.skills, data.learn))
+    ctx.at("res", data)
+    await show_results(ctx, data)
+
+
+async def pick_language(ctx: Context, data: FinderData, value: str) -> None:
+    data = replace(data, lang=value)
+    ctx.at("time", data)
+    ctx.edit(ctx.message_id, "✓ " + (LANGUAGE_NAMES.get(value) or ctx._("Any of these")))
+    await show_time(ctx, data)
+
+
+async def pick_time(ctx: Context, data: FinderData, value: str) -> None:
+    data = replace(data, time=value)
+    ctx.at("learn", data)
+    ctx.edit(ctx.message_id, "✓ " + ctx._(dict(TIME_CHOICES)[value]))
+    await show_learn(ctx, data)
+
+
+def answered(ctx: Context, tags: list[Tag], picked: tuple[str, ...]) -> str:
+    labels = [t.label.get(ctx.lang) for t in tags if t.id in picked]
+    return "✓ " + (esc(", ".join(labels)) if labels else ctx._("nothing in particular"))
+
+
+async def results_again(ctx: Context, data: FinderData, value: str) -> None:
+    await finder.begin(ctx)
+
+
+async def results_list(ctx: Context, data: FinderData, value: str) -> None:
+    await show_results(ctx, data)
+
+
+async def results_text(ctx: Context, data: FinderData, text: str) -> bool:
+    await ctx.answer_text(text)  # a question about the matches: the FAQ answers it
+    return True
+
+
+async def show_results(ctx: Context, data: FinderData) -> None:
+    book = ctx.kb.placements
+    fits = rank(
+        book,
+        data.prefs(),
+        await ctx.repo.votes.of_user(ctx.user.id),
+        await ctx.repo.votes.totals(),
+    )
+    good = [f for f in fits if f.score > 0][:SHOWN] or fits[:SHOWN]
+    labels = {t.id: t.label.get(ctx.lang) for t in [*book.interests, *book.skills]}
+    lines = [ctx._("✨ <b>Placements that fit you best</b>"), ""]
+    for number, fit in enumerate(good, 1):
+        reasons = [labels[t] for t in fit.interests + fit.skills if t in labels]
+        why = esc(", ".join(reasons)) if reasons else ctx._("open to everyone")
+        lines.append(f"{number}. <b>{esc(fit.placement.name.get(ctx.lang))}</b> — {why}")
+    lines += [
+        "",
+        ctx._(
+            "Tap one for details. A coordinator confirms what is available now. "
+            "You can also type a question at any time."
+        ),
+    ]
+    keyboard = join(
+        rows(
+            [
+                card_button(f"{n}. {f.placement.name.get(ctx.lang)}"[:60], f.placement.id)
+                for n, f in enumerate(good, 1)
+            ]
+        ),
+        rows(
+            [
+                Btn(ctx._("🔄 Change my answers"), finder.button("res", "again")),
+                ask_person_button(ctx._("🙋 Ask a person")),
+            ],
+            2,
+        ),
+    )
+    ctx.send("\n".join(lines), keyboard)
+
+
+finder = router.flow(PlacementFinder(steps()))
+
+
+@router.command(
+    "tyopaja",
+    "tyopajat",
+    "paja",
+    "placement",
+    "placements",
+    "verkstad",
+    help=N_("find a workshop placement"),
+)
 async def tyopaja(ctx: Context, args: str) -> None:
     await finder.begin(ctx)
 
@@ -249,16 +320,29 @@ async def placement_link(ctx: Context, payload: str) -> bool:
 # ---------------------------------------------------------------------- cards
 
 
+@dataclass(frozen=True)
+class CardPayload(Payload, prefix="pl"):
+    """A placement card's buttons: open the card, thumbs, interest and its consent."""
+
+    placement: str
+    action: Literal["card", "up", "down", "int", "ok", "no"]
+
+
+def card_button(label: str, placement_id: str) -> Btn:
+    """A button that opens a placement's card (the FAQ offers them too)."""
+    return Btn(label, CardPayload(placement_id, "card").pack())
+
+
 def card_keyboard(ctx: Context, placement: Placement) -> Keyboard:
     pid = placement.id
     back = (
-        Btn(ctx._("⬅️ Back to my matches"), "p:res:list")
+        Btn(ctx._("⬅️ Back to my matches"), finder.button("res", "list"))
         if ctx.state.flow == finder.name and ctx.state.step == "res"
-        else Btn(ctx._("🔎 Find placements for me"), "m:tyopaja")
+        else menu_button(ctx._("🔎 Find placements for me"), "tyopaja")
     )
     return (
-        (Btn(ctx._("🙋 I'm interested"), f"pl:{pid}.int"),),
-        (Btn("👍", f"pl:{pid}.up"), Btn("👎", f"pl:{pid}.down")),
+        (Btn(ctx._("🙋 I'm interested"), CardPayload(pid, "int").pack()),),
+        (Btn("👍", CardPayload(pid, "up").pack()), Btn("👎", CardPayload(pid, "down").pack())),
         (back,),
     )
 
@@ -289,17 +373,13 @@ def show_card(ctx: Context, placement: Placement, message_id: int | None = None)
     ctx.edit(message_id, "\n\n".join(lines), card_keyboard(ctx, placement))
 
 
-PL_RE = re.compile(r"^([a-z0-9_]{1,20})\.(card|up|down|int|ok|no)$")
-
-
-@router.button("pl")
-async def placement_button(ctx: Context, value: str) -> None:
-    match = PL_RE.match(value)
-    placement = ctx.kb.placement(match.group(1)) if match else None
-    if match is None or placement is None:
+@router.button(CardPayload)
+async def placement_button(ctx: Context, payload: CardPayload) -> None:
+    placement = ctx.kb.placement(payload.placement)
+    if placement is None:
         ctx.invalid_button()
         return
-    action = match.group(2)
+    action = payload.action
     if action == "card":
         ctx.toast()
         show_card(ctx, placement)
@@ -322,8 +402,8 @@ async def placement_button(ctx: Context, value: str) -> None:
             ),
             rows(
                 [
-                    Btn(ctx._("✅ Yes, save my interest"), f"pl:{placement.id}.ok"),
-                    Btn(ctx._("No, thanks"), f"pl:{placement.id}.no"),
+                    Btn(ctx._("✅ Yes, save my interest"), CardPayload(placement.id, "ok").pack()),
+                    Btn(ctx._("No, thanks"), CardPayload(placement.id, "no").pack()),
                 ],
                 2,
             ),
@@ -337,12 +417,8 @@ async def placement_button(ctx: Context, value: str) -> None:
 
 
 async def save_interest(ctx: Context, placement: Placement) -> None:
-    in_finder = ctx.state.flow == finder.name
-    prefs = {
-        key: ctx.data.get(key)
-        for key in ("int", "lang", "time", "learn")
-        if in_finder and ctx.data.get(key)
-    }
+    data = load_data(FinderData, ctx.state.data) if ctx.state.flow == finder.name else None
+    prefs = {key: value for key, value in (data.prefs() if data else {}).items() if value}
     if not await ctx.repo.interests.add(ctx.user.id, placement.id, prefs):
         ctx.edit(
             ctx.message_id,

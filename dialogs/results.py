@@ -1,6 +1,6 @@
 """KIERTO-kartoitus results: scores, chart, best next steps, local services, PDF, contact.
 
-The buttons under the results (`kr:<assessment id>.<action>`) stay valid after the flow
+The buttons under the results (`kr:<assessment id>:<action>`) stay valid after the flow
 has ended, so a company can fetch its PDF or ask for an adviser days later; each press
 checks that the assessment is the user's own and completed.
 """
@@ -9,14 +9,16 @@ from __future__ import annotations
 
 import asyncio
 import re
-from dataclasses import replace
-from typing import Any
+from dataclasses import dataclass, replace
+from typing import Any, Literal
 
 from dialogs.actions import Action, Btn, SendFile
+from dialogs.payload import Payload
 from dialogs.render.charts import radar_png
 from dialogs.render.report import ReportData, render_pdf
 from dialogs.router import Context, Router
 from dialogs.scoring import RankedTip, Result, best_tips, score
+from dialogs.start import menu_button
 from dialogs.store.models import Assessment, Company, utcnow
 from dialogs.ui import bar, esc, rows
 from knowledge.schema import Service
@@ -197,9 +199,11 @@ async def show(
         "\n".join(tip_lines).strip(),
         rows(
             [
-                Btn(ctx._("📄 PDF report"), f"kr:{aid}.pdf"),
-                Btn(ctx._("🙋 Ask an adviser to contact me"), f"kr:{aid}.contact"),
-                Btn(ctx._("🏠 Menu"), "m:menu"),
+                Btn(ctx._("📄 PDF report"), ResultsPayload(aid, "pdf").pack()),
+                Btn(
+                    ctx._("🙋 Ask an adviser to contact me"), ResultsPayload(aid, "contact").pack()
+                ),
+                menu_button(ctx._("🏠 Menu"), "menu"),
             ]
         ),
     )
@@ -207,22 +211,25 @@ async def show(
 
 # ---------------------------------------------------------------------- buttons
 
-KR_RE = re.compile(r"^(\d{1,12})\.(pdf|contact|ok|no)$")
+
+@dataclass(frozen=True)
+class ResultsPayload(Payload, prefix="kr"):
+    """The buttons under a completed assessment's results."""
+
+    assessment: int
+    action: Literal["pdf", "contact", "ok", "no"]
+
+    def valid(self) -> bool:
+        return self.assessment > 0
 
 
-@router.button("kr")
-async def results_button(ctx: Context, value: str) -> None:
-    match = KR_RE.match(value)
-    assessment = await ctx.repo.assessments.get(int(match.group(1))) if match else None
-    if (
-        match is None
-        or assessment is None
-        or assessment.user_id != ctx.user.id
-        or assessment.status != "done"
-    ):
+@router.button(ResultsPayload)
+async def results_button(ctx: Context, payload: ResultsPayload) -> None:
+    assessment = await ctx.repo.assessments.get(payload.assessment)
+    if assessment is None or assessment.user_id != ctx.user.id or assessment.status != "done":
         ctx.invalid_button()
         return
-    action = match.group(2)
+    action = payload.action
     company = await ctx.repo.companies.get(assessment.company_id)
     if action == "pdf":
         ctx.toast(ctx._("Making your report…"))
@@ -256,8 +263,10 @@ async def results_button(ctx: Context, value: str) -> None:
             ),
             rows(
                 [
-                    Btn(ctx._("✅ Yes, contact me"), f"kr:{assessment.id}.ok"),
-                    Btn(ctx._("No, thanks"), f"kr:{assessment.id}.no"),
+                    Btn(
+                        ctx._("✅ Yes, contact me"), ResultsPayload(payload.assessment, "ok").pack()
+                    ),
+                    Btn(ctx._("No, thanks"), ResultsPayload(payload.assessment, "no").pack()),
                 ],
                 2,
             ),

@@ -11,11 +11,14 @@ from statistics import mean
 
 from dialogs.router import Context, Router
 from dialogs.ui import bar, esc
+from locales.i18n import N_
 
 router = Router("review")
 
 
-@router.command("leads", role="coordinator")
+@router.command(
+    "leads", role="coordinator", help=N_("new contact requests and placement interests")
+)
 async def leads(ctx: Context, args: str) -> None:
     contacts = await ctx.repo.contacts.open()
     interests = await ctx.repo.interests.open()
@@ -49,7 +52,7 @@ async def leads(ctx: Context, args: str) -> None:
     ctx.send("\n".join(lines))
 
 
-@router.command("stats", role="coordinator")
+@router.command("stats", role="coordinator", help=N_("kartoitus statistics"))
 async def stats(ctx: Context, args: str) -> None:
     done = await ctx.repo.assessments.done()
     lines = [ctx._("📈 <b>KIERTO-kartoitus statistics</b>")]

@@ -1,31 +1,26 @@
-"""Routing pieces shared by the flows: the per-event `Context`, `Flow` and `Router`.
+"""Routing pieces shared by the flows: the per-event `Context` and the `Router`.
 
-Button payloads are `<prefix>:<rest>` in ASCII, at most 64 bytes. A prefix belongs either to
-a *flow*, whose payloads are `<prefix>:<node>:<value>` and are accepted only while the user
-is at that node of that flow (anything else is stale or forged), or to a *global* handler,
-which accepts its payloads at any time and checks their values itself (a menu entry, a
-"did you mean" suggestion, a placement card).
+How a flow is written (the step table, its data, payloads, the Context API) is described
+in `dialogs.flow`; the payload codec is `dialogs.payload`.
 """
 
 from __future__ import annotations
 
-import re
-from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any
 
 from dialogs.actions import Action, Edit, Keyboard, Send, SendFile, Toast
 from dialogs.events import Event
+from dialogs.flow import RESERVED_KEYS, Flow, dump_data
+from dialogs.payload import Payload
 from dialogs.store.models import DialogState, User, utcnow
 from dialogs.store.repo import Repository
 from knowledge.loader import Knowledge
-from locales.i18n import Translator
+from locales.i18n import I18n, Translator
 
 if TYPE_CHECKING:
     from dialogs.engine import Engine
-
-PAYLOAD_RE = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
 
 
 @dataclass(frozen=True)
@@ -49,7 +44,7 @@ class Context:
     t: Translator
     kb: Knowledge
     services: Services
-    engine: Engine
+    _engine: Engine = field(repr=False)
     first_contact: bool = False
     actions: list[Action | Deferred] = field(default_factory=list)
 
@@ -67,7 +62,12 @@ class Context:
     @property
     def staff_t(self) -> Translator:
         """Texts for the staff chat: always in the programme's default language."""
-        return self.engine.i18n(self.engine.i18n.default)
+        return self.translator(self._engine.i18n.default)
+
+    def translator(self, lang: str) -> Translator:
+        """Texts in another language (a ticket's author, a chosen language)."""
+        i18n: I18n = self._engine.i18n
+        return i18n(lang)
 
     def invalid_button(self) -> None:
         self.toast(self._("That button is not valid."))
@@ -108,27 +108,72 @@ class Context:
         return True
 
     # -- state
-    def go(self, flow: str | None, step: str = "", **data: Any) -> None:
-        """Enter `flow` at `step` with fresh scratch data (None leaves every flow)."""
+    def go(self, flow: str | None, step: str = "", data: Any = None) -> None:
+        """Enter `flow` at `step` with fresh working `data` (None leaves every flow)."""
         self.state.flow = flow
         self.state.step = step
-        self.state.data = dict(data)
+        self.state.data = dump_data(data) if data is not None else {}
         self.state.updated_at = utcnow()
 
-    def at(self, step: str, **changes: Any) -> None:
-        """Move within the current flow, keeping (and updating) its scratch data."""
+    def at(self, step: str, data: Any) -> None:
+        """Move within the current flow and write its working data back."""
+        kept = {k: v for k, v in self.state.data.items() if k in RESERVED_KEYS}
         self.state.step = step
-        self.state.data = {**self.state.data, **changes}  # a new dict, so the change is saved
+        self.state.data = {**dump_data(data), **kept}  # a new dict, so the change is saved
         self.state.updated_at = utcnow()
+
+    @property
+    def last_question(self) -> str | None:
+        """The latest free-text question (for "ask a person"); /forget erases it."""
+        value = self.state.data.get("lastq")
+        return value if isinstance(value, str) else None
+
+    def remember_question(self, text: str) -> None:
+        self.state.data = {**self.state.data, "lastq": text}
+        self.state.updated_at = utcnow()
+
+    # -- the engine, through a small API
+    @property
+    def in_flow(self) -> bool:
+        """True while the user is inside a flow (a question is open)."""
+        return self._engine.flow_named(self.state.flow) is not None
+
+    async def begin(self, flow: str, arg: str = "") -> None:
+        """Enter the flow called `flow`."""
+        await self._engine.flows[flow].begin(self, arg)
+
+    async def show_current(self) -> None:
+        """Show the open step again, if there is one."""
+        await self._engine.show_current(self)
+
+    async def cancel_flow(self) -> bool:
+        """Leave the open flow (its `on_cancel` runs first); False if none was open."""
+        return await self._engine.cancel_flow(self)
+
+    async def run_command(self, name: str, args: str = "") -> None:
+        await self._engine.run_command(self, name, args)
+
+    async def answer_text(self, text: str) -> None:
+        """Free text outside a flow's question: the registered text fallback (the FAQ)."""
+        fallback = self._engine.hooks.get("text_fallback")
+        if fallback is not None:
+            await fallback(self, text)
+
+    async def open_deeplink(self, payload: str) -> bool:
+        """`/start <payload>`: True when a registered deep link handled it."""
+        for resolver in self._engine.deeplinks:
+            if await resolver(self, payload):
+                return True
+        return False
+
+    def command_help(self) -> list[CommandInfo]:
+        """Commands registered with a help text, in registration order."""
+        return list(self._engine.command_info)
 
     @property
     def message_id(self) -> int | None:
         """The message whose button is being pressed (None for other events)."""
         return getattr(self.event.body, "message_id", None)
-
-    @property
-    def data(self) -> dict[str, Any]:
-        return self.state.data
 
     # -- roles
     def has_role(self, role: str) -> bool:
@@ -145,72 +190,56 @@ class Deferred:
     make: Callable[[], Awaitable[list[Action]]]
 
 
-class Flow(ABC):
-    """A conversation that keeps a user at a step until it ends.
+@dataclass(frozen=True)
+class CommandInfo:
+    """A command for /help and the Telegram menus: its name, help text and role."""
 
-    Subclasses set `name` and `prefix`, and implement `begin`, `show` (render the current
-    step again: after a reminder, a resume) and the input handlers.
-    """
+    name: str
+    help: str
+    role: str | None
 
-    name: ClassVar[str]
-    prefix: ClassVar[str]
 
-    def node(self, ctx: Context) -> str:
-        """The id that this flow's button payloads must name to be current."""
-        return ctx.state.step
-
-    def payload(self, node: str, value: str) -> str:
-        return f"{self.prefix}:{node}:{value}"
-
-    @abstractmethod
-    async def begin(self, ctx: Context, arg: str = "") -> None:
-        """Enter the flow (from the menu, a command or a deep link)."""
-
-    @abstractmethod
-    async def show(self, ctx: Context) -> None:
-        """Render the current step again."""
-
-    @abstractmethod
-    async def on_button(self, ctx: Context, node: str, value: str) -> None:
-        """A press of one of this flow's buttons at the current node."""
-
-    async def on_text(self, ctx: Context, text: str) -> bool:
-        """Take a text message; False when this step expects a button instead."""
-        return False
-
-    async def on_cancel(self, ctx: Context) -> None:  # noqa: B027  (optional hook)
-        """Called by /cancel before the state is cleared."""
+HOOKS = ("text_fallback", "aside", "staff_reply")
 
 
 @dataclass
 class Router:
-    """Collects one module's commands, global buttons, flows and deep links."""
+    """Collects one module's commands, global buttons, flows, deep links and hooks."""
 
     name: str
     commands: dict[str, tuple[Handler, str | None]] = field(default_factory=dict)
-    buttons: dict[str, Handler] = field(default_factory=dict)
+    help: list[CommandInfo] = field(default_factory=list)
+    buttons: dict[str, tuple[type[Payload], Handler]] = field(default_factory=dict)
     flows: dict[str, Flow] = field(default_factory=dict)
     deeplinks: list[Callable[[Context, str], Awaitable[bool]]] = field(default_factory=list)
-    text_fallback: Handler | None = None
-    # text typed while a button question is open: True if it was answered on the side
-    aside: Callable[[Context, str], Awaitable[bool]] | None = None
-    staff_reply: Handler | None = None
+    # text_fallback(ctx, text): free text outside a flow; aside(ctx, text) -> bool: text
+    # typed while a button question is open, True if answered on the side;
+    # staff_reply(ctx, text, reply_to): a reply to a bot message in the staff chat
+    hooks: dict[str, Handler] = field(default_factory=dict)
 
-    def command(self, *names: str, role: str | None = None) -> Callable[[Handler], Handler]:
-        """`/name args` calls `handler(ctx, args)`; with `role`, only for that role."""
+    def command(
+        self, *names: str, role: str | None = None, help: str | None = None
+    ) -> Callable[[Handler], Handler]:
+        """`/name args` calls `handler(ctx, args)`; with `role`, only for that role; with
+        `help` (an `N_()` text), the first name is listed in /help and Telegram's menu."""
 
         def register(handler: Handler) -> Handler:
             for name in names:
                 self.commands[name] = (handler, role)
+            if help is not None:
+                self.help.append(CommandInfo(names[0], help, role))
             return handler
 
         return register
 
-    def button(self, prefix: str) -> Callable[[Handler], Handler]:
-        """A global payload `<prefix>:<value>` calls `handler(ctx, value)` at any time."""
+    def button(self, kind: type[Payload]) -> Callable[[Handler], Handler]:
+        """A global payload kind: `handler(ctx, payload)` at any time, with the parsed
+        payload (a payload that does not parse gets the polite "not valid")."""
 
         def register(handler: Handler) -> Handler:
-            self.buttons[prefix] = handler
+            if kind.prefix in self.buttons:
+                raise ValueError(f"payload prefix {kind.prefix!r} registered twice")
+            self.buttons[kind.prefix] = (kind, handler)
             return handler
 
         return register
@@ -225,3 +254,16 @@ class Router:
         """`/start <payload>`: the resolver returns True when it handled the payload."""
         self.deeplinks.append(resolver)
         return resolver
+
+    def hook(self, name: str) -> Callable[[Handler], Handler]:
+        """Register one of the engine's hooks (`HOOKS`); each may be given only once."""
+        if name not in HOOKS:
+            raise ValueError(f"unknown hook {name!r}; hooks are {HOOKS}")
+
+        def register(handler: Handler) -> Handler:
+            if name in self.hooks:
+                raise ValueError(f"hook {name!r} registered twice")
+            self.hooks[name] = handler
+            return handler
+
+        return register

@@ -16,15 +16,50 @@ from dataclasses import replace
 from datetime import datetime
 
 from dialogs.actions import Btn
+from dialogs.flow import END, Step
 from dialogs.haastepaja import clock
 from dialogs.haastepaja.jobs import already_invited, begin_broadcast
 from dialogs.haastepaja.segments import Segment, audience, load_profiles
-from dialogs.haastepaja.table import Step
 from dialogs.haastepaja.when import WhenError, fmt, parse_start
 from dialogs.router import Context
 from dialogs.store.haastepaja import Broadcast
 from dialogs.ui import esc, rows
 from locales.i18n import LANGS, LANGUAGE_NAMES
+
+
+def steps() -> tuple[Step, ...]:
+    """The audience, time and confirmation steps of /newevent (dialogs.haastepaja.compose)."""
+    return (
+        Step(
+            "seg",
+            show=show_audience,
+            buttons={
+                "ok": audience_done,
+                "w.*": toggle("w"),
+                "i.*": toggle("i"),
+                "s.*": toggle("s"),
+                "l.*": toggle("l"),
+                "t.*": toggle("t"),
+                "g.*": toggle("g"),
+                "lang.*": toggle("lang"),
+            },
+            goes=("when",),
+        ),
+        Step(
+            "when",
+            show=ask_when,
+            buttons={"now": when_now, "at": when_at, "back": back_to_audience},
+            goes=("confirm", "at", "seg"),
+        ),
+        Step("at", show=ask_at, text=take_at, goes=("confirm",)),
+        Step(
+            "confirm",
+            show=show_confirm,
+            buttons={"send": send, "back": confirm_back},
+            goes=("seg", END),
+        ),
+    )
+
 
 WEAK_BELOW = 40
 
@@ -306,7 +341,7 @@ async def send(ctx: Context, data, value: str) -> None:
             )
         )
         return
-    queued = await begin_broadcast(ctx.repo, ctx.engine.i18n, broadcast, event, now)
+    queued = await begin_broadcast(ctx.repo, ctx.translator, broadcast, event, now)
     ctx.send(
         ctx.n_(
             "✅ {n} invitation is queued. It goes out at the bot's sending pace; you get a "
@@ -320,35 +355,3 @@ async def send(ctx: Context, data, value: str) -> None:
 
 async def confirm_back(ctx: Context, data, value: str) -> None:
     await back_to_audience(ctx, data, value)
-
-
-STEPS = (
-    Step(
-        "seg",
-        show=show_audience,
-        buttons={
-            "ok": audience_done,
-            "w.*": toggle("w"),
-            "i.*": toggle("i"),
-            "s.*": toggle("s"),
-            "l.*": toggle("l"),
-            "t.*": toggle("t"),
-            "g.*": toggle("g"),
-            "lang.*": toggle("lang"),
-        },
-        goes=("when",),
-    ),
-    Step(
-        "when",
-        show=ask_when,
-        buttons={"now": when_now, "at": when_at, "back": back_to_audience},
-        goes=("confirm", "at", "seg"),
-    ),
-    Step("at", show=ask_at, text=take_at, goes=("confirm",)),
-    Step(
-        "confirm",
-        show=show_confirm,
-        buttons={"send": send, "back": confirm_back},
-        goes=("seg",),
-    ),
-)

@@ -16,9 +16,9 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 
 from dialogs.actions import Btn, Keyboard
+from dialogs.flow import Flow, Step
 from dialogs.haastepaja import clock
 from dialogs.haastepaja.invite import Seats, invitation_keyboard, invitation_text, too_long
-from dialogs.haastepaja.table import Step, TableFlow
 from dialogs.haastepaja.when import (
     HELSINKI,
     WhenError,
@@ -32,6 +32,52 @@ from dialogs.router import Context
 from dialogs.store.haastepaja import HaastepajaEvent
 from dialogs.ui import esc, rows
 from locales.i18n import LANGUAGE_NAMES
+
+
+def steps() -> tuple[Step, ...]:
+    """The event's fields, the read-back and the preview; then the audience's steps."""
+    from dialogs.haastepaja import audience as a
+
+    return (
+        Step("title", show=ask_title, text=take_title, goes=("start", "check")),
+        Step("start", show=ask_start, text=take_start, goes=("end", "place", "check")),
+        Step("end", show=ask_end, text=take_end, goes=("place", "check")),
+        Step(
+            "place",
+            show=ask_place,
+            text=take_place,
+            buttons={"online": online},
+            goes=("url", "cap", "check"),
+        ),
+        Step("url", show=ask_url, text=take_url, goes=("cap", "check")),
+        Step("cap", show=ask_cap, text=take_cap, buttons={"none": no_cap}, goes=("dl", "check")),
+        Step("dl", show=ask_dl, text=take_dl, buttons={"none": no_dl}, goes=("fi", "check")),
+        Step("fi", show=ask_fi, text=take_fi, goes=("more", "check")),
+        Step(
+            "more",
+            show=ask_more,
+            buttons={"en": add_lang, "sv": add_lang, "done": more_done},
+            goes=("en_t", "sv_t", "check"),
+        ),
+        Step("en_t", show=ask_lang_title("en"), text=take_lang_title("en"), goes=("en_d",)),
+        Step("en_d", show=ask_lang_text("en"), text=take_lang_text("en"), goes=("more",)),
+        Step("sv_t", show=ask_lang_title("sv"), text=take_lang_title("sv"), goes=("sv_d",)),
+        Step("sv_d", show=ask_lang_text("sv"), text=take_lang_text("sv"), goes=("more",)),
+        Step(
+            "check",
+            show=show_check,
+            buttons={"ok": save, "e.*": change_field},
+            goes=(*FIELDS, "preview"),
+        ),
+        Step(
+            "preview",
+            show=show_preview,
+            buttons={"noop": preview_noop, "test": send_test, "go": to_audience},
+            goes=("seg",),
+        ),
+        *a.steps(),
+    )
+
 
 TITLE_MAX = 120
 PLACE_MAX = 300
@@ -117,10 +163,15 @@ def as_event(data: Draft, created_by: int, token: str) -> HaastepajaEvent:
     )
 
 
-class Compose(TableFlow):
+class Compose(Flow[Draft]):
     name = "hp_compose"
     prefix = "hpc"
     Data = Draft
+    entries = ("title", "preview")
+
+    def move(self, ctx: Context, step: str, data: Draft) -> None:
+        """Go to `step` of this flow with `data` written back."""
+        ctx.go(self.name, step, data)
 
     async def begin(self, ctx: Context, arg: str = "") -> None:
         self.move(ctx, "title", Draft())
@@ -462,7 +513,7 @@ async def save(ctx: Context, data: Draft, value: str) -> None:
     event = as_event(data, ctx.user.id, new_token())
     event.remind_24h_at, event.remind_2h_at = reminder_times(event.starts_at, now)
     for lang in ("fi", "en", "sv"):
-        if too_long(ctx.engine.i18n(lang), replace_id(event)):
+        if too_long(ctx.translator(lang), replace_id(event)):
             ctx.send(
                 ctx._(
                     "⚠️ The invitation in {lang} is too long for one Telegram message. "
@@ -505,7 +556,7 @@ async def show_preview(ctx: Context, data: Draft) -> None:
     counts = await ctx.repo.rsvps.counts(event.id or 0)
     seats = Seats(counts["going"], counts["waitlist"])
     for lang in ("fi", "en", "sv"):
-        t = ctx.engine.i18n(lang)
+        t = ctx.translator(lang)
         ctx.send(ctx._("👁 <b>Preview: what people using {lang} see</b>", lang=LANGUAGE_NAMES[lang]))
         ctx.send(
             invitation_text(t, event, seats),
@@ -554,49 +605,4 @@ async def to_audience(ctx: Context, data: Draft, value: str) -> None:
     await show_audience(ctx, data)
 
 
-def _steps() -> tuple[Step, ...]:
-    from dialogs.haastepaja import audience as a
-
-    return (
-        Step("title", show=ask_title, text=take_title, goes=("start",)),
-        Step("start", show=ask_start, text=take_start, goes=("end", "place")),
-        Step("end", show=ask_end, text=take_end, goes=("place",)),
-        Step(
-            "place",
-            show=ask_place,
-            text=take_place,
-            buttons={"online": online},
-            goes=("url", "cap"),
-        ),
-        Step("url", show=ask_url, text=take_url, goes=("cap",)),
-        Step("cap", show=ask_cap, text=take_cap, buttons={"none": no_cap}, goes=("dl",)),
-        Step("dl", show=ask_dl, text=take_dl, buttons={"none": no_dl}, goes=("fi",)),
-        Step("fi", show=ask_fi, text=take_fi, goes=("more",)),
-        Step(
-            "more",
-            show=ask_more,
-            buttons={"en": add_lang, "sv": add_lang, "done": more_done},
-            goes=("en_t", "sv_t", "check"),
-        ),
-        Step("en_t", show=ask_lang_title("en"), text=take_lang_title("en"), goes=("en_d",)),
-        Step("en_d", show=ask_lang_text("en"), text=take_lang_text("en"), goes=("more",)),
-        Step("sv_t", show=ask_lang_title("sv"), text=take_lang_title("sv"), goes=("sv_d",)),
-        Step("sv_d", show=ask_lang_text("sv"), text=take_lang_text("sv"), goes=("more",)),
-        Step(
-            "check",
-            show=show_check,
-            buttons={"ok": save, "e.*": change_field},
-            goes=(*FIELDS, "preview"),
-        ),
-        Step(
-            "preview",
-            show=show_preview,
-            buttons={"noop": preview_noop, "test": send_test, "go": to_audience},
-            goes=("seg",),
-        ),
-        *a.STEPS,
-    )
-
-
-Compose.steps = _steps()
-compose = Compose()
+compose = Compose(steps())

@@ -11,9 +11,23 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from dialogs.actions import Btn
-from dialogs.haastepaja.table import Step, TableFlow
+from dialogs.flow import END, Flow, Step
 from dialogs.router import Context
 from dialogs.ui import esc, rows
+
+
+def steps() -> tuple[Step, ...]:
+    return (
+        Step("name", show=ask_name, text=take_name, buttons={"stop": stop}, goes=("company", END)),
+        Step(
+            "company",
+            show=ask_company,
+            text=take_company,
+            buttons={"skip": skip_company},
+            goes=(END,),
+        ),
+    )
+
 
 NAME_MAX = 120
 
@@ -24,10 +38,14 @@ class Details:
     name: str = ""
 
 
-class AttendeeDetailsFlow(TableFlow):
+class AttendeeDetailsFlow(Flow[Details]):
     name = "hp_details"
     prefix = "hpd"
     Data = Details
+
+    def move(self, ctx: Context, step: str, data: Details) -> None:
+        """Go to `step` of this flow with `data` written back."""
+        ctx.go(self.name, step, data)
 
     async def begin(self, ctx: Context, arg: str = "") -> None:
         data = Details(event=int(arg))
@@ -91,8 +109,4 @@ async def stop(ctx: Context, data: Details, value: str) -> None:
     ctx.send(ctx._("OK, your name is not put on the attendee list."))
 
 
-AttendeeDetailsFlow.steps = (
-    Step("name", show=ask_name, text=take_name, buttons={"stop": stop}, goes=("company",)),
-    Step("company", show=ask_company, text=take_company, buttons={"skip": skip_company}),
-)
-details_flow = AttendeeDetailsFlow()
+details_flow = AttendeeDetailsFlow(steps())

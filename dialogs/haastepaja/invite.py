@@ -8,16 +8,26 @@ an invitation stays answerable while the person does other things with the bot.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 from dialogs.actions import Btn, Keyboard
 from dialogs.events import MAX_TEXT
 from dialogs.haastepaja.seats import free_seats, is_full
 from dialogs.haastepaja.when import fmt, fmt_span
+from dialogs.payload import Payload
 from dialogs.store.haastepaja import HaastepajaEvent
 from dialogs.ui import esc
 from locales.i18n import Translator
 
-RSVP_PREFIX = "rv"
+Answer = Literal["y", "n", "x", "off", "d", "nd"]
+
+
+@dataclass(frozen=True)
+class RsvpButton(Payload, prefix="rv"):
+    """An invitation's (or a reminder's) button; see dialogs.haastepaja.rsvp."""
+
+    event: int
+    answer: Answer
 
 
 @dataclass(frozen=True)
@@ -26,9 +36,10 @@ class Seats:
     waitlist: int = 0
 
 
-def rsvp_payload(event_id: int, answer: str) -> str:
-    """y (coming) | n (not coming) | off (no more invitations) | d (leave details)."""
-    return f"{RSVP_PREFIX}:{event_id}:{answer}"
+def rsvp_payload(event_id: int, answer: Answer) -> str:
+    """y (coming) | n (not coming) | x (not after all) | off (no more invitations) |
+    d / nd (leave details, or not)."""
+    return RsvpButton(event_id, answer).pack()
 
 
 def place_line(t: Translator, event: HaastepajaEvent) -> str:

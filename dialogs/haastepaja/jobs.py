@@ -14,6 +14,7 @@ one thing twice; on SQLite one process serves the bot. All take `now` from the c
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -33,6 +34,7 @@ from dialogs.store.repo import Repository
 from locales.i18n import I18n, Translator
 
 log = logging.getLogger(__name__)
+Translators = Callable[[str], Translator]
 
 
 @dataclass(frozen=True)
@@ -47,9 +49,10 @@ async def already_invited(repo: Repository, event_id: int) -> set[int]:
 
 
 async def begin_broadcast(
-    repo: Repository, i18n: I18n, broadcast: Broadcast, event: HaastepajaEvent, now: datetime
+    repo: Repository, tr: Translators, broadcast: Broadcast, event: HaastepajaEvent, now: datetime
 ) -> int:
-    """Choose the audience now and queue one invitation per person; returns how many."""
+    """Choose the audience now and queue one invitation per person; returns how many.
+    `tr(lang)` gives each language's texts (the app's I18n, or `ctx.translator`)."""
     assert broadcast.id is not None and event.id is not None
     profiles = audience(Segment.from_json(broadcast.segment), await load_profiles(repo))
     skip = await already_invited(repo, event.id)
@@ -61,7 +64,7 @@ async def begin_broadcast(
         if p.user_id in skip:
             continue
         if p.locale not in rendered:
-            t = i18n(p.locale)
+            t = tr(p.locale)
             rendered[p.locale] = (
                 invitation_text(t, event, seats),
                 invitation_keyboard(t, event, seats, None, False),
@@ -109,7 +112,12 @@ async def fire_reminders(db: Database, i18n: I18n, now: datetime) -> int:
     return sent
 
 
-async def notify_going(repo: Repository, i18n: I18n, event: HaastepajaEvent, make) -> int:
+async def notify_going(
+    repo: Repository,
+    tr: Translators,
+    event: HaastepajaEvent,
+    make: Callable[[Translator], str],
+) -> int:
     """Queue `make(t)` (with the "I can't come after all" button) to everyone going."""
     assert event.id is not None
     messages = []
@@ -117,7 +125,7 @@ async def notify_going(repo: Repository, i18n: I18n, event: HaastepajaEvent, mak
         user = await repo.users.get(rsvp.user_id)
         if user is None or user.blocked:
             continue
-        t = i18n(user.locale)
+        t = tr(user.locale)
         keyboard = reminder_keyboard(t, event) if event.status == "open" else ()
         messages.append((user.id, Send(user.id, make(t), keyboard)))
     return await deliver.queue_notices(repo, messages)

@@ -10,13 +10,21 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 
 from dialogs.actions import Btn
+from dialogs.flow import END, Flow, Step
 from dialogs.haastepaja import clock
 from dialogs.haastepaja.invite import moved_text
 from dialogs.haastepaja.jobs import notify_going
-from dialogs.haastepaja.table import Step, TableFlow
 from dialogs.haastepaja.when import WhenError, fmt_span, parse_end, parse_start, reminder_times
 from dialogs.router import Context
 from dialogs.ui import rows
+
+
+def steps() -> tuple[Step, ...]:
+    return (
+        Step("start", show=ask_start, text=take_start, goes=("end", "confirm")),
+        Step("end", show=ask_end, text=take_end, goes=("confirm",)),
+        Step("confirm", show=show_confirm, buttons={"yes": apply, "no": keep}, goes=(END,)),
+    )
 
 
 @dataclass(frozen=True)
@@ -26,10 +34,14 @@ class Retime:
     end: str = ""
 
 
-class RetimeFlow(TableFlow):
+class RetimeFlow(Flow[Retime]):
     name = "hp_retime"
     prefix = "hpt"
     Data = Retime
+
+    def move(self, ctx: Context, step: str, data: Retime) -> None:
+        """Go to `step` of this flow with `data` written back."""
+        ctx.go(self.name, step, data)
 
     async def begin(self, ctx: Context, arg: str = "") -> None:
         data = Retime(event=int(arg))
@@ -119,7 +131,7 @@ async def apply(ctx: Context, data: Retime, value: str) -> None:
         event.deadline = event.starts_at
     event.remind_24h_at, event.remind_2h_at = reminder_times(event.starts_at, now)
     event.updated_at = now
-    queued = await notify_going(ctx.repo, ctx.engine.i18n, event, lambda t: moved_text(t, event))
+    queued = await notify_going(ctx.repo, ctx.translator, event, lambda t: moved_text(t, event))
     ctx.repo.audit.log("event_retime", f"haastepaja:{event.id}", ctx.user.id)
     ctx.send(
         ctx.n_(
@@ -135,9 +147,4 @@ async def keep(ctx: Context, data: Retime, value: str) -> None:
     ctx.send(ctx._("The time was not changed."))
 
 
-RetimeFlow.steps = (
-    Step("start", show=ask_start, text=take_start, goes=("end", "confirm")),
-    Step("end", show=ask_end, text=take_end, goes=("confirm",)),
-    Step("confirm", show=show_confirm, buttons={"yes": apply, "no": keep}),
-)
-retime = RetimeFlow()
+retime = RetimeFlow(steps())

@@ -20,7 +20,7 @@ from datetime import datetime
 from dialogs.actions import Btn, Edit, Send
 from dialogs.haastepaja import clock, deliver
 from dialogs.haastepaja.invite import (
-    RSVP_PREFIX,
+    RsvpButton,
     Seats,
     invitation_keyboard,
     invitation_text,
@@ -37,17 +37,9 @@ from dialogs.ui import esc, rows
 
 router = Router("haastepaja")
 
-ANSWERS = ("y", "n", "x", "off", "d", "nd")
 CHECKIN_PREFIX = "in_"
 CHECKIN_OPENS = 2 * 3600  # seconds before the start
 CHECKIN_CLOSES = 3600  # seconds after the end
-
-
-def parse(value: str) -> tuple[int, str] | None:
-    event_id, _, answer = value.partition(":")
-    if not event_id.isdigit() or len(event_id) > 12 or answer not in ANSWERS:
-        return None
-    return int(event_id), answer
 
 
 def closed(event: HaastepajaEvent, now: datetime) -> bool:
@@ -77,13 +69,9 @@ async def render_for(
     return text, invitation_keyboard(t, event, taken, status, now_closed)
 
 
-@router.button(RSVP_PREFIX)
-async def rsvp_button(ctx: Context, value: str) -> None:
-    parsed = parse(value)
-    if parsed is None:
-        ctx.invalid_button()
-        return
-    event_id, reply = parsed
+@router.button(RsvpButton)
+async def rsvp_button(ctx: Context, press: RsvpButton) -> None:
+    event_id, reply = press.event, press.answer
     event = await ctx.repo.hp_events.get(event_id, lock=True)
     if event is None:
         ctx.toast(ctx._("This haastepaja no longer exists."), alert=True)
@@ -183,7 +171,7 @@ async def refresh_invitation(ctx: Context, event: HaastepajaEvent, rsvp: Rsvp) -
     if rsvp.message_id is None:
         return
     user = await ctx.repo.users.get(rsvp.user_id)
-    t = ctx.engine.i18n(user.locale) if user else ctx.t
+    t = ctx.translator(user.locale) if user else ctx.t
     text, keyboard = await render_for(ctx, event, rsvp, t)
     ctx.actions.append(Edit(rsvp.user_id, rsvp.message_id, text, keyboard))
 
@@ -194,7 +182,7 @@ async def announce_promotions(ctx: Context, event: HaastepajaEvent, promoted: li
         user = await ctx.repo.users.get(rsvp.user_id)
         if user is None or user.blocked:
             continue
-        t = ctx.engine.i18n(user.locale)
+        t = ctx.translator(user.locale)
         await refresh_invitation(ctx, event, rsvp)
         deliver.notice(
             ctx,
@@ -212,9 +200,7 @@ async def start_details(ctx: Context, event: HaastepajaEvent) -> None:
         ctx.toast(ctx._("The attendee list is only for those who are coming."), alert=True)
         return
     ctx.toast()
-    from dialogs.haastepaja.details import details_flow
-
-    await details_flow.begin(ctx, str(event.id))
+    await ctx.begin("hp_details", str(event.id))
 
 
 # ---------------------------------------------------------------------- check-in

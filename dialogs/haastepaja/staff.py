@@ -9,20 +9,21 @@ people, a change of time and cancelling. Only staff, coordinators and ADMIN_IDS 
 from __future__ import annotations
 
 import secrets
+from dataclasses import dataclass
 
 from dialogs.actions import Btn, Send
 from dialogs.haastepaja import clock, deliver
 from dialogs.haastepaja.invite import cancelled_text
 from dialogs.haastepaja.rsvp import CHECKIN_PREFIX
 from dialogs.haastepaja.when import fmt, fmt_span
+from dialogs.payload import Payload
 from dialogs.render.haastepaja import AttendeeRow, attendees_csv, attendees_xlsx, qr_png
-from dialogs.router import Context, Router
+from dialogs.router import CommandInfo, Context, Router
 from dialogs.store.haastepaja import HaastepajaEvent
 from dialogs.ui import esc, rows
 from locales.i18n import N_
 
 router = Router("haastepaja-staff")
-CARD_PREFIX = "hpe"
 ACTIONS = ("open", "csv", "xlsx", "qr", "cx", "cxy", "cxn", "inv", "time", "bcx")
 STATUS_NAMES = {
     "going": N_("coming"),
@@ -43,8 +44,17 @@ def new_token() -> str:
     return secrets.token_urlsafe(9)  # 12 characters of [A-Za-z0-9_-]: fits a deep link
 
 
+@dataclass(frozen=True)
+class CardButton(Payload, prefix="hpe"):
+    """A button on an event's card (or the /events list): `action` is one of `ACTIONS`,
+    or `bcx.<broadcast id>` (cancel a scheduled broadcast)."""
+
+    event: int
+    action: str
+
+
 def card_payload(event_id: int, action: str) -> str:
-    return f"{CARD_PREFIX}:{event_id}:{action}"
+    return CardButton(event_id, action).pack()
 
 
 def checkin_link(ctx: Context, event: HaastepajaEvent) -> str | None:
@@ -52,6 +62,14 @@ def checkin_link(ctx: Context, event: HaastepajaEvent) -> str | None:
     if not username:
         return None
     return f"https://t.me/{username}?start={CHECKIN_PREFIX}{event.token}"
+
+
+# Listed in the staff's /help and menu; each checks the role itself, because staff *or*
+# coordinators may use them (a command's own role gate admits one role).
+router.help += [
+    CommandInfo("events", N_("haastepaja events: counts, attendee lists, check-in QR"), "staff"),
+    CommandInfo("newevent", N_("create a haastepaja and invite people"), "staff"),
+]
 
 
 @router.command("events", "tapahtumat")
@@ -164,7 +182,7 @@ def card_keyboard(ctx: Context, event: HaastepajaEvent, scheduled: list[int]) ->
             Btn(ctx._("❌ Cancel the event"), card_payload(eid, "cx")),
         ]
     buttons += [
-        Btn(ctx._("⏹ Cancel scheduled broadcast #{id}", id=b), f"{CARD_PREFIX}:{eid}:bcx.{b}")
+        Btn(ctx._("⏹ Cancel scheduled broadcast #{id}", id=b), card_payload(eid, f"bcx.{b}"))
         for b in scheduled
     ]
     return rows(buttons, 2)
@@ -183,13 +201,13 @@ async def show_card(ctx: Context, event: HaastepajaEvent, edit: bool = False) ->
         ctx.send(text, keyboard)
 
 
-@router.button(CARD_PREFIX)
-async def card_button(ctx: Context, value: str) -> None:
-    event_id, _, action = value.partition(":")
+@router.button(CardButton)
+async def card_button(ctx: Context, press: CardButton) -> None:
+    action = press.action
     if not is_staff(ctx):
         ctx.invalid_button()
         return
-    event = await ctx.repo.hp_events.get(int(event_id)) if event_id.isdigit() else None
+    event = await ctx.repo.hp_events.get(press.event)
     if event is None or not (action in ACTIONS or action.startswith("bcx.")):
         ctx.invalid_button()
         return
@@ -272,7 +290,7 @@ async def cancel_event(ctx: Context, event: HaastepajaEvent) -> None:
         for rsvp in await ctx.repo.rsvps.of_event(event.id or 0, status):
             user = await ctx.repo.users.get(rsvp.user_id)
             if user is not None and not user.blocked:
-                text = cancelled_text(ctx.engine.i18n(user.locale), event)
+                text = cancelled_text(ctx.translator(user.locale), event)
                 messages.append((user.id, Send(user.id, text)))
     queued = await deliver.queue_notices(ctx.repo, messages)
     ctx.repo.audit.log("event_cancel", f"haastepaja:{event.id}", ctx.user.id)

@@ -172,7 +172,7 @@ async def test_whole_kartoitus_ends_with_the_chart_photo(bot: Running, kb: Knowl
     photos = [m for m in user.bot_messages if m.kind == "photo"]
     assert len(photos) == 1 and photos[0].photo.startswith(b"\x89PNG")
     assert "KIERTO-kartoitus results" in user.bot_messages[-3].content
-    assert user.bot_messages[-1].callback_data[0].endswith(".pdf")
+    assert user.bot_messages[-1].callback_data[0].endswith(":pdf")
     assert bot.fake.unanswered_callbacks() == []
     assert not [n for n in bot.fake.notes if n.kind == "row_too_wide"]
 
@@ -188,10 +188,10 @@ async def test_job_seeker_finder(bot: Running) -> None:
     await press_and_wait(user, "p:lang:sv")
     await press_and_wait(user, "p:time:part")
     await press_and_wait(user, "p:learn:done")
-    assert "pl:nextiili_textiles.card" in user.bot_messages[-1].callback_data
-    await press_and_wait(user, "pl:nextiili_textiles.card")
-    await press_and_wait(user, "pl:nextiili_textiles.int")
-    await press_and_wait(user, "pl:nextiili_textiles.ok")
+    assert "pl:nextiili_textiles:card" in user.bot_messages[-1].callback_data
+    await press_and_wait(user, "pl:nextiili_textiles:card")
+    await press_and_wait(user, "pl:nextiili_textiles:int")
+    await press_and_wait(user, "pl:nextiili_textiles:ok")
     staff = bot.fake.chat(STAFF_CHAT).bot_messages
     assert staff and "Ärende" not in staff[-1].content and "#" in staff[-1].content
     async with bot.app.db.unit() as repo:

@@ -46,6 +46,20 @@ async def test_first_message_that_is_not_start_still_greets(chat) -> None:
     assert "I am a bot" in me.said
 
 
+async def test_a_deep_link_as_first_contact_still_says_it_is_a_bot(chat) -> None:
+    me = chat(lang="en")
+    await me.send("/start tyopaja")
+    assert "I am a bot" in me.texts[0] and "/privacy" in me.texts[0]
+    assert "p:int:done" in me.last.payloads
+
+
+async def test_a_first_message_that_is_a_question_is_answered_too(chat) -> None:
+    me = chat(lang="fi")
+    await me.send("mikä on palkkatuki?")
+    assert "Olen botti" in me.texts[0]
+    assert any(t.startswith("💡") for t in me.texts)
+
+
 async def test_redelivered_update_changes_nothing(app: App, chat) -> None:
     me = chat(lang="en")
     await me.send("/start")
@@ -81,38 +95,46 @@ async def test_stale_button_gets_polite_answer_and_no_write(app: App, chat) -> N
     ]
     async with app.db.unit() as repo:
         after = (await repo.states.get(me.user_id)).model_dump()
-        answers = await repo.answers.of(before["data"]["aid"])
+        answers = await repo.answers.of(before["data"]["assessment"])
     assert after["step"] == before["step"] and after["data"] == before["data"]
     assert answers[qid].value == payloads[0].split(":")[2]
 
 
+NOT_VALID = "That button is not valid."
+EARLIER = "That button belongs to an earlier step. Please use the latest message."
+
+
 @pytest.mark.parametrize(
-    "payload",
+    ("payload", "answer"),
     [
-        "k:st1:yes",
-        "zz:whatever",
-        "m:nonexistent",
-        "kr:999.pdf",
-        "pl:nope.card",
-        "faq:no_such_entry",
-        "x" * 65,
-        "k:%00:ä",
-        "",
-        "lang:de",
-        "forget:maybe",
+        ("k:st1:yes", EARLIER),  # a flow the user is not in
+        ("p:int:t.food", EARLIER),
+        ("zz:whatever", NOT_VALID),
+        ("m:nonexistent", NOT_VALID),
+        ("kr:999:pdf", NOT_VALID),  # not the user's (nor anyone's) assessment
+        ("pl:nope:card", NOT_VALID),
+        ("faq:no_such_entry", NOT_VALID),
+        ("x" * 65, NOT_VALID),
+        ("k:%00:ä", NOT_VALID),
+        ("", NOT_VALID),
+        ("lang:de", NOT_VALID),
+        ("forget:maybe", NOT_VALID),
+        ("forget:yes:99999999999", NOT_VALID),  # a confirmation from the future
+        ("kr:99999999999999999999:pdf", NOT_VALID),  # past a 64-bit integer
+        ("kr:-1:pdf", NOT_VALID),
+        ("kr:1:pdf:more", NOT_VALID),
+        ("pl:ravintola_kierto.card", NOT_VALID),  # the old style
     ],
 )
-async def test_forged_buttons_are_refused_without_writing(app: App, chat, payload: str) -> None:
+async def test_forged_buttons_are_refused_without_writing(
+    app: App, chat, payload: str, answer: str
+) -> None:
     me = chat(lang="en")
     await me.send("/start")
     async with app.db.unit() as repo:
         before = (await repo.states.get(me.user_id)).model_dump()
     actions = await me.event(Button(payload, 1))
-    assert any(
-        (isinstance(a, Toast) and "not valid" in a.text) or "earlier step" in a.text
-        for a in actions
-        if isinstance(a, Toast)
-    ), actions
+    assert actions == [Toast(answer)]
     assert not [a for a in actions if isinstance(a, Send)]
     async with app.db.unit() as repo:
         after = (await repo.states.get(me.user_id)).model_dump()
@@ -254,4 +276,11 @@ async def test_users_are_created_once_and_locale_follows_telegram(app: App) -> N
 async def test_unknown_language_falls_back_to_finnish(chat) -> None:
     me = chat(lang="de")
     await me.send("/start")
-    assert "Olen botti" in me.said or "botti" in me.said
+    assert me.texts == [
+        "👋 Hei! Olen <b>kierto-bot</b>, Tampereen kaupungin KIERTO-hankkeen (Kiertotaloudesta "
+        "kasvua) avustaja. Olen botti, en ihminen, mutta voin välittää kysymyksesi ihmiselle."
+        "\n\n🔒 Tallennan Telegram-käyttäjätunnisteesi, kielesi ja antamasi vastaukset. Niiden "
+        "avulla voit jatkaa siitä, mihin jäit, ja hankkeesta voidaan ottaa sinuun yhteyttä, "
+        "mutta vain jos itse pyydät. Lisää kerron komennolla /privacy, ja /forget poistaa kaiken.",
+        "Kuka olet?",
+    ]

@@ -13,6 +13,7 @@ from bot.app import App
 from bot.config import Settings
 from dialogs.actions import SendFile
 from dialogs.kartoitus import valid_business_id
+from dialogs.render.charts import radar_png
 from knowledge.loader import Knowledge
 from tests.conversation import Conversation
 
@@ -276,18 +277,18 @@ async def test_pdf_report_and_contact_request(app: App, chat, kb: Knowledge) -> 
     await start_company(me, "Raportti Oy", "0112038-9")
     await answer_all(me, kb)
     await me.press("k:sum:done")
-    pdf_button = next(p for p in me.last.payloads if p.endswith(".pdf"))
+    pdf_button = next(p for p in me.last.payloads if p.endswith(":pdf"))
     await me.press(pdf_button)
     document = next(a for a in me.actions if isinstance(a, SendFile))
     assert document.kind == "document" and document.data.startswith(b"%PDF")
     assert len(re.findall(rb"/Type\s*/Page\b", document.data)) == 1  # one page
-    aid = pdf_button.split(":")[1].split(".")[0]
-    await me.press(f"kr:{aid}.contact")
+    aid = pdf_button.split(":")[1]
+    await me.press(f"kr:{aid}:contact")
     assert "Y-tunnuksen" in me.said  # what will be shared is said before consent
     async with app.db.unit() as repo:
         assert await repo.contacts.open() == []  # nothing before consent
-    await me.press(f"kr:{aid}.ok")
-    await me.press(f"kr:{aid}.ok")  # a double press
+    await me.press(f"kr:{aid}:ok")
+    await me.press(f"kr:{aid}:ok")  # a double press
     async with app.db.unit() as repo:
         requests = await repo.contacts.open()
         tickets = await repo.tickets.open()
@@ -301,7 +302,7 @@ async def test_someone_elses_results_buttons_are_refused(chat, kb: Knowledge) ->
     await start_company(owner)
     await answer_all(owner, kb)
     await owner.press("k:sum:done")
-    pdf = next(p for p in owner.last.payloads if p.endswith(".pdf"))
+    pdf = next(p for p in owner.last.payloads if p.endswith(":pdf"))
     other = chat(user_id=51, lang="en")
     await other.send("/start")
     await other.press(pdf)
@@ -326,3 +327,29 @@ async def test_retake_shows_the_change_per_theme(chat, kb: Knowledge) -> None:
     second = next(t for t in me.texts if t.startswith("📊"))
     assert "Previous kartoitus" in second
     assert re.search(r"\((\+\d+|-\d+|±0)\)", second)
+
+
+def test_unicode_digits_in_a_business_id_are_refused() -> None:
+    assert valid_business_id("1234567-²") is None
+    assert valid_business_id("١٢٣٤٥٦٧-١") is None
+
+
+def test_a_dollar_in_a_company_name_is_drawn_as_text() -> None:
+    png = radar_png(["a", "b", "c"], [10, 20, 30], title="A$_$B Oy")
+    assert png.startswith(b"\x89PNG")
+
+
+async def test_later_leaves_the_flow_and_resumes_at_that_question(chat, kb: Knowledge) -> None:
+    me = chat(lang="en")
+    await start_company(me)
+    for _ in range(3):
+        qid = current_qid(me)
+        await me.press(f"k:{qid}:{kb.options[qid][0].id}")
+    await me.press(f"k:{current_qid(me)}:skip")  # a skipped question before the pause
+    paused = current_qid(me)
+    await me.press(f"k:{paused}:pause")
+    await me.send("mikä on palkkatuki")  # no question is open: the FAQ answers
+    assert any(t.startswith("💡") for t in me.texts)
+    await me.send("/kartoitus")
+    await me.press("k:res:go")
+    assert current_qid(me) == paused  # not the skipped one
