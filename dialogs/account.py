@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from dialogs.actions import Btn, Keyboard
+from dialogs.haastepaja.rsvp import release_seats
 from dialogs.payload import Payload
 from dialogs.router import Context, Router
 from dialogs.start import show_menu
@@ -239,6 +240,7 @@ async def forget_button(ctx: Context, payload: ForgetPayload) -> None:
         )
         return
     if confirmed == "yes":
+        await release_seats(ctx)  # a held haastepaja seat goes to the waitlist first
         await ctx.repo.forget(ctx.user.id)
         ctx.repo.session.expunge_all()  # the rows are gone; do not write them back
         ctx.repo.audit.log("forget")

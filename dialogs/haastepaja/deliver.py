@@ -9,12 +9,16 @@ the delivery report read back.
 
 from __future__ import annotations
 
+from sqlalchemy import update
+
 from dialogs.actions import Action, Send
 from dialogs.router import Context
+from dialogs.store.models import OutboxMessage, utcnow
 from dialogs.store.outbox import encode
 from dialogs.store.repo import Repository
 
-PENDING = ("pending", "sending")
+PENDING = ("pending", "sending", "paused")
+STATUSES = ("pending", "sending", "paused", "sent", "blocked", "failed", "unknown")
 
 
 def notice(ctx: Context, user_id: int, action: Action) -> None:
@@ -41,5 +45,37 @@ async def counts(repo: Repository, broadcast_id: int) -> dict[str, int]:
     """Deliveries of one broadcast per status (pending, sending, sent, blocked, failed,
     unknown), every status present."""
     raw = await repo.outbox.counts(broadcast_id)
-    statuses = ("pending", "sending", "sent", "blocked", "failed", "unknown")
-    return {status: raw.get(status, 0) for status in statuses}
+    return {status: raw.get(status, 0) for status in STATUSES}
+
+
+# A running broadcast can be paused, resumed and stopped. The sender claims only "pending"
+# rows, so a row set aside as "paused" waits untouched; a stopped row is finished as
+# "failed" with the reason, and keeps no text, like every finished row of the outbox.
+
+
+async def _move(repo: Repository, broadcast_id: int, before: tuple[str, ...], **values) -> int:
+    result = await repo.session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.broadcast_id == broadcast_id, OutboxMessage.status.in_(before))
+        .values(updated_at=utcnow(), **values)
+    )
+    return result.rowcount or 0
+
+
+async def pause(repo: Repository, broadcast_id: int) -> int:
+    return await _move(repo, broadcast_id, ("pending",), status="paused")
+
+
+async def resume(repo: Repository, broadcast_id: int) -> int:
+    return await _move(repo, broadcast_id, ("paused",), status="pending")
+
+
+async def stop(repo: Repository, broadcast_id: int) -> int:
+    return await _move(
+        repo,
+        broadcast_id,
+        ("pending", "paused"),
+        status="failed",
+        last_error="stopped by staff",
+        action={"type": "send"},
+    )

@@ -191,6 +191,20 @@ async def announce_promotions(ctx: Context, event: HaastepajaEvent, promoted: li
         )
 
 
+async def release_seats(ctx: Context) -> None:
+    """Before /forget erases a person: the seats they held go to the waitlist, as if they
+    had said no (and the people moved up hear it)."""
+    now = clock.now()
+    for rsvp in await ctx.repo.rsvps.of_user(ctx.user.id):
+        if rsvp.status != "going":
+            continue
+        event = await ctx.repo.hp_events.get(rsvp.event_id, lock=True)
+        if event is None or event.status != "open" or event.starts_at <= now:
+            continue
+        outcome = await record_answer(ctx.repo, event, ctx.user.id, "no", now)
+        await announce_promotions(ctx, event, outcome.promoted)
+
+
 # ---------------------------------------------------------------------- attendee details
 
 

@@ -24,7 +24,10 @@ from dialogs.ui import esc, rows
 from locales.i18n import N_
 
 router = Router("haastepaja-staff")
-ACTIONS = ("open", "csv", "xlsx", "qr", "cx", "cxy", "cxn", "inv", "time", "bcx")
+ACTIONS = ("open", "csv", "xlsx", "qr", "cx", "cxy", "cxn", "inv", "time")
+# on one broadcast, `<action>.<broadcast id>`: cancel a scheduled one; pause, resume or
+# stop a running one
+BROADCAST_ACTIONS = ("bcx.", "bps.", "brs.", "bst.")
 STATUS_NAMES = {
     "going": N_("coming"),
     "waitlist": N_("waitlist"),
@@ -109,7 +112,7 @@ async def events(ctx: Context, args: str) -> None:
 
 
 async def delivery_counts(ctx: Context, event_id: int) -> dict[str, int]:
-    total = {s: 0 for s in ("pending", "sending", "sent", "blocked", "failed", "unknown")}
+    total = dict.fromkeys(deliver.STATUSES, 0)
     for broadcast in await ctx.repo.broadcasts.of_event(event_id):
         for status, n in (await deliver.counts(ctx.repo, broadcast.id or 0)).items():
             total[status] += n
@@ -138,7 +141,7 @@ async def card_text(ctx: Context, event: HaastepajaEvent) -> str:
             blocked=sent["blocked"],
             unknown=sent["unknown"],
             failed=sent["failed"],
-            queued=sent["pending"] + sent["sending"],
+            queued=sent["pending"] + sent["sending"] + sent["paused"],
         )
     )
     capacity = f"/{event.capacity}" if event.capacity is not None else ""
@@ -167,7 +170,7 @@ async def card_text(ctx: Context, event: HaastepajaEvent) -> str:
     return "\n".join(lines)
 
 
-def card_keyboard(ctx: Context, event: HaastepajaEvent, scheduled: list[int]) -> tuple:
+def card_keyboard(ctx: Context, event: HaastepajaEvent, broadcasts: list[tuple[int, str]]) -> tuple:
     eid = event.id or 0
     buttons = [
         Btn(ctx._("🔄 Refresh"), card_payload(eid, "open")),
@@ -181,20 +184,25 @@ def card_keyboard(ctx: Context, event: HaastepajaEvent, scheduled: list[int]) ->
             Btn(ctx._("🗓 Change the time"), card_payload(eid, "time")),
             Btn(ctx._("❌ Cancel the event"), card_payload(eid, "cx")),
         ]
-    buttons += [
-        Btn(ctx._("⏹ Cancel scheduled broadcast #{id}", id=b), card_payload(eid, f"bcx.{b}"))
-        for b in scheduled
-    ]
+    for broadcast_id, status in broadcasts:
+        if status == "scheduled":
+            label, action = ctx._("⏹ Cancel scheduled broadcast #{id}", id=broadcast_id), "bcx"
+            buttons.append(Btn(label, card_payload(eid, f"{action}.{broadcast_id}")))
+        if status == "sending":
+            label = ctx._("⏸ Pause broadcast #{id}", id=broadcast_id)
+            buttons.append(Btn(label, card_payload(eid, f"bps.{broadcast_id}")))
+        if status == "paused":
+            label = ctx._("▶️ Resume broadcast #{id}", id=broadcast_id)
+            buttons.append(Btn(label, card_payload(eid, f"brs.{broadcast_id}")))
+        if status in ("sending", "paused"):
+            label = ctx._("⏹ Stop broadcast #{id}", id=broadcast_id)
+            buttons.append(Btn(label, card_payload(eid, f"bst.{broadcast_id}")))
     return rows(buttons, 2)
 
 
 async def show_card(ctx: Context, event: HaastepajaEvent, edit: bool = False) -> None:
-    scheduled = [
-        b.id or 0
-        for b in await ctx.repo.broadcasts.of_event(event.id or 0)
-        if b.status == "scheduled"
-    ]
-    text, keyboard = await card_text(ctx, event), card_keyboard(ctx, event, scheduled)
+    broadcasts = [(b.id or 0, b.status) for b in await ctx.repo.broadcasts.of_event(event.id or 0)]
+    text, keyboard = await card_text(ctx, event), card_keyboard(ctx, event, broadcasts)
     if edit:
         ctx.edit(ctx.message_id, text, keyboard)
     else:
@@ -208,7 +216,7 @@ async def card_button(ctx: Context, press: CardButton) -> None:
         ctx.invalid_button()
         return
     event = await ctx.repo.hp_events.get(press.event)
-    if event is None or not (action in ACTIONS or action.startswith("bcx.")):
+    if event is None or not (action in ACTIONS or action[:4] in BROADCAST_ACTIONS):
         ctx.invalid_button()
         return
     ctx.toast()
@@ -265,14 +273,52 @@ async def card_button(ctx: Context, press: CardButton) -> None:
         from dialogs.haastepaja.retime import retime
 
         await retime.begin(ctx, str(event.id))
-    elif action.startswith("bcx."):
-        bid = action[4:]
-        broadcast = await ctx.repo.broadcasts.get(int(bid)) if bid.isdigit() else None
-        if broadcast is None or broadcast.event_id != event.id or broadcast.status != "scheduled":
-            ctx.send(ctx._("That broadcast has already started or was cancelled."))
-            return
+    else:
+        await broadcast_action(ctx, event, action)
+
+
+async def broadcast_action(ctx: Context, event: HaastepajaEvent, action: str) -> None:
+    kind, _, bid = action.partition(".")
+    broadcast = await ctx.repo.broadcasts.get(int(bid)) if bid.isdigit() else None
+    if broadcast is None or broadcast.event_id != event.id:
+        ctx.invalid_button()
+        return
+    wanted = {"bcx": ("scheduled",), "bps": ("sending",), "brs": ("paused",)}
+    if broadcast.status not in wanted.get(kind, ("sending", "paused")):
+        ctx.send(ctx._("That broadcast has already moved on; here is where it is now."))
+        await show_card(ctx, event)
+        return
+    if kind == "bcx":
         broadcast.status = "cancelled"
         ctx.send(ctx._("Broadcast #{id} cancelled: nothing was sent.", id=broadcast.id))
+    elif kind == "bps":
+        broadcast.status = "paused"
+        held = await deliver.pause(ctx.repo, broadcast.id or 0)
+        ctx.send(
+            ctx.n_(
+                "⏸ Broadcast #{id} paused: {n} invitation waits.",
+                "⏸ Broadcast #{id} paused: {n} invitations wait.",
+                held,
+                id=broadcast.id,
+            )
+        )
+    elif kind == "brs":
+        broadcast.status = "sending"
+        await deliver.resume(ctx.repo, broadcast.id or 0)
+        ctx.send(ctx._("▶️ Broadcast #{id} continues.", id=broadcast.id))
+    else:
+        broadcast.status = "cancelled"
+        stopped = await deliver.stop(ctx.repo, broadcast.id or 0)
+        ctx.send(
+            ctx.n_(
+                "⏹ Broadcast #{id} stopped: {n} invitation was not sent.",
+                "⏹ Broadcast #{id} stopped: {n} invitations were not sent.",
+                stopped,
+                id=broadcast.id,
+            )
+        )
+    ctx.repo.audit.log(f"broadcast_{kind}", f"haastepaja:{event.id}", ctx.user.id)
+    await show_card(ctx, event)
 
 
 async def cancel_event(ctx: Context, event: HaastepajaEvent) -> None:

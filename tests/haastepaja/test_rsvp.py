@@ -136,3 +136,15 @@ async def test_forged_and_stale_rsvp_buttons(app, chat, frozen) -> None:
     await c[1].press(f"rv:{event_id}:maybe")
     assert c[1].toasts[-1].text
     assert (await counts(app, event_id))["going"] == 0
+
+
+async def test_forget_gives_the_seat_to_the_first_in_line(app, chat, frozen) -> None:
+    event_id, c = await invited(app, chat, [1, 2], capacity=1)
+    await c[1].press(f"rv:{event_id}:y")
+    await c[2].press(f"rv:{event_id}:y")
+    await c[1].send("/forget")
+    await c[1].click("Kyllä")
+    assert any(a.chat_id == 2 and "Paikka vapautui" in a.text for a in c[1].elsewhere)
+    async with app.db.unit() as repo:
+        going = await repo.rsvps.of_event(event_id, "going")
+    assert [r.user_id for r in going] == [2]

@@ -122,3 +122,33 @@ async def test_check_in(app, chat, frozen) -> None:
     assert "on jo ohi" in late.said
     async with app.db.unit() as repo:
         assert (await repo.rsvps.counts(event_id))["checked_in"] == 1
+
+
+async def test_pause_resume_and_stop_a_running_broadcast(app, chat, frozen) -> None:
+    await people(app, *[(uid, "fi", None, True) for uid in (1, 2, 3)])
+    event_id = await make_event(app, NOW)
+    assert await broadcast(app, event_id, NOW) == 3
+    await deliver(app, {1: chat(1, "fi")}, "broadcast")  # one went out before the pause
+    staff = chat(7, "fi")
+    await staff.send("/events")
+    await staff.press(f"hpe:{event_id}:open")
+    async with app.db.unit() as repo:
+        bid = (await repo.broadcasts.of_event(event_id))[0].id
+    await staff.press(f"hpe:{event_id}:bps.{bid}")
+    assert "2 kutsua odottaa" in staff.said
+    assert sorted(r.status for r in await outbox(app, "broadcast")) == ["paused", "paused", "sent"]
+    await deliver(app, {2: chat(2, "fi"), 3: chat(3, "fi")}, "broadcast")  # the sender skips them
+    assert sorted(r.status for r in await outbox(app, "broadcast")) == ["paused", "paused", "sent"]
+    await staff.press(f"hpe:{event_id}:brs.{bid}")
+    assert sorted(r.status for r in await outbox(app, "broadcast")) == [
+        "pending",
+        "pending",
+        "sent",
+    ]
+    await staff.press(f"hpe:{event_id}:bst.{bid}")
+    assert "2 kutsua jäi lähettämättä" in staff.said
+    rows = await outbox(app, "broadcast")
+    assert sorted(r.status for r in rows) == ["failed", "failed", "sent"]
+    assert all(r.action == {"type": "send"} for r in rows if r.status == "failed")
+    await staff.press(f"hpe:{event_id}:bst.{bid}")  # a second press: nothing more happens
+    assert "jo edennyt" in staff.said
