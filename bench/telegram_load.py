@@ -4,7 +4,7 @@
     .venv/bin/python bench/telegram_load.py --users 200 --steps 10 --only echo sqlite
 
 Each bot runs in its own process, as in production, against the fake Bot API server in
-this process (tests/fake_telegram.py), which also plays the users. Every user runs a
+this process (tests/fake_telegram/), which also plays the users. Every user runs a
 script of `--steps` updates, one at a time, each sent when the bot has answered the last
 one (a closed loop, as people chat), all users at once. Printed per bot:
 updates per second, and the time from an update being available to the bot's reply

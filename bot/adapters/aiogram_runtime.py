@@ -18,7 +18,6 @@ from aiogram.client.telegram import TelegramAPIServer
 from aiogram.exceptions import (
     ClientDecodeError,
     TelegramAPIError,
-    TelegramBadRequest,
     TelegramForbiddenError,
     TelegramNetworkError,
     TelegramNotFound,
@@ -36,7 +35,8 @@ from aiogram.types import (
     Update,
 )
 
-from bot.adapters.telegram import ALLOWED_UPDATES, ApiError, Incoming, incoming
+from bot.adapters.telegram.errors import ApiError, ApiErrorKind, api_call, api_error, classify
+from bot.adapters.telegram.updates import ALLOWED_UPDATES, Incoming, incoming
 from dialogs.actions import Keyboard
 
 T = TypeVar("T")
@@ -49,36 +49,34 @@ def _dumps(value: Any) -> str:
 NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
 
 
-def error_kind(exc: TelegramAPIError) -> ApiError:
-    """aiogram's exceptions in the door's terms."""
-    message = getattr(exc, "message", str(exc))
-    if isinstance(exc, TelegramRetryAfter):
-        return ApiError("retry", message, float(exc.retry_after))
-    if isinstance(exc, TelegramForbiddenError):
-        return ApiError("blocked", message)
-    if isinstance(exc, TelegramServerError):
-        return ApiError("server", message)
-    if isinstance(exc, TelegramNetworkError):
-        return ApiError("network", message)
-    lowered = message.lower()
-    if "message is not modified" in lowered:
-        return ApiError("not_modified", message)
-    if isinstance(exc, TelegramNotFound) or "not found" in lowered or "can't be edited" in lowered:
-        return ApiError("not_found", message)
-    if isinstance(exc, TelegramBadRequest):
-        return ApiError("bad", message)
-    return ApiError("bad", message)
+# the library's exception classes in the door's terms; subclasses before their bases
+KINDS: tuple[tuple[type[Exception], ApiErrorKind], ...] = (
+    (TelegramRetryAfter, ApiErrorKind.RETRY),
+    (TelegramForbiddenError, ApiErrorKind.BLOCKED),
+    (TelegramServerError, ApiErrorKind.SERVER),
+    (TelegramNetworkError, ApiErrorKind.NETWORK),
+    (TelegramNotFound, ApiErrorKind.NOT_FOUND),
+    (TelegramAPIError, ApiErrorKind.BAD),
+    (ClientDecodeError, ApiErrorKind.SERVER),  # a proxy's HTML error page instead of JSON
+    (OSError, ApiErrorKind.NETWORK),
+    (TimeoutError, ApiErrorKind.NETWORK),
+)
+
+
+def error_kind(exc: Exception) -> ApiError | None:
+    """aiogram's exceptions in the door's terms (None: not a Bot API failure)."""
+    kind = classify(exc, KINDS)
+    if kind is None:
+        return None
+    if isinstance(exc, TelegramAPIError):
+        retry_after = float(exc.retry_after) if isinstance(exc, TelegramRetryAfter) else None
+        return api_error(kind, exc.message, retry_after)
+    description = "undecodable answer" if kind is ApiErrorKind.SERVER else type(exc).__name__
+    return ApiError(kind, description)
 
 
 async def _api(call: Callable[[], Awaitable[T]]) -> T:
-    try:
-        return await call()
-    except TelegramAPIError as exc:
-        raise error_kind(exc) from None
-    except ClientDecodeError:  # a proxy's HTML error page instead of the Bot API's JSON
-        raise ApiError("server", "undecodable answer") from None
-    except (OSError, TimeoutError) as exc:
-        raise ApiError("network", type(exc).__name__) from None
+    return await api_call(call, error_kind)
 
 
 def markup(keyboard: Keyboard) -> InlineKeyboardMarkup | None:

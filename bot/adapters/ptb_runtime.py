@@ -25,7 +25,8 @@ from telegram import (
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
 from telegram.request import HTTPXRequest
 
-from bot.adapters.telegram import ALLOWED_UPDATES, ApiError, Incoming, incoming
+from bot.adapters.telegram.errors import ApiError, ApiErrorKind, api_call, api_error, classify
+from bot.adapters.telegram.updates import ALLOWED_UPDATES, Incoming, incoming
 from dialogs.actions import Keyboard
 
 T = TypeVar("T")
@@ -37,30 +38,31 @@ def _retry_after(exc: RetryAfter) -> float:
     return value.total_seconds() if isinstance(value, timedelta) else float(value or 1)
 
 
-def error_kind(exc: TelegramError) -> ApiError:
-    """PTB's exceptions in the door's terms (BadRequest is a NetworkError in PTB)."""
-    message = getattr(exc, "message", str(exc))
-    if isinstance(exc, RetryAfter):
-        return ApiError("retry", message, _retry_after(exc))
-    if isinstance(exc, Forbidden):
-        return ApiError("blocked", message)
-    if isinstance(exc, BadRequest):
-        lowered = message.lower()
-        if "message is not modified" in lowered:
-            return ApiError("not_modified", message)
-        if "not found" in lowered or "can't be edited" in lowered:
-            return ApiError("not_found", message)
-        return ApiError("bad", message)
-    if isinstance(exc, NetworkError):  # timeouts, connection errors and 5xx answers
-        return ApiError("server" if "gateway" in message.lower() else "network", message)
-    return ApiError("bad", message)
+# the library's exception classes in the door's terms; subclasses before their bases
+# (BadRequest is a NetworkError in PTB)
+KINDS: tuple[tuple[type[Exception], ApiErrorKind], ...] = (
+    (RetryAfter, ApiErrorKind.RETRY),
+    (Forbidden, ApiErrorKind.BLOCKED),
+    (BadRequest, ApiErrorKind.BAD),
+    (NetworkError, ApiErrorKind.NETWORK),  # timeouts, connection errors and 5xx answers
+    (TelegramError, ApiErrorKind.BAD),
+)
+
+
+def error_kind(exc: Exception) -> ApiError | None:
+    """PTB's exceptions in the door's terms (None: not a Bot API failure)."""
+    kind = classify(exc, KINDS)
+    if not isinstance(exc, TelegramError) or kind is None:
+        return None
+    message = exc.message
+    if kind is ApiErrorKind.NETWORK and "gateway" in message.lower():
+        kind = ApiErrorKind.SERVER  # PTB reports 502/504 as a NetworkError
+    retry_after = _retry_after(exc) if isinstance(exc, RetryAfter) else None
+    return api_error(kind, message, retry_after)
 
 
 async def _api(call: Callable[[], Awaitable[T]]) -> T:
-    try:
-        return await call()
-    except TelegramError as exc:
-        raise error_kind(exc) from None
+    return await api_call(call, error_kind)
 
 
 def markup(keyboard: Keyboard) -> InlineKeyboardMarkup | None:

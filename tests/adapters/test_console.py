@@ -279,10 +279,14 @@ def test_a_long_number_is_text_not_a_button(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("typed", ["²", "³", "٣"])
-def test_unicode_digits_do_not_raise(tmp_path: Path, typed: str) -> None:
-    d, _ = door(tmp_path)
+def test_unicode_digits_reach_the_bot_as_text(tmp_path: Path, typed: str) -> None:
+    """Digits int() would read but no one types as a button number ("²") are text."""
+    d, out = door(tmp_path)
     d.render([Send(42, "q", kb(("A", "B")))])
-    d.event_for(typed)  # must not raise
+    take(out)
+    event = d.event_for(typed)
+    assert event is not None and event.body == Text(typed)
+    assert take(out) == ""  # no "(no button … here)" hint either
 
 
 def test_send_file_is_saved_and_its_path_printed(tmp_path: Path) -> None:

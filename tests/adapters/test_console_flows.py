@@ -69,6 +69,9 @@ def test_the_job_seeker_path_with_piped_input(tmp_path: Path, kb: Knowledge) -> 
     out = ok(run_chat(tmp_path, "\n".join(keys) + "\n", lang="fi"))
     restaurant = kb.placement("ravintola_kierto")
     assert restaurant is not None and restaurant.name.get("fi") in out
-    assert "Tallennettu" in out or "tallennettu" in out
+    assert (
+        "✎ ✅ Tallennettu! KIERTOn koordinaattori ottaa sinuun yhteyttä täällä (viite #1). "
+        "Sillä välin voit kysyä minulta mitä tahansa tai katsoa muita paikkoja.\n"
+    ) in out
     assert db_row(tmp_path, "SELECT placement_id FROM placement_interests") == ("ravintola_kierto",)
     assert "💡" in out  # the free-text question was answered from the FAQ

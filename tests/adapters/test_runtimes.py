@@ -98,31 +98,33 @@ def newest_with(user: FakeUser, prefix: str) -> list[str]:
     return []
 
 
-async def press_and_wait(user: FakeUser, data: str) -> None:
-    """Press a button and wait until the bot has answered the press and gone quiet."""
+async def settled(running: Running) -> None:
+    """Wait on the door's own signal: every update the fake has queued so far was taken in,
+    handled and its replies sent. The timeout is only a safety net."""
+    async with asyncio.timeout(10):
+        await running.door.settled(through=running.fake.last_update_id)
 
-    def seen() -> tuple[object, ...]:
-        return len(user.bot_messages), [
-            (m.content, tuple(m.button_texts)) for m in user.bot_messages[-2:]
-        ]
 
-    before = seen()
+async def press_and_wait(bot: Running, user: FakeUser, data: str) -> None:
+    """Press a button and wait until the bot has finished the press."""
+    before = (
+        len(user.bot_messages),
+        [(m.content, tuple(m.button_texts)) for m in user.bot_messages[-2:]],
+    )
     query = user.press(data)
-    fake = user.fake
-    await fake.wait_until(lambda: query["id"] in fake.callback_answers, timeout=10)
-    await fake.idle(quiet=0.05)
-    assert seen() != before or fake.callback_answers[query["id"]].text
+    await settled(bot)
+    answer = bot.fake.callback_answers[query["id"]]  # every press is answered
+    after = (
+        len(user.bot_messages),
+        [(m.content, tuple(m.button_texts)) for m in user.bot_messages[-2:]],
+    )
+    assert after != before or answer.text, f"pressing {data} changed nothing"
 
 
-async def send_and_wait(user: FakeUser, text: str) -> None:
-    """Send, wait until the bot has confirmed the update (its writes are committed by then),
-    then until it has gone quiet (the replies are out)."""
+async def send_and_wait(bot: Running, user: FakeUser, text: str) -> None:
+    """Send, then wait until the bot has finished the update (its replies are out)."""
     user.send(text)
-    deadline = time.monotonic() + 10
-    # polled: the confirming getUpdates is a long poll that signals only when it ends
-    while user.fake.pending_update_count and time.monotonic() < deadline:  # noqa: ASYNC110
-        await asyncio.sleep(0.01)
-    await user.fake.idle(quiet=0.05)
+    await settled(bot)
 
 
 # ---------------------------------------------------------------------- conversations
@@ -130,7 +132,7 @@ async def send_and_wait(user: FakeUser, text: str) -> None:
 
 async def test_start_greets_in_finnish_with_buttons_and_menus(bot: Running) -> None:
     aino = bot.fake.user(42, language_code="fi", first_name="Aino")
-    await send_and_wait(aino, "/start")
+    await send_and_wait(bot, aino, "/start")
     greeting, question = aino.bot_messages[-2:]
     assert "Olen botti, en ihminen" in greeting.content
     assert "<b>kierto-bot</b>" in (greeting.html or "")
@@ -138,7 +140,7 @@ async def test_start_greets_in_finnish_with_buttons_and_menus(bot: Running) -> N
     menu = {c["command"]: c["description"] for c in bot.fake.visible_commands(42)}
     assert {"start", "kartoitus", "tyopaja", "privacy", "forget"} <= set(menu)
     assert "tickets" not in menu
-    assert menu["start"] != "start again and choose what to do"  # in Finnish
+    assert menu["start"] == "aloita alusta ja valitse, mitä haluat tehdä"
     swede = bot.fake.user(43, language_code="sv")
     assert {c["command"] for c in bot.fake.visible_commands(43)} == set(menu)
     staff_menu = {c["command"] for c in bot.fake.visible_commands(ADMIN)}
@@ -152,9 +154,9 @@ async def test_start_greets_in_finnish_with_buttons_and_menus(bot: Running) -> N
 
 async def test_whole_kartoitus_ends_with_the_chart_photo(bot: Running, kb: Knowledge) -> None:
     user = bot.fake.user(44, language_code="en")
-    await send_and_wait(user, "/kartoitus")
-    await send_and_wait(user, "Telegram Test Oy")
-    await press_and_wait(user, "k:yt:skip")
+    await send_and_wait(bot, user, "/kartoitus")
+    await send_and_wait(bot, user, "Telegram Test Oy")
+    await press_and_wait(bot, user, "k:yt:skip")
     for _ in range(120):
         data = newest_with(user, "k:")
         if "k:sum:done" in data:
@@ -162,13 +164,13 @@ async def test_whole_kartoitus_ends_with_the_chart_photo(bot: Running, kb: Knowl
         qid = data[0].split(":")[1]
         question = kb.questions[qid]
         if question.type == "text":
-            await send_and_wait(user, "Thanks!")
+            await send_and_wait(bot, user, "Thanks!")
         elif question.type == "multi":
-            await press_and_wait(user, f"k:{qid}:t.{kb.options[qid][0].id}")
-            await press_and_wait(user, f"k:{qid}:done")
+            await press_and_wait(bot, user, f"k:{qid}:t.{kb.options[qid][0].id}")
+            await press_and_wait(bot, user, f"k:{qid}:done")
         else:
-            await press_and_wait(user, data[0])
-    await press_and_wait(user, "k:sum:done")
+            await press_and_wait(bot, user, data[0])
+    await press_and_wait(bot, user, "k:sum:done")
     photos = [m for m in user.bot_messages if m.kind == "photo"]
     assert len(photos) == 1 and photos[0].photo.startswith(b"\x89PNG")
     assert "KIERTO-kartoitus results" in user.bot_messages[-3].content
@@ -179,19 +181,19 @@ async def test_whole_kartoitus_ends_with_the_chart_photo(bot: Running, kb: Knowl
 
 async def test_job_seeker_finder(bot: Running) -> None:
     user = bot.fake.user(45, language_code="sv")
-    await send_and_wait(user, "/start")
-    await press_and_wait(user, "m:jobseeker")
-    await press_and_wait(user, "p:int:t.textiles")
+    await send_and_wait(bot, user, "/start")
+    await press_and_wait(bot, user, "m:jobseeker")
+    await press_and_wait(bot, user, "p:int:t.textiles")
     assert user.bot_messages[-1].edited  # the checklist is edited in place
     assert user.bot_messages[-1].button_texts[0].startswith("☑️")
-    await press_and_wait(user, "p:int:done")
-    await press_and_wait(user, "p:lang:sv")
-    await press_and_wait(user, "p:time:part")
-    await press_and_wait(user, "p:learn:done")
+    await press_and_wait(bot, user, "p:int:done")
+    await press_and_wait(bot, user, "p:lang:sv")
+    await press_and_wait(bot, user, "p:time:part")
+    await press_and_wait(bot, user, "p:learn:done")
     assert "pl:nextiili_textiles:card" in user.bot_messages[-1].callback_data
-    await press_and_wait(user, "pl:nextiili_textiles:card")
-    await press_and_wait(user, "pl:nextiili_textiles:int")
-    await press_and_wait(user, "pl:nextiili_textiles:ok")
+    await press_and_wait(bot, user, "pl:nextiili_textiles:card")
+    await press_and_wait(bot, user, "pl:nextiili_textiles:int")
+    await press_and_wait(bot, user, "pl:nextiili_textiles:ok")
     staff = bot.fake.chat(STAFF_CHAT).bot_messages
     assert staff and "Ärende" not in staff[-1].content and "#" in staff[-1].content
     async with bot.app.db.unit() as repo:
@@ -201,33 +203,30 @@ async def test_job_seeker_finder(bot: Running) -> None:
 
 async def test_non_text_messages_get_a_hint_and_groups_are_ignored(bot: Running) -> None:
     user = bot.fake.user(46, language_code="en")
-    await send_and_wait(user, "/start")
+    await send_and_wait(bot, user, "/start")
     user.send_sticker()
-    await bot.fake.idle(quiet=0.05)
+    await settled(bot)
     assert "only read text" in user.bot_messages[-1].content
     bot.fake.group(-200, "Some group")
     bot.fake.group_message(-200, 46, "/start")
-    await bot.fake.idle(quiet=0.05)
+    await settled(bot)
     assert bot.fake.chat(-200).bot_messages == []
     bot.fake.user(ADMIN, language_code="fi")
     bot.fake.group_message(STAFF_CHAT, ADMIN, "/tickets")
-    await bot.fake.idle(quiet=0.05)
-    assert (
-        "tikettejä" in bot.fake.chat(STAFF_CHAT).bot_messages[-1].content.lower()
-        or "tiketti" in bot.fake.chat(STAFF_CHAT).bot_messages[-1].content.lower()
-    )
+    await settled(bot)
+    assert bot.fake.chat(STAFF_CHAT).bot_messages[-1].content == "Ei avoimia tikettejä. 🎉"
 
 
 async def test_staff_reply_reaches_the_user_through_the_bot(bot: Running) -> None:
     user = bot.fake.user(47, language_code="en")
-    await send_and_wait(user, "/human")
-    await send_and_wait(user, "Can I visit the workshop before applying?")
+    await send_and_wait(bot, user, "/human")
+    await send_and_wait(bot, user, "Can I visit the workshop before applying?")
     ticket = bot.fake.chat(STAFF_CHAT).bot_messages[-1]
     staff = bot.fake.user(ADMIN, language_code="fi")
     bot.fake.group_message(
         STAFF_CHAT, ADMIN, "Yes, just ask us for a time.", reply_to_message_id=ticket.message_id
     )
-    await bot.fake.idle(quiet=0.05)
+    await settled(bot)
     assert "Yes, just ask us for a time." in user.bot_messages[-1].content
     assert staff.bot_messages == []
 
@@ -238,15 +237,15 @@ async def test_staff_reply_reaches_the_user_through_the_bot(bot: Running) -> Non
 async def test_duplicated_update_is_handled_once(bot: Running) -> None:
     user = bot.fake.user(48, language_code="en")
     bot.fake.duplicate_next()
-    await send_and_wait(user, "/start")
+    await send_and_wait(bot, user, "/start")
     assert len(user.bot_messages) == 2  # the greeting and "who are you?", once
     assert await count(bot.app, ProcessedUpdate) == 1
-    await press_and_wait(user, "m:company")
-    await send_and_wait(user, "Kahdesti Oy")
-    await press_and_wait(user, "k:yt:skip")
+    await press_and_wait(bot, user, "m:company")
+    await send_and_wait(bot, user, "Kahdesti Oy")
+    await press_and_wait(bot, user, "k:yt:skip")
     first = newest_with(user, "k:")[0]
     bot.fake.duplicate_next()
-    await press_and_wait(user, first)
+    await press_and_wait(bot, user, first)
     assert await count(bot.app, Answer) == 1
     questions = [m for m in user.bot_messages if "question 2 of" in m.content]
     assert len(questions) == 1
@@ -254,12 +253,12 @@ async def test_duplicated_update_is_handled_once(bot: Running) -> None:
 
 async def test_429_waits_retry_after_and_delivers_once(bot: Running) -> None:
     user = bot.fake.user(49, language_code="en")
-    await send_and_wait(user, "/start")
-    await user.wait_for(lambda msgs: msgs and "Who are you?" in msgs[-1].content)
+    await send_and_wait(bot, user, "/start")
+    assert "Who are you?" in user.bot_messages[-1].content
     bot.fake.fail("sendMessage", status=429, retry_after=1, times=1, chat_id=49)
     started = time.monotonic()
-    await send_and_wait(user, "/help")
-    await user.wait_for(lambda msgs: msgs and "Here is what I can do" in msgs[-1].content)
+    await send_and_wait(bot, user, "/help")  # settled only once the retried reply is out
+    assert "Here is what I can do" in user.bot_messages[-1].content
     assert time.monotonic() - started >= 1.0
     sends = [
         c
@@ -274,8 +273,8 @@ async def test_a_slow_reply_does_not_hold_up_other_users(bot: Running) -> None:
     """Polling goes on while one user's reply is still on its way (here it waits out a
     429); that user's next update is answered only after it, in order."""
     slow, other = bot.fake.user(71, language_code="en"), bot.fake.user(72, language_code="en")
-    await send_and_wait(slow, "/start")
-    await send_and_wait(other, "/start")
+    await send_and_wait(bot, slow, "/start")
+    await send_and_wait(bot, other, "/start")
     greeted = len(slow.bot_messages)
     bot.fake.fail("sendMessage", status=429, retry_after=3, times=1, chat_id=71)
     slow.send("/help")
@@ -294,30 +293,30 @@ async def test_a_slow_reply_does_not_hold_up_other_users(bot: Running) -> None:
 
 async def test_403_marks_the_user_blocked_and_stops_sending(bot: Running) -> None:
     user = bot.fake.user(50, language_code="en")
-    await send_and_wait(user, "/human please call me")
-    await press_and_wait(user, "h:cf:yes")
+    await send_and_wait(bot, user, "/human please call me")
+    await press_and_wait(bot, user, "h:cf:yes")
     bot.fake.block(50)
-    await send_and_wait(user, "/help")
+    await send_and_wait(bot, user, "/help")
     async with bot.app.db.unit() as repo:
         assert (await repo.users.get(50)).blocked
         ticket = (await repo.tickets.open())[0]
     attempts = len(bot.fake.calls_to("sendMessage", chat_id=50))
     bot.fake.user(ADMIN, language_code="fi")
     bot.fake.group_message(STAFF_CHAT, ADMIN, f"/reply {ticket.id} We tried to reach you")
-    await bot.fake.idle(quiet=0.1)
+    await settled(bot)
     assert len(bot.fake.calls_to("sendMessage", chat_id=50)) == attempts  # nothing more sent
     bot.fake.unblock(50)
-    await send_and_wait(user, "/help")  # writing again unblocks
+    await send_and_wait(bot, user, "/help")  # writing again unblocks
     assert "Here is what I can do" in user.bot_messages[-1].content
 
 
 async def test_5xx_is_retried_and_polling_survives_an_outage(bot: Running) -> None:
     user = bot.fake.user(51, language_code="en")
-    await send_and_wait(user, "/start")
+    await send_and_wait(bot, user, "/start")
     greeted = len(bot.fake.calls_to("sendMessage", chat_id=51))
     bot.fake.fail("sendMessage", status=502, times=2, chat_id=51)
-    await send_and_wait(user, "/privacy")
-    await user.wait_for(lambda msgs: msgs and "Privacy" in msgs[-1].content, timeout=10)
+    await send_and_wait(bot, user, "/privacy")
+    assert "Privacy" in user.bot_messages[-1].content
     statuses = [c.status for c in bot.fake.calls_to("sendMessage", chat_id=51)[greeted:]]
     assert statuses == [502, 502, 200]
     bot.fake.outage(2.0, body="html")
@@ -341,7 +340,7 @@ async def test_flood_control_slows_one_user_with_one_notice(
         for i in range(25):
             flooder.send(f"message {i}")
         calm.send("/help")
-        await fake_telegram.idle(quiet=0.2)
+        await settled(running)
         notices = [m for m in flooder.bot_messages if m.content.startswith("🐢")]
         assert len(notices) == 1
         answers = [m for m in flooder.bot_messages if "don't know" in m.content]
@@ -358,7 +357,6 @@ async def test_sigterm_finishes_the_updates_in_hand(
     app = await make_app(settings_for(fake_telegram, tmp_path))
     running = await start(fake_telegram, app, "ptb")
     users = [fake_telegram.user(60 + i, language_code="en") for i in range(8)]
-    await fake_telegram.idle(quiet=0.1)
     for user in users:
         user.send("/privacy")
     # stop as soon as the bot has fetched the batch, while it is being handled
@@ -404,9 +402,11 @@ async def test_webhook_with_right_and_wrong_secret(
     try:
         await running.door.transport.set_webhook(url, "s3cret-Token_1")
         user = fake_telegram.user(55, language_code="en")
-        await send_and_wait(user, "/start")
+        await send_and_wait(running, user, "/start")
         assert "I am a bot" in user.bot_messages[0].content
-        assert fake_telegram.webhook_deliveries[-1].status == 200
+        # the fake records a delivery when the bot's answer to the POST arrives
+        delivered = await fake_telegram.wait_until(lambda: fake_telegram.webhook_deliveries)
+        assert delivered[-1].status == 200
         forged = {
             "update_id": 999_999,
             "message": {
@@ -424,7 +424,7 @@ async def test_webhook_with_right_and_wrong_secret(
             async with http.get(f"http://127.0.0.1:{unused_tcp_port}/healthz") as response:
                 assert response.status == 200
                 assert (await response.json())["database"] == "ok"
-        await fake_telegram.idle(quiet=0.1)
+        await settled(running)
         assert not any("Here is what I can do" in m.content for m in user.bot_messages)
         async with app.db.unit() as repo:
             assert await repo.session.get(ProcessedUpdate, 999_999) is None
@@ -444,7 +444,7 @@ async def test_updates_waiting_at_start_are_not_dropped(
     app = await make_app(settings_for(fake_telegram, tmp_path))
     running = await start(fake_telegram, app, runtime)
     try:
-        await fake_telegram.idle(quiet=0.1)
+        await settled(running)
         assert all(len(user.bot_messages) == 2 for user in users)
     finally:
         await stop(running)
@@ -453,7 +453,7 @@ async def test_updates_waiting_at_start_are_not_dropped(
 
 async def test_a_failing_staff_chat_does_not_cost_the_users_reply(bot: Running) -> None:
     user = bot.fake.user(56, language_code="en")
-    await send_and_wait(user, "/start")
+    await send_and_wait(bot, user, "/start")
     bot.fake.fail(
         "sendMessage",
         status=400,
@@ -461,8 +461,8 @@ async def test_a_failing_staff_chat_does_not_cost_the_users_reply(bot: Running) 
         chat_id=STAFF_CHAT,
         description="Bad Request: chat not found",
     )
-    await send_and_wait(user, "/human Is there a workshop in Hervanta?")
-    await press_and_wait(user, "h:cf:yes")
+    await send_and_wait(bot, user, "/human Is there a workshop in Hervanta?")
+    await press_and_wait(bot, user, "h:cf:yes")
     assert "Your question is now with a person" in user.bot_messages[-1].content
     async with bot.app.db.unit() as repo:
         assert len(await repo.tickets.open()) == 1  # and /tickets still shows it to staff
