@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 import pytest
 
 from dialogs.haastepaja import clock
+from tests.adapters.test_runtimes import bot  # noqa: F401  (the running bot, both runtimes)
 
 NOW = datetime(2026, 11, 30, 10, 0, tzinfo=UTC)  # ma 30.11.2026 klo 12.00 in Helsinki
 
