@@ -240,8 +240,10 @@ class Broadcasts(_Part):
         return list((await self.s.execute(query)).scalars())
 
     async def sending(self) -> list[Broadcast]:
-        query = select(Broadcast).where(
-            Broadcast.status == "sending", Broadcast.report_sent.is_(False)
+        query = (
+            select(Broadcast)
+            .where(Broadcast.status == "sending", Broadcast.report_sent.is_(False))
+            .with_for_update(skip_locked=True)  # one process reports each
         )
         return list((await self.s.execute(query)).scalars())
 

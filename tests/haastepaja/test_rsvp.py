@@ -119,6 +119,11 @@ async def test_attendee_details_with_consent_and_forget(app, chat, frozen) -> No
     await staff.press(f"hpe:{event_id}:csv")
     csv_text = staff.files[-1].data.decode("utf-8-sig")
     assert "Maija Meikäläinen" in csv_text and "'=Kierto Oy" in csv_text
+    await staff.press(f"hpe:{event_id}:xlsx")
+    assert staff.files[-1].filename.endswith(".xlsx") and staff.files[-1].data[:2] == b"PK"
+    async with app.db.unit() as repo:
+        audits = [(a.action, a.subject) for a in await repo.audit.recent()]
+    assert audits.count(("export", f"haastepaja:{event_id}")) == 2
     await c[1].send("/mydata")
     dump = c[1].files[-1].data.decode()
     assert "Maija Meikäläinen" in dump and '"going"' in dump
