@@ -18,7 +18,7 @@ from datetime import datetime
 from dialogs.actions import Btn, Keyboard
 from dialogs.flow import Flow, Step
 from dialogs.haastepaja import clock
-from dialogs.haastepaja.invite import Seats, invitation_keyboard, invitation_text, too_long
+from dialogs.haastepaja.invite import too_long
 from dialogs.haastepaja.when import (
     HELSINKI,
     WhenError,
@@ -37,6 +37,7 @@ from locales.i18n import LANGUAGE_NAMES
 def steps() -> tuple[Step, ...]:
     """The event's fields, the read-back and the preview; then the audience's steps."""
     from dialogs.haastepaja import audience as a
+    from dialogs.haastepaja import preview as p
 
     return (
         Step("title", show=ask_title, text=take_title, goes=("start", "check")),
@@ -71,8 +72,8 @@ def steps() -> tuple[Step, ...]:
         ),
         Step(
             "preview",
-            show=show_preview,
-            buttons={"noop": preview_noop, "test": send_test, "go": to_audience},
+            show=p.show_preview,
+            buttons={"noop": p.preview_noop, "test": p.send_test, "go": p.to_audience},
             goes=("seg",),
         ),
         *a.steps(),
@@ -189,7 +190,7 @@ class Compose(Flow[Draft]):
         """From an event's card: straight to the preview of a saved event."""
         data = Draft(event=event.id)
         self.move(ctx, "preview", data)
-        await show_preview(ctx, data)
+        await self.table["preview"].show(ctx, data)
 
 
 # ---------------------------------------------------------------------- the steps
@@ -527,7 +528,7 @@ async def save(ctx: Context, data: Draft, value: str) -> None:
     ctx.repo.audit.log("event_create", f"haastepaja:{event.id}", ctx.user.id)
     data = replace(data, event=event.id)
     compose.move(ctx, "preview", data)
-    await show_preview(ctx, data)
+    await compose.table["preview"].show(ctx, data)
 
 
 def replace_id(event: HaastepajaEvent) -> HaastepajaEvent:
@@ -535,74 +536,6 @@ def replace_id(event: HaastepajaEvent) -> HaastepajaEvent:
     copy = HaastepajaEvent(**{k: getattr(event, k) for k in HaastepajaEvent.model_fields})
     copy.id = copy.id or 999_999_999
     return copy
-
-
-# ---------------------------------------------------------------------- preview and test
-
-
-def inert(keyboard: Keyboard) -> Keyboard:
-    """The recipients' buttons, answering only "this is a preview" when pressed."""
-    return tuple(
-        tuple(Btn(b.label, compose.button("preview", "noop")) for b in row) for row in keyboard
-    )
-
-
-async def show_preview(ctx: Context, data: Draft) -> None:
-    event = await ctx.repo.hp_events.get(data.event or 0)
-    if event is None:
-        ctx.send(ctx._("That event no longer exists."))
-        ctx.go(None)
-        return
-    counts = await ctx.repo.rsvps.counts(event.id or 0)
-    seats = Seats(counts["going"], counts["waitlist"])
-    for lang in ("fi", "en", "sv"):
-        t = ctx.translator(lang)
-        ctx.send(ctx._("👁 <b>Preview: what people using {lang} see</b>", lang=LANGUAGE_NAMES[lang]))
-        ctx.send(
-            invitation_text(t, event, seats),
-            inert(invitation_keyboard(t, event, seats, None, False)),
-        )
-    ctx.send(
-        ctx._("Does it look right? You can send a test to yourself before choosing who gets it."),
-        rows(
-            [
-                Btn(ctx._("📨 Send me a test"), compose.button("preview", "test")),
-                Btn(ctx._("👥 Choose recipients"), compose.button("preview", "go")),
-            ]
-        ),
-    )
-
-
-async def preview_noop(ctx: Context, data: Draft, value: str) -> None:
-    ctx.toast(ctx._("This is a preview: the buttons work in the real invitation."))
-
-
-async def send_test(ctx: Context, data: Draft, value: str) -> None:
-    """The real invitation, buttons and all, to this staff member only."""
-    from dialogs.haastepaja.rsvp import render_for
-
-    event = await ctx.repo.hp_events.get(data.event or 0)
-    if event is None:
-        ctx.invalid_button()
-        return
-    text, keyboard = await render_for(ctx, event, None)
-    ctx.send(text, keyboard)
-    ctx.send(
-        ctx._("📨 That is the test, as you would get it. Ready to choose recipients?"),
-        rows(
-            [
-                Btn(ctx._("👥 Choose recipients"), compose.button("preview", "go")),
-                Btn(ctx._("📨 Send me a test"), compose.button("preview", "test")),
-            ]
-        ),
-    )
-
-
-async def to_audience(ctx: Context, data: Draft, value: str) -> None:
-    from dialogs.haastepaja.audience import show_audience
-
-    compose.move(ctx, "seg", data)
-    await show_audience(ctx, data)
 
 
 compose = Compose(steps())
