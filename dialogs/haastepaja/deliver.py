@@ -9,11 +9,11 @@ the delivery report read back.
 
 from __future__ import annotations
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from dialogs.actions import Action, Send
 from dialogs.router import Context
-from dialogs.store.models import OutboxMessage, utcnow
+from dialogs.store.models import OutboxMessage, User, utcnow
 from dialogs.store.outbox import encode
 from dialogs.store.repo import Repository
 
@@ -79,3 +79,15 @@ async def stop(repo: Repository, broadcast_id: int) -> int:
         last_error="stopped by staff",
         action={"type": "send"},
     )
+
+
+async def mark_blocked(repo: Repository, broadcast_id: int) -> int:
+    """People whose invitation Telegram refused with 403 blocked the bot: leave them out of
+    every later audience (writing to the bot again clears the mark, as for any reply)."""
+    refused = select(OutboxMessage.user_id).where(
+        OutboxMessage.broadcast_id == broadcast_id, OutboxMessage.status == "blocked"
+    )
+    result = await repo.session.execute(
+        update(User).where(User.id.in_(refused), User.blocked.is_(False)).values(blocked=True)
+    )
+    return result.rowcount or 0

@@ -5,7 +5,8 @@
     fire_reminders    24 h and 2 h before the start, to those going; the due time is a
                       column of the event, cleared in the same transaction as the queueing
     finish_reports    a broadcast with nothing left to send: its delivery report goes to
-                      the staff member who sent it and to the staff chat
+                      the staff member who sent it and to the staff chat, and the people
+                      who turned out to have blocked the bot are marked so
 
 Rows are claimed with `FOR UPDATE SKIP LOCKED` on PostgreSQL, so two processes never fire
 one thing twice; on SQLite one process serves the bot. All take `now` from the caller.
@@ -156,6 +157,7 @@ async def finish_reports(db: Database, i18n: I18n, staff_chat_id: int | None, no
             event = await repo.hp_events.get(broadcast.event_id)
             if event is None:
                 continue
+            await deliver.mark_blocked(repo, broadcast.id or 0)
             broadcast.status, broadcast.report_sent = "done", True
             broadcast.finished_at = now
             staff = await repo.users.get(broadcast.created_by)

@@ -74,11 +74,24 @@ async def outbox(app: App, kind: str | None = None) -> list[OutboxMessage]:
         return rows
 
 
-async def deliver(app: App, chats: dict[int, Conversation], kind: str | None = None) -> int:
-    """Put each pending row into its recipient's conversation and mark it sent."""
+async def deliver(
+    app: App,
+    chats: dict[int, Conversation],
+    kind: str | None = None,
+    blocked: frozenset = frozenset(),
+) -> int:
+    """Put each pending row into its recipient's conversation and mark it sent (or, for
+    the chats in `blocked`, mark it as Telegram's 403 would)."""
     n = 0
     for row in await outbox(app, kind):
-        if row.status != "pending" or row.chat_id not in chats:
+        if row.status != "pending":
+            continue
+        if row.chat_id in blocked:
+            async with app.db.unit() as repo:
+                await repo.outbox.claim(row.id or 0)
+                await repo.outbox.blocked(row.id or 0)
+            continue
+        if row.chat_id not in chats:
             continue
         action = decode(row.chat_id, row.action)
         conv = chats[row.chat_id]

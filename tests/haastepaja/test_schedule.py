@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from dialogs.haastepaja import clock, jobs
+from dialogs.haastepaja.segments import load_profiles
 from dialogs.store.outbox import decode
 from tests.haastepaja.conftest import NOW
 from tests.haastepaja.helpers import broadcast, deliver, make_event, outbox, people
@@ -74,7 +75,7 @@ async def test_cant_come_after_all_from_the_reminder(app, chat, frozen) -> None:
 
 
 async def test_scheduled_broadcast_starts_when_due_and_reports(app, chat, frozen) -> None:
-    await people(app, (1, "fi", None, True), (2, "fi", None, False))
+    await people(app, (1, "fi", None, True), (2, "fi", None, False), (3, "fi", None, True))
     event_id = await make_event(app, NOW)
     staff = chat(7, "fi")
     await staff.send("/events")
@@ -89,13 +90,17 @@ async def test_scheduled_broadcast_starts_when_due_and_reports(app, chat, frozen
     assert await outbox(app, "broadcast") == []
     assert await jobs.start_broadcasts(app.db, app.i18n, NOW + timedelta(hours=1)) == []
     started = await jobs.start_broadcasts(app.db, app.i18n, NOW + timedelta(days=1))
-    assert [s.queued for s in started] == [1]
+    assert [s.queued for s in started] == [2]
     assert await jobs.start_broadcasts(app.db, app.i18n, NOW + timedelta(days=1)) == []
     assert await jobs.finish_reports(app.db, app.i18n, -100500, NOW) == 0  # still queued
-    await deliver(app, {1: chat(1, "fi")}, "broadcast")
+    await deliver(app, {1: chat(1, "fi")}, "broadcast", blocked=frozenset({3}))
     assert await jobs.finish_reports(app.db, app.i18n, -100500, NOW) == 1
     reports = [decode(r.chat_id, r.action).text for r in await outbox(app, "notice")]
-    assert len(reports) == 2 and all("Toimitusraportti" in r and "perillä 1" in r for r in reports)
+    assert len(reports) == 2
+    assert all("perillä 1, estänyt botin 1" in r for r in reports), reports
+    async with app.db.unit() as repo:  # 403: out of every later audience
+        assert (await repo.users.get(3)).blocked is True
+        assert [p.user_id for p in await load_profiles(repo)] == [1]
     assert await jobs.finish_reports(app.db, app.i18n, -100500, NOW) == 0
 
 
