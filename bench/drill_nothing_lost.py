@@ -105,16 +105,25 @@ class Bot:
         self.log = workdir / "bot.log"
 
     async def start(self, command: str = "run") -> None:
-        self.process = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "bot",
-            command,
-            cwd=self.workdir,
-            env=self.env,
-            stdout=asyncio.subprocess.DEVNULL,
-            stderr=self.log.open("ab"),
-        )
+        with self.log.open("ab") as log:
+            self.process = await asyncio.create_subprocess_exec(
+                sys.executable,
+                "-m",
+                "bot",
+                command,
+                cwd=self.workdir,
+                env=self.env,
+                stdout=asyncio.subprocess.DEVNULL,
+                stderr=log,
+            )
+
+    async def ready(self, predicate: Callable[[], object], seconds: float = 180) -> None:
+        """Wait until the bot is serving; on failure show the end of its log."""
+        try:
+            await wait_for(predicate, seconds, "the bot to start")
+        except TimeoutError:
+            print(self.log.read_text(errors="replace")[-3000:], file=sys.stderr)
+            raise
 
     async def kill(self) -> None:
         assert self.process is not None
@@ -214,7 +223,8 @@ async def kill9(n_users: int, per_user: int, patience: float) -> Figures:
             send_rate = str(max(5, n_users * (2 + per_user) // 8))  # ~8 s of replies
             bot = Bot(fake, workdir, url, SEND_RATE=send_rate)
             await bot.start()
-            await wait_for(lambda: fake.counts.get("getUpdates", 0) > 0, 60, "the bot to poll")
+            await bot.ready(lambda: fake.counts.get("getUpdates", 0) > 0)
+            figures.notes.append(f"bot polling after {time.monotonic() - started:.1f} s")
             users = users_of(fake, n_users)
             for user in users:
                 user.send("/start")
@@ -235,6 +245,7 @@ async def kill9(n_users: int, per_user: int, patience: float) -> Figures:
                 await asyncio.sleep(0.2)
             delivered_before = sum(len(u.bot_messages) for u in users)
             await bot.kill()
+            figures.notes.append(f"killed after {time.monotonic() - started:.1f} s")
             figures.notes.append(
                 f"killed with {delivered_before} of {n_users * (2 + per_user)} replies delivered"
             )
@@ -244,8 +255,10 @@ async def kill9(n_users: int, per_user: int, patience: float) -> Figures:
                 await wait_for(
                     lambda: sum(len(u.bot_messages) for u in users) >= expected, patience, "replies"
                 )
+            figures.notes.append(f"all replies after {time.monotonic() - started:.1f} s")
             await asyncio.sleep(1.0)  # a duplicate would show up now
-            await bot.stop()
+            await bot.kill()  # (the outbox rows are all marked by now)
+            figures.notes.append(f"stopped after {time.monotonic() - started:.1f} s")
             figures.processed, rows, figures.unknown = await store_counts(url)
             figures.processed_twice = max(0, rows - expected)
             tally(figures, users, per_user)
@@ -287,7 +300,7 @@ async def outage(
                     if mode == "webhook"
                     else (lambda: fake.counts.get("getUpdates", 0) > 0)
                 )
-                await wait_for(ready, 60, "the bot to start")
+                await bot.ready(ready)
                 users = users_of(fake, n_users)
                 thirds = [users[i::3] for i in range(3)]
 

@@ -8,7 +8,7 @@ import json
 from dataclasses import dataclass
 from typing import Literal
 
-from dialogs.actions import Btn, Keyboard
+from dialogs.actions import Btn, Edit, Keyboard
 from dialogs.haastepaja.rsvp import release_seats
 from dialogs.payload import Payload
 from dialogs.router import Context, Router
@@ -241,7 +241,13 @@ async def forget_button(ctx: Context, payload: ForgetPayload) -> None:
         return
     if confirmed == "yes":
         await release_seats(ctx)  # a held haastepaja seat goes to the waitlist first
+        staff_chat = ctx.services.staff_chat_id
+        posts = await ctx.repo.outbox.posts_about(ctx.user.id, staff_chat) if staff_chat else []
         await ctx.repo.forget(ctx.user.id)
+        for post in posts:  # their tickets in the staff chat: the text goes too
+            ctx.actions.append(
+                Edit(staff_chat, post, ctx.staff_t._("🗑 Removed at the person's request."))
+            )
         ctx.repo.session.expunge_all()  # the rows are gone; do not write them back
         ctx.repo.audit.log("forget")
         ctx.toast()

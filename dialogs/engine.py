@@ -416,10 +416,10 @@ class Engine:
         return True
 
     async def _stale(self, ctx: Context) -> None:
-        body = ctx.event.body
-        if await self._reply_missing(ctx, getattr(body, "message_id", None)):
-            # the press is on the newest message they have: the step that followed
-            # never reached them (lost, or still on its way). Show it (again).
+        """A press for a step that is not the current one."""
+        if await self._reply_missing(ctx, getattr(ctx.event.body, "message_id", None)):
+            # the press is on the newest message they have: the step that followed never
+            # reached them (lost, or still on its way). Show it (again), no dead end.
             ctx.toast()
             await self.show_current(ctx)
             return

@@ -45,3 +45,10 @@ def test_the_image_starts_the_bot_and_checks_its_health() -> None:
     assert 'CMD ["kierto-bot", "run"]' in dockerfile
     assert "HEALTHCHECK" in dockerfile and "/healthz" in dockerfile
     assert "HEALTH_LISTEN=0.0.0.0:8080" in dockerfile
+
+
+def test_docker_waits_longer_than_the_bot_s_shutdown_grace() -> None:
+    bot = compose()["services"]["bot"]
+    grace = float(bot["environment"]["SHUTDOWN_GRACE"])
+    stop = bot["stop_grace_period"]
+    assert stop.endswith("s") and float(stop[:-1]) > grace

@@ -16,7 +16,14 @@ PG_HOST = PG_URL.split("@", 1)[1].split("/", 1)[0]  # host:port of the test serv
 @pytest.fixture(autouse=True)
 def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.chdir(tmp_path)  # no .env of the developer's
-    for name in ("BOT_TOKEN", "DATABASE_URL", "REDIS_URL", "WEBHOOK_URL", "HEALTH_LISTEN"):
+    for name in (
+        "BOT_TOKEN",
+        "DATABASE_URL",
+        "REDIS_URL",
+        "WEBHOOK_URL",
+        "HEALTH_LISTEN",
+        "WEBHOOK_SECRET",
+    ):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("KNOWLEDGE_DIR", str(Path(__file__).parent.parent / "knowledge"))
 
@@ -68,3 +75,25 @@ def test_a_malformed_redis_url_is_one_line(monkeypatch, capsys, url: str) -> Non
     code, err = run(monkeypatch, capsys, "run", BOT_TOKEN=TOKEN, REDIS_URL=url)
     assert (code, err.count("\n")) == (2, 0)
     assert err.startswith("kierto-bot: configuration error: REDIS_URL:")
+
+
+def test_a_port_in_use_is_one_line(monkeypatch, capsys, tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        code, err = run(
+            monkeypatch,
+            capsys,
+            "webhook",
+            BOT_TOKEN=TOKEN,
+            DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}",
+            TELEGRAM_API_URL="http://127.0.0.1:1",  # never reached: the port fails first
+            WEBHOOK_URL="https://bot.example.org/tg",
+            WEBHOOK_SECRET="s" * 20,
+            WEBHOOK_LISTEN=f"127.0.0.1:{port}",
+        )
+    assert (code, err.count("\n")) == (2, 0), err
+    assert err.startswith("kierto-bot: cannot start: WEBHOOK_LISTEN: that port is already in use")

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import os
 import sys
 
 from aiohttp import web
 
+from bot.adapters.guard import GuardedSite, quiet_accept_errors
 from bot.adapters.telegram import TelegramDoor, Transport, install_signal_handlers, webhook_path
 from bot.app import App
 from bot.scheduler import start_maintenance
-from bot.throttle import make_throttle
+from bot.throttle import check_redis, make_send_rate, make_throttle
 
 log = logging.getLogger(__name__)
 
@@ -34,28 +37,64 @@ def _split(listen: str) -> tuple[str, int]:
     return host, int(port)
 
 
-async def polling(app: App, runtime: str) -> int:
-    transport = make_transport(app, runtime)
+async def _serve_web(door: TelegramDoor, app: web.Application, listen: str) -> web.AppRunner:
+    """Start the guarded web server (see bot.adapters.guard) on `listen`; a port in use
+    fails here, before anything waits for Telegram."""
+    settings = door.app.settings
+    runner = web.AppRunner(app, shutdown_timeout=settings.shutdown_grace)
+    await runner.setup()
+    site = GuardedSite(
+        runner,
+        *_split(listen),
+        header_timeout=settings.webhook_timeout,
+        max_connections=settings.webhook_max_connections,
+    )
+    try:
+        await site.start()
+    except BaseException:
+        await runner.cleanup()
+        raise
+    return runner
+
+
+def _door(app: App, runtime: str) -> TelegramDoor:
     settings = app.settings
     throttle = make_throttle(settings.redis_url, settings.flood_rate, settings.flood_burst)
-    door = TelegramDoor(app, transport, throttle)
+    send_rate = make_send_rate(settings.redis_url, settings.send_rate)
+    return TelegramDoor(app, make_transport(app, runtime), throttle, send_rate)
+
+
+async def _close(door: TelegramDoor, outbox: asyncio.Task[None] | None) -> None:
+    door.stopping.set()
+    if outbox is not None:
+        with contextlib.suppress(asyncio.CancelledError, TimeoutError):
+            await asyncio.wait_for(outbox, door.app.settings.shutdown_grace)
+    await door.throttle.close()
+    await door.sender.send_rate.close()
+    await door.transport.close()
+
+
+async def polling(app: App, runtime: str) -> int:
+    settings = app.settings
+    door = _door(app, runtime)
     install_signal_handlers(door.stopping)
+    quiet_accept_errors()
+    await check_redis(settings.redis_url)
     runner: web.AppRunner | None = None
+    outbox: asyncio.Task[None] | None = None
     scheduler = start_maintenance(app)
     try:
-        await door.prepare()
         if settings.health_listen:
-            runner = web.AppRunner(door.web_app())
-            await runner.setup()
-            await web.TCPSite(runner, *_split(settings.health_listen)).start()
+            runner = await _serve_web(door, door.web_app(), settings.health_listen)
+        await door.prepare()
+        outbox = asyncio.create_task(door.outbox.run())
         await door.poll()
         log.info("stopped polling; the updates in hand were finished")
     finally:
         scheduler.shutdown(wait=False)
         if runner is not None:
             await runner.cleanup()
-        await door.throttle.close()
-        await transport.close()
+        await _close(door, outbox)
     return 0
 
 
@@ -68,25 +107,25 @@ async def webhook(app: App, runtime: str) -> int:
             file=sys.stderr,
         )
         return 2
-    transport = make_transport(app, runtime)
-    throttle = make_throttle(settings.redis_url, settings.flood_rate, settings.flood_burst)
-    door = TelegramDoor(app, transport, throttle)
+    door = _door(app, runtime)
     install_signal_handlers(door.stopping)
+    quiet_accept_errors()
+    await check_redis(settings.redis_url)
     secret = settings.webhook_secret.get_secret_value()
-    runner = web.AppRunner(
-        door.web_app(webhook_path(settings.webhook_url), secret), shutdown_timeout=30
+    runner = await _serve_web(
+        door, door.web_app(webhook_path(settings.webhook_url), secret), settings.webhook_listen
     )
+    outbox: asyncio.Task[None] | None = None
     scheduler = start_maintenance(app)
     try:
         await door.prepare()
-        await runner.setup()
-        await web.TCPSite(runner, *_split(settings.webhook_listen)).start()
-        await door.call(lambda: transport.set_webhook(settings.webhook_url or "", secret))
-        log.info("webhook listening on %s", settings.webhook_listen)
-        await door.stopping.wait()
+        if not door.stopping.is_set():
+            outbox = asyncio.create_task(door.outbox.run())
+            await door.call(lambda: door.transport.set_webhook(settings.webhook_url or "", secret))
+            log.info("webhook listening on %s", settings.webhook_listen)
+            await door.stopping.wait()
     finally:
-        await runner.cleanup()  # lets the requests in hand finish
+        await runner.cleanup()  # lets the requests in hand finish, for SHUTDOWN_GRACE at most
         scheduler.shutdown(wait=False)
-        await door.throttle.close()
-        await transport.close()
+        await _close(door, outbox)
     return 0

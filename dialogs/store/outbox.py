@@ -231,6 +231,22 @@ class Outbox:
         )
         return list(rows.scalars())
 
+    async def due(
+        self, limit: int = 100, *, fresh_after: datetime | None = None
+    ) -> list[OutboxMessage]:
+        """Pending rows that are due, most urgent first, without claiming them (the sender
+        claims each one just before its send). Rows created after `fresh_after` that were
+        never tried belong to the fast path that wrote them and are left out."""
+        query = select(OutboxMessage).where(
+            OutboxMessage.status == "pending", OutboxMessage.due_at <= utcnow()
+        )
+        if fresh_after is not None:
+            query = query.where(
+                (OutboxMessage.attempts > 0) | (OutboxMessage.created_at <= fresh_after)
+            )
+        query = query.order_by(OutboxMessage.priority, OutboxMessage.id).limit(limit)
+        return list((await self.s.execute(query)).scalars())
+
     async def get(self, row_id: int) -> OutboxMessage | None:
         return await self.s.get(OutboxMessage, row_id)
 

@@ -16,8 +16,10 @@ from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 from aiohttp import web
+from sqlalchemy import text as sql
 
 from bot.adapters.telegram.errors import ApiError, ApiErrorKind
+from bot.adapters.telegram.outbox import OutboxSender
 from bot.adapters.telegram.polling import Poller
 from bot.adapters.telegram.progress import Progress
 from bot.adapters.telegram.sender import Sender
@@ -27,6 +29,7 @@ from bot.adapters.telegram.web import web_app
 from bot.app import App
 from bot.throttle import SendRate, Throttle, Verdict
 from dialogs.actions import Action, Edit, Send, Toast
+from dialogs.store.db import StoreUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -43,8 +46,18 @@ class TelegramDoor:
         self.throttle = throttle
         self.sender = Sender(transport, send_rate or SendRate(app.settings.send_rate), app.db)
         self.stopping = asyncio.Event()
+        self.outbox = OutboxSender(self.sender, app.db, self.stopping)
+        app.engine.outbox = True  # replies are queued with the update's writes
         self.progress = Progress()
-        self.poller = Poller(transport, self._handle_update, self.progress, self.stopping)
+        self.poller = Poller(
+            transport,
+            self._handle_update,
+            self.progress,
+            self.stopping,
+            database_back=self.database_back,
+            grace=app.settings.shutdown_grace,
+            retry_max=app.settings.db_retry_max,
+        )
 
     async def settled(self, through: int | None = None) -> None:
         """Return once every update taken in so far has been handled and its replies sent
@@ -54,7 +67,8 @@ class TelegramDoor:
     # ------------------------------------------------------------------ one update
 
     async def handle(self, update: Any) -> None:
-        """Handle one update (from the webhook) completely; never raises."""
+        """Handle one update (from the webhook) completely. Raises only `StoreUnavailable`
+        (the database is unreachable: nothing was done, the update must come again)."""
         self.progress.took(update.update_id)
         try:
             await self._handle_update(update, None, None)
@@ -65,11 +79,22 @@ class TelegramDoor:
         self, update: Any, parsed: Incoming | None, committed: Callable[[], None] | None
     ) -> None:
         """`committed` is called once the update's writes are committed (see
-        `Engine.handle`); never raises."""
+        `Engine.handle`). Raises only `StoreUnavailable`."""
         try:
             await self._handle(parsed or self.transport.incoming(update), committed)
+        except StoreUnavailable:
+            raise
         except Exception:
             log.exception("could not handle an update")
+
+    async def database_back(self) -> bool:
+        """Can the database be reached again? (A cheap probe while paused for an outage.)"""
+        try:
+            async with asyncio.timeout(5), self.app.db.engine.connect() as conn:
+                await conn.execute(sql("SELECT 1"))
+            return True
+        except Exception:  # anything: still not back
+            return False
 
     async def _handle(self, incoming: Incoming, committed: Callable[[], None] | None) -> None:
         event = incoming.event
@@ -78,7 +103,11 @@ class TelegramDoor:
                 await self.sender.answer(incoming.callback_id, "", False)
             return
         staff_chat = event.chat_id == self.app.settings.staff_chat_id
-        verdict = Verdict.ALLOW if staff_chat else await self.throttle.check(event.user_id)
+        verdict = (
+            Verdict.ALLOW
+            if staff_chat
+            else await self.throttle.check(event.user_id, incoming.sent_at)
+        )
         if verdict is not Verdict.ALLOW:
             log.info("flood control: user update %s %s", incoming.update_id, verdict.name)
             if verdict is Verdict.NOTIFY:
@@ -98,18 +127,28 @@ class TelegramDoor:
         await self.render(event.chat_id, actions, incoming.callback_id)
 
     async def render(self, chat_id: int, actions: list[Action], callback_id: str | None) -> None:
+        """Send what the engine asked for. The press is answered at the same time as the
+        replies go out, never before them: a toast is best effort and must not hold the
+        reply back. Messages with an outbox row are sent through it (`outbox.deliver`)."""
         toast = next((a for a in actions if isinstance(a, Toast)), None)
-        answered = False
+        answer: asyncio.Task[None] | None = None
+        if callback_id:
+            answer = asyncio.create_task(
+                self.sender.answer(
+                    callback_id, toast.text if toast else "", bool(toast and toast.alert)
+                )
+            )
         try:
-            if callback_id and toast is not None:
-                # answer the press at once, before slower sends
-                await self.sender.answer(callback_id, toast.text, toast.alert)
-                answered = True
             for action in actions:
                 if isinstance(action, Toast):
                     continue
                 if action.chat_id != chat_id and await self.sender.is_blocked(action.chat_id):
+                    if action.outbox_id is not None:
+                        await self.outbox._mark(action.outbox_id, "blocked")
                     continue  # e.g. a staff reply to someone who has blocked the bot
+                if action.outbox_id is not None:
+                    await self.outbox.deliver(action)
+                    continue
                 try:
                     if isinstance(action, Send):
                         await self.sender.send_text(action.chat_id, action.text, action.keyboard)
@@ -125,8 +164,8 @@ class TelegramDoor:
                         exc.kind,
                     )
         finally:
-            if callback_id and not answered:
-                await self.sender.answer(callback_id, "", False)
+            if answer is not None:
+                await answer  # bounded by the answer's own timeout
 
     async def call(
         self, what: Callable[[], Awaitable[T]], chat_id: int | None = None, limited: bool = True
@@ -147,7 +186,10 @@ class TelegramDoor:
                 if exc.kind not in UNREACHABLE:
                     raise
                 log.warning("Bot API not reachable (%s); retrying in %.0f s", exc.kind, delay)
-                await asyncio.sleep(exc.retry_after or delay)
+                with contextlib.suppress(TimeoutError):  # SIGTERM ends the wait
+                    await asyncio.wait_for(self.stopping.wait(), exc.retry_after or delay)
+                if self.stopping.is_set():
+                    return
                 delay = min(delay * 2, 30.0)
         log.info("running as @%s with the %s runtime", self.transport.username, self.transport.name)
         try:
@@ -167,6 +209,8 @@ class TelegramDoor:
 
     async def poll(self) -> None:
         """Long polling until `stopping` is set (see `polling`)."""
+        if self.stopping.is_set():
+            return  # SIGTERM while waiting for the Bot API at start
         await self.call(self.transport.delete_webhook, limited=False)  # keeps pending updates
         await self.poller.run()
 

@@ -7,6 +7,7 @@ one translation serves both runtimes.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from dialogs.events import Button, Command, Event, Media, ReplyTo, Sender, Text, parse_command
@@ -37,6 +38,19 @@ class Incoming:
     update_id: int
     event: Event | None  # None: nothing for the engine (an unsupported kind of update)
     callback_id: str | None = None
+    sent_at: float | None = None  # a message's Telegram date (epoch seconds): flood control
+
+
+def _epoch(date: Any) -> float | None:
+    """Telegram's `date` as the libraries give it (a datetime, or seconds)."""
+    if date is None:
+        return None
+    if isinstance(date, datetime):
+        return date.timestamp()
+    try:
+        return float(date)
+    except (TypeError, ValueError):
+        return None
 
 
 def _reply_to(message: Any, bot_id: int) -> ReplyTo | None:
@@ -69,7 +83,12 @@ def message_event(message: Any, update_id: int, bot_id: int) -> Event | None:
 def incoming(update: Any, bot_id: int) -> Incoming:
     """A library's Update as the engine's Event (plus the callback id to answer)."""
     if update.message is not None:
-        return Incoming(update.update_id, message_event(update.message, update.update_id, bot_id))
+        message = update.message
+        return Incoming(
+            update.update_id,
+            message_event(message, update.update_id, bot_id),
+            sent_at=_epoch(getattr(message, "date", None)),
+        )
     query = update.callback_query
     if query is None:
         return Incoming(update.update_id, None)

@@ -1,0 +1,191 @@
+"""The door's half of the outbox (`dialogs.store.outbox`): send a row, mark what happened.
+
+- `deliver(action)` sends one queued message: wait for the send budget, claim the row
+  (pending -> sending), make one Bot API attempt, then mark it sent (with Telegram's
+  message id), blocked, failed, or pending again with a later due time. The row is
+  "sending" only while its request is in flight, so a kill loses at most the messages in
+  flight at that moment; those are found "sending" at the next start, marked "unknown"
+  and logged, never sent twice.
+- `run()` is the loop: at start it recovers the rows of a process that died (pending ones
+  are sent, sending ones become unknown); then, every second, it sends what is due and
+  was not sent at once (retries after a Bot API outage, rows whose process died, and in
+  time the haastepaja broadcasts), replies first, each chat's rows in order.
+
+A database outage while a row is marked keeps the mark in memory until it can be written.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import defaultdict
+from datetime import timedelta
+from typing import Any
+
+from bot.adapters.telegram.errors import ApiError, ApiErrorKind
+from bot.adapters.telegram.sender import Sender
+from dialogs.actions import Edit, Send, SendFile
+from dialogs.store.db import Database, is_connection_error
+from dialogs.store.models import utcnow
+from dialogs.store.outbox import decode
+
+log = logging.getLogger(__name__)
+
+TEMPORARY = (ApiErrorKind.RETRY, ApiErrorKind.SERVER, ApiErrorKind.NETWORK)
+INLINE_ATTEMPTS = 6  # tries in the fast path before the loop takes over
+MAX_ATTEMPTS = 30  # then a row is failed (about an hour of a Bot API outage)
+FRESH = timedelta(seconds=30)  # untried rows this young belong to the fast path
+CHATS_AT_ONCE = 20
+
+Outbound = Send | Edit | SendFile
+
+
+class OutboxSender:
+    def __init__(self, sender: Sender, db: Database, stopping: asyncio.Event) -> None:
+        self.sender = sender
+        self.db = db
+        self.stopping = stopping
+        self.interval = 1.0
+        self._unwritten: list[tuple[int, str, dict[str, Any]]] = []  # marks waiting for the db
+
+    # ------------------------------------------------------------------ one row
+
+    async def deliver(self, action: Outbound) -> None:
+        """Send the message of one outbox row (`action.outbox_id`) and mark the row."""
+        row = action.outbox_id
+        assert row is not None
+        delay = 0.5
+        for attempt in range(INLINE_ATTEMPTS):
+            await self.sender.send_rate.acquire()  # before the claim: "sending" stays short
+            try:
+                async with self.db.unit() as repo:
+                    if not await repo.outbox.claim(row):
+                        return  # sent by another sender, or finished meanwhile
+            except Exception as exc:
+                if not is_connection_error(exc):
+                    raise
+                log.warning("outbox row %s waits: database unreachable", row)
+                return  # still pending: the loop sends it when the database is back
+            try:
+                message_id = await self._send_once(action)
+            except ApiError as exc:
+                if exc.kind is ApiErrorKind.BLOCKED:
+                    await self._mark(row, "blocked")
+                    return
+                if exc.kind not in TEMPORARY:
+                    log.error("Telegram refused a %s (%s)", type(action).__name__, exc.kind)
+                    await self._mark(row, "failed", error=str(exc.kind))
+                    return
+                wait = exc.retry_after or delay
+                delay = min(delay * 2, 8.0)
+                await self._mark(row, "retry", error=str(exc.kind), after=wait)
+                if attempt == INLINE_ATTEMPTS - 1 or self.stopping.is_set():
+                    return  # the loop tries again later
+                await asyncio.sleep(wait)
+                continue
+            except Exception as exc:
+                log.error("sending outbox row %s failed: %s", row, type(exc).__name__)
+                await self._mark(row, "failed", error=type(exc).__name__)
+                return
+            await self._mark(row, "sent", message_id=message_id)
+            return
+
+    async def _send_once(self, action: Outbound) -> int | None:
+        if isinstance(action, Send):
+            return await self.sender.send_text(
+                action.chat_id, action.text, action.keyboard, once=True
+            )
+        if isinstance(action, Edit):
+            return await self.sender.edit(action, once=True)
+        return await self.sender.send_file(action, once=True)
+
+    async def _mark(self, row: int, status: str, **values: Any) -> None:
+        if not await self._write(row, status, values):
+            self._unwritten.append((row, status, values))
+
+    async def _write_marks(self) -> None:
+        """Write the marks a database outage held back (the loop calls this)."""
+        waiting, self._unwritten = self._unwritten, []
+        for index, (row, status, values) in enumerate(waiting):
+            if not await self._write(row, status, values):
+                self._unwritten.extend(waiting[index:])
+                return
+
+    async def _write(self, row: int, status: str, values: dict[str, Any]) -> bool:
+        """Mark one row; False when the database is unreachable."""
+        try:
+            async with self.db.unit() as repo:
+                if status == "sent":
+                    await repo.outbox.sent(row, values.get("message_id"))
+                elif status == "blocked":
+                    await repo.outbox.blocked(row)
+                elif status == "failed":
+                    await repo.outbox.failed(row, values.get("error", ""))
+                else:
+                    stored = await repo.outbox.get(row)
+                    if stored is not None and stored.attempts >= MAX_ATTEMPTS:
+                        await repo.outbox.failed(row, "gave up: " + values.get("error", ""))
+                    else:
+                        after = timedelta(seconds=values["after"])
+                        await repo.outbox.retry(row, values.get("error", ""), after)
+        except Exception as exc:
+            if not is_connection_error(exc):
+                raise
+            return False
+        return True
+
+    # ------------------------------------------------------------------ the loop
+
+    async def recover(self) -> int:
+        """Rows a dead process left "sending" become "unknown" (logged, not resent)."""
+        async with self.db.unit() as repo:
+            lost = await repo.outbox.recover()
+        for row in lost:
+            log.warning(
+                "outbox row %s (a %s to chat %s) was in flight when the bot stopped: it may "
+                "or may not have arrived, and is not sent again (at most once)",
+                row.id,
+                row.action.get("type"),
+                row.chat_id,
+            )
+        return len(lost)
+
+    async def run(self) -> None:
+        """Until `stopping`: send what is due (see the module docstring)."""
+        first = True
+        while not self.stopping.is_set():
+            try:
+                if first:
+                    await self.recover()
+                await self._write_marks()
+                await self.drain(fresh_after=None if first else utcnow() - FRESH)
+                first = False
+            except Exception as exc:
+                if not is_connection_error(exc):
+                    log.exception("the outbox loop failed; trying again")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.stopping.wait(), self.interval)
+
+    async def drain(self, fresh_after: Any = None) -> int:
+        """Send the due rows once; returns how many were taken."""
+        async with self.db.unit() as repo:
+            rows = await repo.outbox.due(500, fresh_after=fresh_after)
+        by_chat: dict[int, list[Outbound]] = defaultdict(list)
+        for row in rows:
+            try:
+                by_chat[row.chat_id].append(decode(row.chat_id, row.action, row.id))  # type: ignore[arg-type]
+            except (KeyError, ValueError) as exc:
+                log.error("outbox row %s cannot be read (%s)", row.id, exc)
+                await self._mark(row.id or 0, "failed", error="unreadable")
+        gate = asyncio.Semaphore(CHATS_AT_ONCE)
+
+        async def chat(actions: list[Outbound]) -> None:
+            async with gate:
+                for action in actions:
+                    if self.stopping.is_set():
+                        return
+                    await self.deliver(action)
+
+        await asyncio.gather(*(chat(actions) for actions in by_chat.values()))
+        return len(rows)
