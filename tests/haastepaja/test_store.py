@@ -111,3 +111,16 @@ async def test_forget_erases_answers_and_details(any_db: Database) -> None:
     async with any_db.unit() as repo:
         assert await repo.rsvps.of_user(9) == [] and await repo.attendees.of_user(9) == []
         assert [p.user_id for p in await load_profiles(repo)] == []
+
+
+async def test_a_broadcast_is_due_at_once_a_fresh_reply_is_left_to_its_fast_path(
+    any_db: Database,
+) -> None:
+    from dialogs.store.models import utcnow
+
+    async with any_db.unit() as repo:
+        await repo.outbox.add(1, {"type": "send", "text": "a reply"}, user_id=1)
+        await repo.outbox.broadcast(5, [(2, 2)], {"type": "send", "text": "an invitation"})
+    async with any_db.unit() as repo:
+        due = await repo.outbox.due(10, fresh_after=utcnow() - timedelta(seconds=30))
+    assert [(row.kind, row.user_id) for row in due] == [("broadcast", 2)]
