@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from dialogs.actions import Btn
 from dialogs.flow import END, Step
@@ -25,6 +26,9 @@ from dialogs.router import Context
 from dialogs.store.haastepaja import Broadcast
 from dialogs.ui import esc, rows
 from locales.i18n import LANGS, LANGUAGE_NAMES
+
+if TYPE_CHECKING:
+    from dialogs.haastepaja.compose import Draft
 
 
 def steps() -> tuple[Step, ...]:
@@ -64,7 +68,7 @@ def steps() -> tuple[Step, ...]:
 WEAK_BELOW = 40
 
 
-def segment_of(data) -> Segment:
+def segment_of(data: Draft) -> Segment:
     return Segment(
         who=data.who,
         industries=data.ind,
@@ -77,7 +81,7 @@ def segment_of(data) -> Segment:
     )
 
 
-async def recipients(ctx: Context, data) -> list[int]:
+async def recipients(ctx: Context, data: Draft) -> list[int]:
     profiles = audience(segment_of(data), await load_profiles(ctx.repo))
     skip = await already_invited(ctx.repo, data.event or 0)
     return [p.user_id for p in profiles if p.user_id not in skip]
@@ -93,7 +97,7 @@ def _tick(on: bool, label: str) -> str:
     return ("✓ " if on else "") + label
 
 
-async def show_audience(ctx: Context, data, edit: bool = False) -> None:
+async def show_audience(ctx: Context, data: Draft, edit: bool = False) -> None:
     flow, kb = _flow(), ctx.kb.questionnaire
     n = len(await recipients(ctx, data))
     groups = {
@@ -190,13 +194,13 @@ def _toggle(values: tuple[str, ...], value: str) -> tuple[str, ...]:
 def toggle(key: str):
     """The handler of one row of toggles: `w.<group>`, `i.`, `s.`, `l.`, `t.`, `g.`, `lang.`."""
 
-    async def handler(ctx: Context, data, item: str) -> None:
+    async def handler(ctx: Context, data: Draft, item: str) -> None:
         await pick(ctx, data, key, item)
 
     return handler
 
 
-async def pick(ctx: Context, data, key: str, item: str) -> None:
+async def pick(ctx: Context, data: Draft, key: str, item: str) -> None:
     kb = ctx.kb.questionnaire
     profile = {q.id: {o.id for o in q.options} for q in kb.profile}
     valid = {
@@ -222,7 +226,7 @@ async def pick(ctx: Context, data, key: str, item: str) -> None:
     await show_audience(ctx, data, edit=True)
 
 
-async def audience_done(ctx: Context, data, value: str) -> None:
+async def audience_done(ctx: Context, data: Draft, value: str) -> None:
     if not await recipients(ctx, data):
         ctx.toast(ctx._("Nobody matches these choices. Please widen them."), alert=True)
         return
@@ -230,7 +234,7 @@ async def audience_done(ctx: Context, data, value: str) -> None:
     await ask_when(ctx, data)
 
 
-async def ask_when(ctx: Context, data) -> None:
+async def ask_when(ctx: Context, data: Draft) -> None:
     flow = _flow()
     ctx.send(
         ctx._("When should it be sent?"),
@@ -244,27 +248,27 @@ async def ask_when(ctx: Context, data) -> None:
     )
 
 
-async def when_now(ctx: Context, data, value: str) -> None:
+async def when_now(ctx: Context, data: Draft, value: str) -> None:
     data = replace(data, at="")
     _flow().move(ctx, "confirm", data)
     await show_confirm(ctx, data)
 
 
-async def when_at(ctx: Context, data, value: str) -> None:
+async def when_at(ctx: Context, data: Draft, value: str) -> None:
     _flow().move(ctx, "at", data)
     await ask_at(ctx, data)
 
 
-async def back_to_audience(ctx: Context, data, value: str) -> None:
+async def back_to_audience(ctx: Context, data: Draft, value: str) -> None:
     _flow().move(ctx, "seg", data)
     await show_audience(ctx, data)
 
 
-async def ask_at(ctx: Context, data) -> None:
+async def ask_at(ctx: Context, data: Draft) -> None:
     ctx.send(ctx._("Type when to send it, for example <code>1.2. klo 9</code>."))
 
 
-async def take_at(ctx: Context, data, text: str) -> bool:
+async def take_at(ctx: Context, data: Draft, text: str) -> bool:
     from dialogs.haastepaja.compose import when_error
 
     event = await ctx.repo.hp_events.get(data.event or 0)
@@ -282,7 +286,7 @@ async def take_at(ctx: Context, data, text: str) -> bool:
     return True
 
 
-async def show_confirm(ctx: Context, data) -> None:
+async def show_confirm(ctx: Context, data: Draft) -> None:
     flow = _flow()
     event = await ctx.repo.hp_events.get(data.event or 0)
     title = esc(event.text("title", ctx.lang)[0]) if event else ""
@@ -316,7 +320,7 @@ async def show_confirm(ctx: Context, data) -> None:
     )
 
 
-async def send(ctx: Context, data, value: str) -> None:
+async def send(ctx: Context, data: Draft, value: str) -> None:
     event = await ctx.repo.hp_events.get(data.event or 0, lock=True)
     now = clock.now()
     if event is None or event.status != "open" or event.starts_at <= now:
@@ -353,5 +357,5 @@ async def send(ctx: Context, data, value: str) -> None:
     )
 
 
-async def confirm_back(ctx: Context, data, value: str) -> None:
+async def confirm_back(ctx: Context, data: Draft, value: str) -> None:
     await back_to_audience(ctx, data, value)

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from dialogs.actions import Btn, Edit, Send
+from dialogs.actions import Btn, Edit, Keyboard, Send
 from dialogs.haastepaja import clock, deliver
 from dialogs.haastepaja.invite import (
     RsvpButton,
@@ -34,6 +34,7 @@ from dialogs.render.haastepaja import ics
 from dialogs.router import Context, Router
 from dialogs.store.haastepaja import HaastepajaEvent, Rsvp
 from dialogs.ui import esc, rows
+from locales.i18n import Translator
 
 router = Router("haastepaja")
 
@@ -54,8 +55,8 @@ async def seats(ctx: Context, event: HaastepajaEvent) -> Seats:
 
 
 async def render_for(
-    ctx: Context, event: HaastepajaEvent, rsvp: Rsvp | None, t=None
-) -> tuple[str, tuple]:
+    ctx: Context, event: HaastepajaEvent, rsvp: Rsvp | None, t: Translator | None = None
+) -> tuple[str, Keyboard]:
     """The invitation as one person sees it now (their answer, the seats, open or closed)."""
     t = t or ctx.t
     now_closed = closed(event, clock.now())
@@ -149,7 +150,7 @@ def status_toast(ctx: Context, status: str) -> str:
     }[status]
 
 
-def send_calendar(ctx: Context, event: HaastepajaEvent, t=None) -> None:
+def send_calendar(ctx: Context, event: HaastepajaEvent, t: Translator | None = None) -> None:
     t = t or ctx.t
     title, _ = event.text("title", t.lang)
     description, _ = event.text("description", t.lang)
