@@ -251,14 +251,14 @@ async def main() -> None:
             paused = sum(stop - start for start, stop in spans)
             during = sum(1 for t in sends if any(a < t < b for a, b in spans))
             # everything the budget paid for in the window: invitations and replies
-            spent = [
+            budgeted = [
                 c.time
                 for c in fake.calls
                 if c.method.lower() in BUDGETED
                 and c.status == 200
                 and first_send <= c.time <= last_send
-                and not any(a < c.time < b for a, b in spans)
             ]
+            spent = [t for t in budgeted if not any(a < t < b for a, b in spans)]
             counts = Counter(len(u.bot_messages) for u in recipients.values())
             duplicated = sum(n for k, n in counts.items() if k > 1)
             lost = sum(
@@ -278,6 +278,11 @@ async def main() -> None:
         print(
             f"outside the pauses: {total:.1f} messages/s in all = {total / args.send_rate:.0%} "
             f"of SEND_RATE (invitations {rate:.1f}/s, the rest replies to the chatters)"
+        )
+        whole = len(budgeted) / max(elapsed, 1e-9)
+        print(
+            f"over the whole broadcast: {whole:.1f} messages/s = {whole / args.send_rate:.0%} "
+            "of SEND_RATE"
         )
         print(
             f"lost {lost}, duplicated {duplicated}, unknown {unknown}, blocked "
