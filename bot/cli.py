@@ -146,10 +146,12 @@ def _kb_check(directory: Path | None) -> int:
     _, problems = check(directory)
     for problem in problems:
         print(problem)
-    if problems:
-        print(f"{len(problems)} problem(s)", file=sys.stderr)
+    errors = [p for p in problems if not p.warning]
+    if errors:
+        print(f"{len(errors)} problem(s)", file=sys.stderr)
         return 1
-    print("knowledge base OK")
+    warnings = len(problems)
+    print(f"knowledge base OK, {warnings} warning(s)" if warnings else "knowledge base OK")
     return 0
 
 

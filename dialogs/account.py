@@ -10,6 +10,7 @@ from typing import Literal
 
 from dialogs.actions import Btn, Edit, Keyboard
 from dialogs.haastepaja.rsvp import release_seats
+from dialogs.notice import privacy_notice
 from dialogs.payload import Payload
 from dialogs.router import Context, Router
 from dialogs.start import show_menu
@@ -88,26 +89,9 @@ async def settings_button(ctx: Context, payload: SettingsPayload) -> None:
 
 @router.command("privacy", "tietosuoja", help=N_("what I store and why"))
 async def privacy(ctx: Context, args: str) -> None:
-    ctx.send(
-        ctx._(
-            "🔒 <b>Privacy</b>\n\n"
-            "<b>Who:</b> kierto-bot is the assistant of the City of Tampere's KIERTO programme. "
-            "It is a bot; people from the programme see only what is described below.\n\n"
-            "<b>What I store:</b> your Telegram user id (not your name or phone number), your "
-            "language, where you are in a conversation, and what you tell me on purpose: "
-            "kartoitus answers and your company's name, the placements you say you are interested "
-            "in, questions you ask that I cannot answer, and questions you hand to a person.\n\n"
-            "<b>Why:</b> so you can continue where you left off, get your results, and be "
-            "contacted when you ask for it. Kartoitus answers are also used, without names, "
-            "for the programme's statistics.\n\n"
-            "<b>Who sees it:</b> the programme's coordinators see company results and the "
-            "requests you send them. Nothing is sold or given to anyone else.\n\n"
-            "<b>How long:</b> until you erase it, or at the latest when the programme no longer "
-            "needs it.\n\n"
-            "<b>Your rights:</b> /mydata shows everything stored about you; /forget erases it "
-            "at once, including from invitation lists."
-        )
-    )
+    """The privacy notice, from the operator profile (controller, purposes, legal basis,
+    retention, recipients, rights)."""
+    ctx.send(privacy_notice(ctx.t, ctx.kb))
 
 
 @router.command("mydata", "omattiedot", help=N_("see everything I store about you"))

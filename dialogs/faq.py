@@ -107,7 +107,7 @@ async def answer_question(ctx: Context, text: str) -> None:
     if plain and len(plain) <= 3 and all(w in GREETINGS for w in plain):
         ctx.send(
             ctx._(
-                "Hi! 👋 Ask me anything about KIERTO's workshops and services, or "
+                "Hi! 👋 Ask me anything about the KIERTO project, its results and workshops, or "
                 "choose from the menu."
             ),
             menu_keyboard(ctx),

@@ -4,6 +4,10 @@ A ticket holds the question, the user's language and where they were (the topic)
 more personal data than that. It is posted to the staff chat as `Ticket #12`; a staff
 member answers by replying to that message (or `/reply 12 text`), and the bot passes the
 answer to the user. Without a staff chat, tickets wait in /tickets.
+
+Whether anyone answers is the operator's to say (operator.yaml, `staff_answer`): while it is
+false, asking for a person shows how to reach the operator's people instead of opening a
+ticket nobody reads, and nothing promises a reply.
 """
 
 from __future__ import annotations
@@ -14,7 +18,9 @@ from dataclasses import dataclass
 from dialogs.actions import Btn
 from dialogs.events import ReplyTo
 from dialogs.flow import END, Flow, Step
+from dialogs.notice import who_answers
 from dialogs.router import Context, Router
+from dialogs.start import menu_button
 from dialogs.store.models import Ticket, utcnow
 from dialogs.ui import esc, rows
 from locales.i18n import LANGUAGE_NAMES, N_
@@ -77,6 +83,9 @@ class Handoff(Flow[HandoffData]):
     entries = ("ask", "cf")
 
     async def begin(self, ctx: Context, arg: str = "") -> None:
+        if not ctx.kb.staff_answer:
+            no_staff(ctx)
+            return
         question = arg.strip()
         if question:
             await self.ask_about(ctx, question, "human")
@@ -87,17 +96,31 @@ class Handoff(Flow[HandoffData]):
 
     async def ask_about(self, ctx: Context, question: str, topic: str) -> None:
         """Offer to send a question the bot could not answer."""
+        if not ctx.kb.staff_answer:
+            no_staff(ctx)
+            return
         data = HandoffData(question=question[:QUESTION_MAX], topic=topic)
         ctx.go(self.name, "cf", data)
         await show_confirm(ctx, data)
 
 
+def no_staff(ctx: Context) -> None:
+    """Nobody answers through the bot: say so, and how to reach the operator's people."""
+    ctx.go(None)
+    ctx.send(
+        f"🙋 {who_answers(ctx.t, ctx.kb)}",
+        rows([menu_button(ctx._("🏠 Menu"), "menu")]),
+    )
+
+
 async def show_ask(ctx: Context, data: HandoffData) -> None:
     ctx.send(
         ctx._(
-            "🙋 Write your question and I will pass it to a person from the "
-            "KIERTO programme. They answer you here, in this chat. Please do not "
-            "include health details or other sensitive information."
+            "🙋 Write your question and I will pass it to the staff of {operator}. {when} "
+            "The answer comes here, in this chat. Please do not include health details or "
+            "other sensitive information.",
+            operator=esc(ctx.kb.operator.name.get(ctx.lang)),
+            when=esc(ctx.kb.operator.staff_text.get(ctx.lang)),
         ),
         rows([Btn(ctx._("Never mind"), handoff.button("ask", "no"))]),
     )
@@ -106,7 +129,8 @@ async def show_ask(ctx: Context, data: HandoffData) -> None:
 async def show_confirm(ctx: Context, data: HandoffData) -> None:
     ctx.send(
         ctx._(
-            "Send this question to a person from the programme?\n\n<i>{q}</i>",
+            "Send this question to the staff of {operator}?\n\n<i>{q}</i>",
+            operator=esc(ctx.kb.operator.name.get(ctx.lang)),
             q=esc(data.question),
         ),
         rows(
@@ -148,9 +172,11 @@ async def send(ctx: Context, question: str, topic: str) -> None:
     ctx.go(None)
     ctx.send(
         ctx._(
-            "✅ Your question is now with a person from the programme (ticket #{id}). "
+            "✅ Your question is now with the staff of {operator} (ticket #{id}). {when} "
             "The answer comes here, in this chat.",
             id=ticket.id,
+            operator=esc(ctx.kb.operator.name.get(ctx.lang)),
+            when=esc(ctx.kb.operator.staff_text.get(ctx.lang)),
         )
     )
 
@@ -202,7 +228,9 @@ async def relay(ctx: Context, ticket_id: int, answer: str) -> None:
         "\n".join(
             [
                 their._(
-                    "💬 <b>Answer from the KIERTO team</b> to your question #{id}:", id=ticket.id
+                    "💬 <b>Answer from {operator}</b> to your question #{id}:",
+                    id=ticket.id,
+                    operator=esc(ctx.kb.operator.name.get(their.lang)),
                 ),
                 "",
                 esc(answer),

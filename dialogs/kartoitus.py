@@ -23,7 +23,7 @@ from dialogs.kartoitus_summary import (
     theme_question,
 )
 from dialogs.router import Context, Router
-from dialogs.scoring import sequence
+from dialogs.scoring import score, sequence
 from dialogs.ui import auto_rows, bar, esc, join, rows
 from knowledge.schema import Question
 from locales.i18n import N_
@@ -76,6 +76,7 @@ class KartoitusData:
     to_summary: bool = False  # a question changed from the summary returns there
     theme: str = ""  # the theme reviewed (step sumt)
     company_name: str = ""  # typed at step name, saved with the Y-tunnus
+    gaps_only: bool = False  # answering the open questions of a finished assessment
 
 
 NAME_MAX = 200
@@ -139,10 +140,12 @@ async def choose_company(ctx: Context) -> None:
     companies = await ctx.repo.companies.of_user(ctx.user.id)
     ctx.send(
         ctx._(
-            "🏢 <b>KIERTO-kartoitus</b> shows how circular and sustainable your business is. "
-            "About 40 quick questions in 8 themes, 10–15 minutes. You get a score per theme, "
-            "your maturity level, a chart, your three best next steps and local services that "
-            "help. Your answers are saved as you go: stop any time and continue later."
+            "🏢 <b>KIERTO-kartoitus</b>, the circular economy self-assessment, shows how "
+            "circular and sustainable your business is. About 45 quick questions in 8 themes, "
+            "some of them for your trade, 10–15 minutes. You get your level, your three best "
+            "next steps, a score per theme and local services that help. It is a "
+            "self-assessment and advice, not a certificate. Your answers are saved as you go: "
+            "stop any time and continue later."
         )
     )
     data = KartoitusData()
@@ -515,6 +518,9 @@ async def advance(
         return
     order = sequence(ctx.kb, answers)
     index = order.index(qid) if qid in order else -1
+    if data.gaps_only:  # from the results' open questions: only those that are still open
+        gaps = set(score(ctx.kb, answers).gaps)
+        order = order[: index + 1] + [q for q in order[index + 1 :] if q in gaps]
     if index + 1 < len(order):
         data = replace(data, question=order[index + 1])
         ctx.at("q", data)
@@ -525,6 +531,13 @@ async def advance(
 
 
 kartoitus = router.flow(Kartoitus(steps()))
+
+
+async def answer_gaps(ctx: Context, assessment_id: int, first: str) -> None:
+    """Open a finished assessment at its first open question (the results' "answer now")."""
+    data = KartoitusData(assessment=assessment_id, question=first, gaps_only=True)
+    ctx.go(kartoitus.name, "q", data)
+    await question_shown(ctx, data, await load_answers(ctx, data))
 
 
 @router.command("kartoitus", "kysely", help=N_("KIERTO-kartoitus: how circular is my company"))

@@ -16,6 +16,7 @@ from dialogs import handoff
 from dialogs.actions import Btn, Keyboard
 from dialogs.faq import ask_person_button
 from dialogs.flow import Flow, Step, load_data
+from dialogs.notice import services_lines, who_answers
 from dialogs.payload import Payload
 from dialogs.router import Context, Router
 from dialogs.start import menu_button
@@ -125,9 +126,10 @@ class PlacementFinder(Flow[FinderData]):
         ctx.user.role = ctx.user.role or "jobseeker"
         ctx.send(
             ctx._(
-                "🧰 <b>Workshop placements</b>: at KIERTO's partner workshops you learn by doing "
-                "real work, with an instructor's support. Four quick questions and I'll show the "
-                "places that fit you. Nothing is passed on unless you say you are interested."
+                "🧰 <b>Workshops</b>: during the KIERTO project (2021–2023) its partners ran "
+                "workshops where young people learnt by doing real work. Four quick questions "
+                "and I'll show the kinds of workshops that fit you, and where to ask about "
+                "workshops today. Nothing is passed on unless you say you are interested."
             )
         )
         data = FinderData()
@@ -265,10 +267,16 @@ async def show_results(ctx: Context, data: FinderData) -> None:
     lines += [
         "",
         ctx._(
-            "Tap one for details. A coordinator confirms what is available now. "
+            "Tap one for details. These are the kinds of workshops the project's partners ran; "
+            "the project has ended, so each card says where to ask about workshops today. "
             "You can also type a question at any time."
         ),
     ]
+    offered = services_lines(ctx.t, ctx.kb, "jobseeker")
+    if offered:
+        operator = esc(ctx.kb.operator.name.get(ctx.lang))
+        lines += ["", ctx._("🏛 <b>Offered today by {operator}</b>", operator=operator)]
+        lines += [f"• {line}" for line in offered]
     keyboard = join(
         rows(
             [
@@ -390,15 +398,23 @@ async def placement_button(ctx: Context, payload: CardPayload) -> None:
             if action == "up"
             else ctx._("Thanks! I'll suggest this one less.")
         )
+    elif action == "int" and not ctx.kb.staff_answer:
+        # nobody reads interests: say where to ask, and what is on offer today
+        ctx.toast()
+        lines = [f"🙋 {who_answers(ctx.t, ctx.kb)}", *services_lines(ctx.t, ctx.kb, "jobseeker")]
+        if placement.how_to_apply is not None:
+            lines.insert(0, esc(placement.how_to_apply.get(ctx.lang)))
+        ctx.send("\n\n".join(lines), rows([menu_button(ctx._("🏠 Menu"), "menu")]))
     elif action == "int":
         ctx.toast()
         ctx.send(
             ctx._(
-                "🙋 To pass on your interest in <b>{name}</b>, I save the placement, your "
-                "answers here (interests, language, time, what you want to learn) and your "
-                "Telegram user id. The KIERTO coordinators see them and contact you here in "
-                "Telegram. You can erase it all any time with /forget. Is that OK?",
+                "🙋 To pass on your interest in <b>{name}</b>, I save it, your answers here "
+                "(interests, language, time, what you want to learn) and your Telegram user id. "
+                "The staff of {operator} see them and contact you here in Telegram. You can "
+                "erase it all any time with /forget. Is that OK?",
                 name=esc(placement.name.get(ctx.lang)),
+                operator=esc(ctx.kb.operator.name.get(ctx.lang)),
             ),
             rows(
                 [
@@ -423,8 +439,8 @@ async def save_interest(ctx: Context, placement: Placement) -> None:
         ctx.edit(
             ctx.message_id,
             ctx._(
-                "You have already told us you are interested in this "
-                "one: a coordinator will contact you here."
+                "You have already told us you are interested in this one: "
+                "you will be contacted here."
             ),
         )
         return
@@ -455,8 +471,10 @@ async def save_interest(ctx: Context, placement: Placement) -> None:
     ctx.edit(
         ctx.message_id,
         ctx._(
-            "✅ Saved! A KIERTO coordinator will contact you here (reference #{id}). Meanwhile you "
-            "can ask me anything, or look at other placements.",
+            "✅ Saved! The staff of {operator} will contact you here (reference #{id}). {when} "
+            "Meanwhile you can ask me anything, or look at other placements.",
             id=ticket.id,
+            operator=esc(ctx.kb.operator.name.get(ctx.lang)),
+            when=esc(ctx.kb.operator.staff_text.get(ctx.lang)),
         ),
     )

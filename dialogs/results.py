@@ -1,8 +1,16 @@
-"""KIERTO-kartoitus results: scores, chart, best next steps, local services, PDF, contact.
+"""KIERTO-kartoitus results: level, best next steps, details, open questions, PDF, contact.
+
+Read on a phone, the first message is one screen: the level, the legal basics if any, the
+three best next steps and how many questions were left open. The per-theme scores, the chart
+and the services are behind a button (`details`), and so is the list of open questions
+(`open`), with a button that takes the company back to answer them (`fix`).
 
 The buttons under the results (`kr:<assessment id>:<action>`) stay valid after the flow
 has ended, so a company can fetch its PDF or ask for an adviser days later; each press
 checks that the assessment is the user's own and completed.
+
+Who contacts whom comes from the operator profile: without staff, "contact me" shows the
+operator's contact and services instead of recording a lead nobody reads.
 """
 
 from __future__ import annotations
@@ -12,13 +20,14 @@ import re
 from dataclasses import dataclass, replace
 from typing import Any, Literal
 
-from dialogs.actions import Action, Btn, SendFile
+from dialogs.actions import Action, Btn, Keyboard, SendFile
+from dialogs.notice import self_assessment_notice, services_lines, who_answers
 from dialogs.payload import Payload
 from dialogs.render.charts import radar_png
 from dialogs.render.report import ReportData, render_pdf
 from dialogs.router import Context, Router
 from dialogs.scoring import RankedTip, Result, best_tips, score
-from dialogs.start import menu_button
+from dialogs.start import menu_button, show_menu
 from dialogs.store.models import Assessment, Company, utcnow
 from dialogs.ui import bar, esc, rows
 from knowledge.schema import Service
@@ -80,6 +89,19 @@ def local_services(
     return [s for s in picked if s.audience in ("company", "both")][:n]  # not what they just did
 
 
+def notes(ctx: Context, answers: dict[str, Any]) -> list[str]:
+    """The free-text notes to the adviser (the questionnaire's text questions), as typed."""
+    return [
+        str(answers[q.id]).strip()
+        for q in ctx.kb.questions.values()
+        if q.type == "text" and isinstance(answers.get(q.id), str) and answers[q.id].strip()
+    ]
+
+
+def level_of(ctx: Context, result: Result) -> Any:
+    return next(lv for lv in ctx.kb.questionnaire.levels if lv.id == result.level)
+
+
 async def show(
     ctx: Context,
     assessment: Assessment,
@@ -88,9 +110,9 @@ async def show(
     result: Result,
     tips: list[RankedTip],
 ) -> None:
+    """The first screen: level, legal basics, the three best steps, open questions."""
     kb, lang = ctx.kb, ctx.lang
-    level = next(lv for lv in kb.questionnaire.levels if lv.id == result.level)
-    before = (previous.result or {}).get("themes", {}) if previous else {}
+    level = level_of(ctx, result)
     lines = [
         ctx._(
             "📊 <b>KIERTO-kartoitus results</b> · {company}",
@@ -102,19 +124,88 @@ async def show(
             score=ctx.t.number(result.overall),
             level=esc(level.label.get(lang)),
         ),
-        f"<i>{esc(level.description.get(lang))}</i>",
-        "",
     ]
     if previous is not None and previous.overall is not None:
-        lines.insert(
-            3,
+        lines.append(
             ctx._(
                 "Previous kartoitus {date}: {score}/100 {change}",
                 date=ctx.t.date(previous.completed_at or previous.started_at),
                 score=ctx.t.number(previous.overall),
                 change=_change(result.overall, previous.overall),
-            ),
+            )
         )
+    lines += [f"<i>{esc(level.description.get(lang))}</i>", ""]
+    if result.red_flags:
+        lines.append(ctx._("⚠️ <b>Check these legal basics first</b>"))
+        for qid in result.red_flags:
+            flag = kb.questions[qid].red_flag
+            if flag is not None:
+                lines.append(f"• {esc(flag.text.get(lang))}")
+        lines.append("")
+    lines.append(ctx._("🎯 <b>Your three best next steps</b> (most gain for the least effort)"))
+    if not tips:
+        lines.append(
+            ctx._(
+                "None of the tips would raise your score much: excellent work! "
+                "Ask an adviser how to reach the next level."
+            )
+        )
+    for number, ranked in enumerate(tips, 1):
+        tip = ranked.tip
+        lines.append(
+            f"{number}. <b>{esc(tip.title.get(lang))}</b> · <i>{_what_if(ctx, ranked)}</i>"
+        )
+        lines.append(esc(tip.text.get(lang)))
+    if result.gaps:
+        lines += [
+            "",
+            ctx.n_(
+                "❔ {n} question was left open (“don't know” or skipped): finding out is a "
+                "step forward too.",
+                "❔ {n} questions were left open (“don't know” or skipped): finding out is a "
+                "step forward too.",
+                len(result.gaps),
+            ),
+        ]
+    lines += ["", f"<i>{esc(self_assessment_notice(ctx.t))}</i>"]
+    ctx.send("\n".join(lines), results_keyboard(ctx, assessment, result))
+
+
+def results_keyboard(ctx: Context, assessment: Assessment, result: Result) -> Keyboard:
+    aid = assessment.id
+    assert aid is not None
+    buttons = [
+        Btn(ctx._("📊 Scores per theme and local help"), ResultsPayload(aid, "details").pack())
+    ]
+    if result.gaps:
+        buttons.append(
+            Btn(
+                ctx._("❔ Open questions ({n})", n=len(result.gaps)),
+                ResultsPayload(aid, "open").pack(),
+            )
+        )
+    buttons += [
+        Btn(ctx._("📄 PDF report"), ResultsPayload(aid, "pdf").pack()),
+        Btn(
+            ctx._("🙋 Ask an adviser to contact me")
+            if ctx.kb.staff_answer
+            else ctx._("🙋 Where to get advice"),
+            ResultsPayload(aid, "contact").pack(),
+        ),
+        menu_button(ctx._("🏠 Menu"), "menu"),
+    ]
+    return rows(buttons)
+
+
+async def show_details(ctx: Context, assessment: Assessment, company: Company | None) -> None:
+    """Scores per theme (with the change since last time), business models, chart, services."""
+    kb, lang = ctx.kb, ctx.lang
+    assert assessment.id is not None
+    answers = await ctx.repo.answers.values(assessment.id)
+    result, tips = score(kb, answers), best_tips(kb, answers)
+    previous = await ctx.repo.assessments.latest_done(assessment.company_id, assessment.id)
+    before = (previous.result or {}).get("themes", {}) if previous else {}
+    lines = [ctx._("Your scores per theme (0–100)"), ""]
     for theme in kb.questionnaire.themes:
         theme_score = result.themes[theme.id].score
         if theme_score is None:
@@ -126,12 +217,6 @@ async def show(
                 f"{bar(theme_score / 100)} {theme_score:.0f} {esc(theme.title.get(lang))}"
                 + (f" {change}" if change else "")
             )
-    if result.red_flags:
-        lines += ["", ctx._("⚠️ <b>Check these legal basics first</b>")]
-        for qid in result.red_flags:
-            flag = kb.questions[qid].red_flag
-            if flag is not None:
-                lines.append(f"• {esc(flag.text.get(lang))}")
     models = [m for m in kb.questionnaire.models if m.id in result.models]
     lines.append("")
     if models:
@@ -148,18 +233,24 @@ async def show(
                 "yet: the tips below are a good start."
             )
         )
-    if result.gaps:
-        lines.append(
-            ctx.n_(
-                "❔ {n} question was answered “don't know” or skipped: finding "
-                "out is a step forward too.",
-                "❔ {n} questions were answered “don't know” or skipped: finding "
-                "out is a step forward too.",
-                len(result.gaps),
-            )
-        )
-    ctx.send("\n".join(lines))
-
+    services = local_services(ctx, result, tips)
+    if services:
+        lines += ["", ctx._("🤝 <b>Local help in Pirkanmaa</b>")]
+        for service in services:
+            name = service.name.get(lang)
+            by = f" ({esc(service.provider)})" if service.provider != name else ""
+            lines.append(f"• <b>{esc(name)}</b>{by}: {esc(service.description.get(lang))}")
+    offered = services_lines(ctx.t, kb, "company")
+    if offered:
+        lines += [
+            "",
+            ctx._(
+                "🏛 <b>Offered today by {operator}</b>",
+                operator=esc(kb.operator.name.get(lang)),
+            ),
+        ]
+        lines += [f"• {line}" for line in offered]
+    ctx.send("\n".join(lines), results_keyboard(ctx, assessment, result))
     chart = chart_args(ctx, result, before, company.name if company else "")
     chat_id, caption = ctx.event.chat_id, ctx._("Your scores per theme (0–100)")
 
@@ -170,39 +261,38 @@ async def show(
 
     ctx.defer(draw)
 
-    tip_lines = [ctx._("🎯 <b>Your three best next steps</b> (most gain for the least effort)"), ""]
-    if not tips:
-        tip_lines.append(
-            ctx._(
-                "None of the tips would raise your score much: excellent work! "
-                "Ask an adviser how to reach the next level."
-            )
-        )
-    for number, ranked in enumerate(tips, 1):
-        tip = ranked.tip
-        names = [kb.services[s].name.get(lang) for s in tip.services if s in kb.services]
-        tip_lines.append(f"{number}. <b>{esc(tip.title.get(lang))}</b>")
-        tip_lines.append(esc(tip.text.get(lang)))
-        tip_lines.append(f"<i>{_what_if(ctx, ranked)}</i>")
-        if names:
-            tip_lines.append(ctx._("Who can help: {names}", names=esc(", ".join(names))))
-        tip_lines.append("")
-    services = local_services(ctx, result, tips)
-    if services:
-        tip_lines.append(ctx._("🤝 <b>Local help in Pirkanmaa</b>"))
-        for service in services:
-            name = service.name.get(lang)
-            by = f" ({esc(service.provider)})" if service.provider != name else ""
-            tip_lines.append(f"• <b>{esc(name)}</b>{by}: {esc(service.description.get(lang))}")
-    aid = assessment.id
+
+def open_questions(ctx: Context, result: Result) -> list[str]:
+    """The questions answered "don't know" or skipped, as the company saw them."""
+    lines = []
+    for qid in result.gaps:
+        question = ctx.kb.questions[qid]
+        theme = ctx.kb.theme_of.get(qid)
+        where = f" <i>({esc(theme.title.get(ctx.lang))})</i>" if theme else ""
+        lines.append(f"• {esc(question.text.get(ctx.lang))}{where}")
+    return lines
+
+
+async def show_open(ctx: Context, assessment: Assessment) -> None:
+    assert assessment.id is not None
+    result = score(ctx.kb, await ctx.repo.answers.values(assessment.id))
+    if not result.gaps:
+        ctx.send(ctx._("✅ No open questions."))
+        return
+    lines = [
+        ctx.n_(
+            "❔ <b>{n} open question</b> (“don't know” or skipped):",
+            "❔ <b>{n} open questions</b> (“don't know” or skipped):",
+            len(result.gaps),
+        ),
+        "",
+        *open_questions(ctx, result),
+    ]
     ctx.send(
-        "\n".join(tip_lines).strip(),
+        "\n".join(lines),
         rows(
             [
-                Btn(ctx._("📄 PDF report"), ResultsPayload(aid, "pdf").pack()),
-                Btn(
-                    ctx._("🙋 Ask an adviser to contact me"), ResultsPayload(aid, "contact").pack()
-                ),
+                Btn(ctx._("✍️ Answer them now"), ResultsPayload(assessment.id, "fix").pack()),
                 menu_button(ctx._("🏠 Menu"), "menu"),
             ]
         ),
@@ -217,7 +307,7 @@ class ResultsPayload(Payload, prefix="kr"):
     """The buttons under a completed assessment's results."""
 
     assessment: int
-    action: Literal["pdf", "contact", "ok", "no"]
+    action: Literal["pdf", "details", "open", "fix", "contact", "ok", "no"]
 
     def valid(self) -> bool:
         return self.assessment > 0
@@ -231,7 +321,21 @@ async def results_button(ctx: Context, payload: ResultsPayload) -> None:
         return
     action = payload.action
     company = await ctx.repo.companies.get(assessment.company_id)
-    if action == "pdf":
+    if action == "details":
+        ctx.toast()
+        await show_details(ctx, assessment, company)
+    elif action == "open":
+        ctx.toast()
+        await show_open(ctx, assessment)
+    elif action == "fix":
+        ctx.toast()
+        await answer_open_questions(ctx, assessment)
+    elif action == "contact" and not ctx.kb.staff_answer:
+        # nobody reads leads: say where advice is, and what the operator offers companies
+        ctx.toast()
+        lines = [f"🙋 {who_answers(ctx.t, ctx.kb)}", *services_lines(ctx.t, ctx.kb, "company")]
+        ctx.send("\n\n".join(lines), rows([menu_button(ctx._("🏠 Menu"), "menu")]))
+    elif action == "pdf":
         ctx.toast(ctx._("Making your report…"))
         data, chart = await report_data(ctx, assessment, company)
         name = re.sub(r"[^a-z0-9]+", "-", (company.name if company else "").lower()).strip("-")
@@ -256,10 +360,12 @@ async def results_button(ctx: Context, payload: ResultsPayload) -> None:
         )
         ctx.send(
             ctx._(
-                "🙋 If you agree, the KIERTO programme's coordinators will see {shared}, "
-                "your kartoitus answers and results, and will contact you here in Telegram "
-                "through this bot. Nothing else is shared. Do you agree?",
+                "🙋 If you agree, the staff of {operator} will see {shared}, your kartoitus "
+                "answers and results and your note, and will contact you here in Telegram "
+                "through this bot. {when} Nothing else is shared. Do you agree?",
+                operator=esc(ctx.kb.operator.name.get(ctx.lang)),
                 shared=shared,
+                when=esc(ctx.kb.operator.staff_text.get(ctx.lang)),
             ),
             rows(
                 [
@@ -280,8 +386,9 @@ async def results_button(ctx: Context, payload: ResultsPayload) -> None:
         if not await ctx.repo.contacts.add(ctx.user.id, company.id, assessment.id):
             ctx.edit(
                 ctx.message_id,
-                ctx._("Your request is already with the coordinators: they will contact you here."),
+                ctx._("Your request has already been passed on: you will be contacted here."),
             )
+            await show_menu(ctx)
             return
         from dialogs import handoff  # the ticket is how staff reply through the bot
 
@@ -303,14 +410,44 @@ async def results_button(ctx: Context, payload: ResultsPayload) -> None:
             score=staff.number(assessment.overall or 0),
             level=level,
         )
+        answers = await ctx.repo.answers.values(assessment.id)
+        for note in notes(ctx, answers):  # the company's own words, for the adviser
+            summary += "\n\n" + staff._("Note from the company: {note}", note=note)
         await handoff.open_ticket(ctx, topic=f"contact:{assessment.id}", question=summary)
         ctx.edit(
             ctx.message_id,
             ctx._(
-                "✅ Thank you! Your request is with the KIERTO "
-                "coordinators; they will contact you here."
+                "✅ Thank you! Your request is now with the staff of {operator}: you will be "
+                "contacted here. {when}",
+                operator=esc(ctx.kb.operator.name.get(ctx.lang)),
+                when=esc(ctx.kb.operator.staff_text.get(ctx.lang)),
             ),
         )
+        await show_menu(ctx, ctx._("Meanwhile, what would you like to do?"))
+
+
+def who_answers_plain(ctx: Context) -> str:
+    """The operator's contact as plain text (the PDF is not Telegram HTML)."""
+    op = ctx.kb.operator
+    return ctx._(
+        "To reach {operator}: {contact}",
+        operator=op.name.get(ctx.lang),
+        contact=op.contact.get(ctx.lang),
+    )
+
+
+async def answer_open_questions(ctx: Context, assessment: Assessment) -> None:
+    """Back into the kartoitus at the first open question; only the open ones follow."""
+    from dialogs import kartoitus  # the kartoitus imports this module to show results
+
+    assert assessment.id is not None
+    answers = await ctx.repo.answers.values(assessment.id)
+    gaps = score(ctx.kb, answers).gaps
+    if not gaps:
+        ctx.send(ctx._("✅ No open questions."))
+        return
+    assessment.status = "open"  # scored again when the company finishes
+    await kartoitus.answer_gaps(ctx, assessment.id, gaps[0])
 
 
 def chart_args(ctx: Context, result: Result, before: dict[str, Any], title: str) -> tuple[Any, ...]:
@@ -363,14 +500,43 @@ async def report_data(
             ],
         )
     )
+    if result.gaps:
+        sections.append(
+            (
+                ctx._("Open questions (“don't know” or skipped)"),
+                [
+                    f"• {kb.questions[q].text.get(lang)}"
+                    + (f" ({kb.theme_of[q].title.get(lang)})" if q in kb.theme_of else "")
+                    for q in result.gaps
+                ],
+            )
+        )
+    company_notes = notes(ctx, answers)
+    if company_notes:
+        sections.append((ctx._("Your note to the adviser"), company_notes))
     services = local_services(ctx, result, tips)
     if services:
         sections.append(
             (
                 ctx._("Local help in Pirkanmaa"),
-                [f"{s.name.get(lang)} ({s.provider})" for s in services],
+                [
+                    f"{s.name.get(lang)} ({s.provider}): "
+                    + (s.how.get(lang) if s.how else s.url or s.description.get(lang))
+                    for s in services
+                ],
             )
         )
+    offered = [
+        f"{o.name.get(lang)}: {o.what.get(lang)} "
+        + ctx._("For: {whom}", whom=o.for_whom.get(lang))
+        + f" {o.url or (o.contact.get(lang) if o.contact else '')}"
+        for o in kb.operator.services
+        if o.audience in ("company", "both")
+    ]
+    offered.append(who_answers_plain(ctx))
+    sections.append(
+        (ctx._("Offered today by {operator}", operator=kb.operator.name.get(lang)), offered)
+    )
     date = ctx.t.date(assessment.completed_at or assessment.started_at, "long")
     data = ReportData(
         title=ctx._("KIERTO-kartoitus report"),
@@ -385,5 +551,6 @@ async def report_data(
         themes=themes,
         sections=sections,
         footer=ctx._("KIERTO – Kiertotaloudesta kasvua · City of Tampere · made by kierto-bot"),
+        notice=self_assessment_notice(ctx.t),
     )
     return data, chart_args(ctx, result, before, "")

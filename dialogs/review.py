@@ -38,6 +38,13 @@ async def leads(ctx: Context, args: str) -> None:
                 date=ctx.t.date(request.created_at),
             )
         )
+        answers = await ctx.repo.answers.values(request.assessment_id)
+        for qid, value in answers.items():  # the company's free-text note to the adviser
+            question = ctx.kb.questions.get(qid)
+            if question is not None and question.type == "text" and str(value).strip():
+                note = str(value).strip()
+                note = note if len(note) <= 300 else note[:299] + "…"
+                lines.append(f"   ✍️ <i>{esc(note)}</i>")
     for interest in interests[-20:]:
         placement = ctx.kb.placement(interest.placement_id)
         name = placement.name.get(ctx.lang) if placement else interest.placement_id

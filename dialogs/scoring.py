@@ -6,17 +6,25 @@ Rules (also in knowledge/kartoitus.yaml and the README):
   items, capped at 1;
 - "not relevant" (`na`) leaves the question out of the denominator;
 - "don't know" (`dk`) scores 0 and is listed as a data gap; a skipped question counts the
-  same way, so skipping cannot raise a score;
+  same way, so skipping cannot raise a score; a tenant's "included in the rent" or a sole
+  trader's "I work alone" is `na`, not a gap;
+- `retired` questions (kept so that old answers stay readable) are never asked or scored;
 - theme score = 100 × Σ(score × weight) / Σ(weight) over the theme's questions that apply
   to the company (branching) and are not "not relevant";
-- overall score = mean of theme scores weighted by the profile weights (themes with nothing
-  to score are left out); the maturity level is the highest whose `min` it reaches;
-- red flags: answers listed in a question's `red_flag.when`;
+- overall score = mean of theme scores weighted by the profile weights and by the `weights`
+  of the chosen profile options (the company's most significant impacts); themes with
+  nothing to score are left out; the maturity level is the highest whose `min` it reaches;
+- red flags: answers listed in a question's `red_flag.when`, for the companies its `ask_if`
+  names (an employer's duty only where there are employees);
 - business models: checklist items with a `model` that are ticked.
 
 Tips are ranked by gain × ease: gain is how many overall points following the tip would add
 (the answer changed to the tip's `target`, or the missing checklist item ticked), ease is
-4 − effort. Ties go to higher impact. At most one tip per question.
+4 − effort, doubled for a tip written for the company's own trade. Ties go to higher impact.
+At most one tip per question, and the best tip for the company's trade (if any fits) is always
+among those returned. A tip tagged with `trades` or `sizes` is offered only to
+companies that gave one of those answers: a construction firm is never told to give surplus
+food to food aid.
 """
 
 from __future__ import annotations
@@ -58,20 +66,33 @@ class Result:
         }
 
 
+def _chosen(given: Any, values: list[str]) -> bool:
+    """Whether a profile answer (one option id, or a checklist's list) is among `values`."""
+    if isinstance(given, list):
+        return any(v in values for v in given)
+    return given in values
+
+
+def _ask_if_met(ask_if: Mapping[str, list[str]], answers: Answers) -> bool:
+    """Each condition needs one of its answers; a skipped profile question does not exclude."""
+    return all(
+        answers.get(pid) is None or _chosen(answers.get(pid), values)
+        for pid, values in ask_if.items()
+    )
+
+
 def applies(question: Question, answers: Answers) -> bool:
     """Branching: `ask_if` needs one of the listed profile answers (asked when the profile
     question was skipped, to be safe); `skip_if` leaves the question out."""
-    for pid, values in question.ask_if.items():
-        given = answers.get(pid)
-        if given is not None and given not in values:
-            return False
-    return all(answers.get(pid) not in values for pid, values in question.skip_if.items())
+    if question.retired or not _ask_if_met(question.ask_if, answers):
+        return False
+    return not any(_chosen(answers.get(pid), v) for pid, v in question.skip_if.items())
 
 
 def sequence(kb: Knowledge, answers: Answers) -> list[str]:
     """The questions this company is asked, in order: profile first, then the themes."""
     q = kb.questionnaire
-    ids = [x.id for x in q.profile]
+    ids = [x.id for x in q.profile if applies(x, answers)]
     for theme in q.themes:
         ids += [x.id for x in theme.questions if applies(x, answers)]
     return ids
@@ -96,8 +117,15 @@ def answer_score(kb: Knowledge, qid: str, value: Any) -> tuple[float | None, boo
 def theme_weights(kb: Knowledge, answers: Answers) -> dict[str, float]:
     weights = {t.id: 1.0 for t in kb.questionnaire.themes}
     for rule in kb.questionnaire.profile_weights:
-        if all(answers.get(pid) in values for pid, values in rule.when.items()):
+        if all(_chosen(answers.get(pid), values) for pid, values in rule.when.items()):
             for theme_id, weight in rule.themes.items():
+                weights[theme_id] *= weight
+    for question in kb.questionnaire.profile:
+        given = answers.get(question.id)
+        picked = given if isinstance(given, list) else [given] if given is not None else []
+        for option_id in picked:
+            option = kb.option(question.id, option_id)
+            for theme_id, weight in option.weights.items() if option is not None else ():
                 weights[theme_id] *= weight
     return weights
 
@@ -122,7 +150,8 @@ def score(kb: Knowledge, answers: Answers) -> Result:
             weight_sum += question.weight
             if gap:
                 gaps.append(question.id)
-            if question.red_flag and value in question.red_flag.when:
+            flag = question.red_flag
+            if flag and value in flag.when and _ask_if_met(flag.ask_if, answers):
                 flags.append(question.id)
             if question.type == "multi" and value:
                 for option_id in value:
@@ -147,15 +176,24 @@ def score(kb: Knowledge, answers: Answers) -> Result:
 class RankedTip:
     tip: Tip
     gain: float  # overall points gained by following the tip
+    own_trade: bool = False  # written for the company's trade (tagged with it)
 
     @property
     def rank(self) -> float:
-        return self.gain * (4 - self.tip.effort)
+        return self.gain * (4 - self.tip.effort) * (2 if self.own_trade else 1)
+
+
+def fits_company(tip: Tip, answers: Answers) -> bool:
+    """Trade and size gates: a tagged tip needs the company to have given one of the tags
+    (an unknown trade gets only the tips that fit every trade)."""
+    if tip.trades and answers.get("industry") not in tip.trades:
+        return False
+    return not (tip.sizes and answers.get("size") not in tip.sizes)
 
 
 def tip_applies(kb: Knowledge, tip: Tip, answers: Answers) -> bool:
     question = kb.questions[tip.question]
-    if not applies(question, answers):
+    if not applies(question, answers) or not fits_company(tip, answers):
         return False
     value = answers.get(tip.question)
     if question.type == "multi":
@@ -187,11 +225,18 @@ def best_tips(kb: Knowledge, answers: Answers, n: int = 3) -> list[RankedTip]:
         gain = score(kb, with_tip(kb, tip, answers)).overall - base
         if gain <= 1e-9:
             continue
-        ranked = RankedTip(tip, gain)
+        ranked = RankedTip(tip, gain, bool(tip.trades))
         current = best.get(tip.question)
         if current is None or _key(ranked) > _key(current):
             best[tip.question] = ranked
-    return sorted(best.values(), key=_key, reverse=True)[:n]
+    ranked_tips = sorted(best.values(), key=_key, reverse=True)
+    top = ranked_tips[:n]
+    # One step written for the company's own trade always makes the list when one fits: a
+    # café should see its food waste among its three steps, not only what every office hears.
+    own = next((r for r in ranked_tips if r.own_trade), None)
+    if own is not None and own not in top and n > 0:
+        top = sorted([*top[: n - 1], own], key=_key, reverse=True)
+    return top
 
 
 def _key(r: RankedTip) -> tuple[float, int, float]:

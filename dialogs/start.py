@@ -1,8 +1,10 @@
 """First contact and the menu.
 
-/start greets, says plainly that this is a bot and what it stores, and asks who you are;
-the menu (`m:<entry>`) leads to every flow. The always-available commands (/help,
-/cancel, /settings, /privacy, /mydata, /forget) are in `dialogs.account`.
+/start greets, says plainly that this is a bot, who runs it and what it stores, and asks who
+you are; a returning user gets a short welcome back and the menu instead. The menu
+(`m:<entry>`) leads to every flow. Who runs the bot and whether a person answers come from
+the operator profile: without staff, nothing here promises a person. The always-available
+commands (/help, /cancel, /settings, /privacy, /mydata, /forget) are in `dialogs.account`.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from typing import Literal
 from dialogs.actions import Btn, Keyboard
 from dialogs.payload import Payload
 from dialogs.router import Context, Router
-from dialogs.ui import rows
+from dialogs.ui import esc, rows
 from locales.i18n import N_
 
 router = Router("start")
@@ -48,7 +50,12 @@ def menu_keyboard(ctx: Context) -> Keyboard:
         menu_button(ctx._("🏢 KIERTO-kartoitus for companies"), "kartoitus"),
         menu_button(ctx._("🧰 Find a workshop placement"), "tyopaja"),
         menu_button(ctx._("❓ Ask a question"), "ask"),
-        menu_button(ctx._("🙋 Talk to a person"), "human"),
+        menu_button(
+            ctx._("🙋 Talk to a person")
+            if ctx.kb.staff_answer
+            else ctx._("🙋 How to reach a person"),
+            "human",
+        ),
         menu_button(ctx._("⚙️ Settings"), "settings"),
     ]
     if ctx.in_flow:
@@ -70,13 +77,12 @@ async def start(ctx: Context, args: str) -> None:
             ctx.send(f"{greeting_text(ctx)}\n\n{stored_text(ctx)}")
         if await ctx.open_deeplink(payload):
             return
-    greeting, stored = greeting_text(ctx), stored_text(ctx)
-    if ctx.state.flow:
-        welcome = ctx._("Welcome back! What would you like to do?")
-        await show_menu(ctx, f"{greeting}\n\n{welcome}")
+    if not ctx.first_contact:
+        # they have read the introduction before: a short welcome back, then the menu
+        await show_menu(ctx, ctx._("Welcome back! What would you like to do?"))
         return
-    if not (payload and ctx.first_contact):
-        ctx.send(f"{greeting}\n\n{stored}")
+    if not payload:
+        ctx.send(f"{greeting_text(ctx)}\n\n{stored_text(ctx)}")
     ctx.send(
         ctx._("Who are you?"),
         rows(
@@ -90,18 +96,34 @@ async def start(ctx: Context, args: str) -> None:
 
 
 def greeting_text(ctx: Context) -> str:
-    return ctx._(
-        "👋 Hi! I am <b>kierto-bot</b>, the assistant of the City of Tampere's KIERTO "
-        "programme (Kiertotaloudesta kasvua, growth from the circular economy). "
-        "I am a bot, not a person, but I can pass your question to a person."
+    operator = esc(ctx.kb.operator.name.get(ctx.lang))
+    hello = ctx._(
+        "👋 Hi! I am <b>kierto-bot</b>. I tell you about the KIERTO project (Kiertotaloudesta "
+        "kasvua, growth from the circular economy, 2021–2023) and its freely usable results, "
+        "such as the KIERTO-kartoitus, the circular economy self-assessment. The bot is run by "
+        "{operator}.",
+        operator=operator,
     )
+    if ctx.kb.staff_answer:
+        return (
+            hello
+            + " "
+            + ctx._("I am a bot, not a person, but I can pass your question to a person.")
+        )
+    return hello + " " + ctx._("I am a bot, not a person.")
 
 
 def stored_text(ctx: Context) -> str:
+    if ctx.kb.staff_answer:
+        return ctx._(
+            "🔒 I store your Telegram user id, your language and the answers you give me, so "
+            "you can continue where you left off and, only if you ask, the staff of {operator} can "
+            "contact you. /privacy tells more; /forget erases it all.",
+            operator=esc(ctx.kb.operator.name.get(ctx.lang)),
+        )
     return ctx._(
         "🔒 I store your Telegram user id, your language and the answers you give me, so you "
-        "can continue where you left off and, only if you ask, someone from the programme can "
-        "contact you. /privacy tells more; /forget erases it all."
+        "can continue where you left off. /privacy tells more; /forget erases it all."
     )
 
 
@@ -124,9 +146,10 @@ async def menu_pressed(ctx: Context, payload: MenuPayload) -> None:
         await show_menu(
             ctx,
             ctx._(
-                "Welcome! KIERTO helps companies grow through the circular economy and young job "
-                "seekers find work-based learning at the programme's workshops. You can ask me "
-                "anything about them: just type your question."
+                "Welcome! The KIERTO project (2021–2023) helped companies grow through the "
+                "circular economy and young job seekers learn by doing in its partners' "
+                "workshops. Its results are freely usable. You can ask me anything about them: "
+                "just type your question."
             ),
         )
     elif value == "ask":

@@ -2,7 +2,9 @@
 
 Validation runs once, at start (the bot refuses to start on a broken knowledge base) and in
 `kierto-bot kb check` for content editors. Schema errors come from pydantic; the checks
-here add what a schema cannot see: duplicate keys, unique ids, references between files.
+here add what a schema cannot see: duplicate keys, unique ids, references between files,
+placeholders that no text may use. A *warning* (the operator profile is still the shipped
+example) is reported but does not stop the bot.
 """
 
 from __future__ import annotations
@@ -16,9 +18,14 @@ from typing import Any, TypeVar
 import yaml
 from pydantic import BaseModel, ValidationError
 
+from knowledge import operator as op
+from knowledge.operator import fill
 from knowledge.schema import (
     FaqBook,
     FaqEntry,
+    L10n,
+    Operator,
+    OperatorFile,
     Option,
     Placement,
     PlacementBook,
@@ -40,6 +47,7 @@ FILES: dict[str, type[BaseModel]] = {
     "placements.yaml": PlacementBook,
     "faq.yaml": FaqBook,
     "synonyms.yaml": SynonymBook,
+    "operator.yaml": OperatorFile,
 }
 M = TypeVar("M", bound=BaseModel)
 Path_ = tuple[str | int, ...]
@@ -50,9 +58,11 @@ class Problem:
     file: str
     line: int
     message: str
+    warning: bool = False  # reported, but the knowledge base still loads
 
     def __str__(self) -> str:
-        return f"{self.file}:{self.line}: {self.message}"
+        kind = "warning: " if self.warning else ""
+        return f"{self.file}:{self.line}: {kind}{self.message}"
 
 
 class KnowledgeError(Exception):
@@ -149,7 +159,9 @@ class Knowledge:
     services: dict[str, Service]
     placements: PlacementBook
     faq: tuple[FaqEntry, ...]
+    operator: Operator
     synonyms: SynonymBook = field(default_factory=SynonymBook)
+    example_operator: bool = False  # operator.yaml is still the shipped example
     questions: dict[str, Question] = field(default_factory=dict)
     options: dict[str, tuple[Option, ...]] = field(default_factory=dict)
     theme_of: dict[str, Theme] = field(default_factory=dict)
@@ -162,8 +174,14 @@ class Knowledge:
         services: ServiceBook,
         placements: PlacementBook,
         faq: FaqBook,
+        operator: OperatorFile,
         synonyms: SynonymBook | None = None,
     ) -> Knowledge:
+        # {operator} and {contact} are filled in once, here, in every language
+        op_ = operator.operator
+        q, tips, services, placements, faq = (
+            op.fill_all(book, op_) for book in (q, tips, services, placements, faq)
+        )
         questions, options, theme_of = _index(q)
         return cls(
             questionnaire=q,
@@ -171,7 +189,9 @@ class Knowledge:
             services={s.id: s for s in services.services},
             placements=placements,
             faq=tuple(faq.faq),
+            operator=operator.operator,
             synonyms=synonyms or SynonymBook(),
+            example_operator=operator.example,
             questions=questions,
             options=options,
             theme_of=theme_of,
@@ -182,6 +202,22 @@ class Knowledge:
 
     def placement(self, placement_id: str) -> Placement | None:
         return next((p for p in self.placements.placements if p.id == placement_id), None)
+
+    # Texts with the operator's values: every user-facing YAML text should pass through one of
+    # these two, so that `{operator}` and `{contact}` never reach a user as such.
+
+    def text(self, value: L10n, lang: str) -> str:
+        """`value` in `lang` with the operator placeholders filled in."""
+        return fill(value.get(lang), self.operator, lang)
+
+    def fill(self, text: str, lang: str) -> str:
+        """A text already in `lang` with the operator placeholders filled in."""
+        return fill(text, self.operator, lang)
+
+    @property
+    def staff_answer(self) -> bool:
+        """Whether a person answers through the bot; if not, no text may promise one."""
+        return self.operator.staff_answer
 
 
 def _index(
@@ -242,9 +278,17 @@ def _check_kartoitus(q: Questionnaire, src: _Source) -> Iterator[Problem]:
                 yield P(src.name, where, f"{question.id}.{o.id}: unknown model {o.model!r}")
             if o.exclusive and question.type != "multi":
                 yield P(src.name, where, f"{question.id}.{o.id}: exclusive is for checklists")
-        for key in ("ask_if", "skip_if"):
-            for pid, values in getattr(question, key).items():
-                where = src.line((*path, key, pid))
+            if o.weights and scored:
+                yield P(src.name, where, f"{question.id}.{o.id}: weights are for profile options")
+            for tid in o.weights:
+                if tid not in theme_ids:
+                    yield P(src.name, where, f"{question.id}.{o.id}: unknown theme {tid!r}")
+        conditions = [(key, getattr(question, key), (*path, key)) for key in ("ask_if", "skip_if")]
+        if question.red_flag:
+            conditions.append(("red_flag.ask_if", question.red_flag.ask_if, (*path, "red_flag")))
+        for key, condition, cpath in conditions:
+            for pid, values in condition.items():
+                where = src.line((*cpath, pid))
                 if pid not in profile:
                     yield P(
                         src.name,
@@ -310,6 +354,13 @@ def _check_tips(
                 src.name, at("question"), f"{tip.id}: unknown scored question {tip.question!r}"
             )
             continue
+        if question.retired:
+            yield Problem(src.name, at("question"), f"{tip.id}: question {tip.question} is retired")
+        for key, pid in (("trades", "industry"), ("sizes", "size")):
+            known = {o.id for o in options.get(pid, ())}
+            for j, value in enumerate(getattr(tip, key)):
+                if value not in known:
+                    yield Problem(src.name, at(key, j), f"{tip.id}: {pid} has no option {value!r}")
         if theme.id != tip.theme:
             yield Problem(
                 src.name,
@@ -364,7 +415,7 @@ def _check_placements(book: PlacementBook, src: _Source) -> Iterator[Problem]:
     interests = {t.id for t in book.interests}
     skills = {t.id for t in book.skills}
     for i, p in enumerate(book.placements):
-        if p.partner not in partners:
+        if p.partner is not None and p.partner not in partners:
             yield Problem(
                 src.name,
                 src.line(("placements", i, "partner")),
@@ -416,12 +467,34 @@ def _check_synonyms(book: SynonymBook, src: _Source) -> Iterator[Problem]:
                 seen.setdefault(key, concept.id)
 
 
+def _check_placeholders(sources: dict[str, _Source]) -> Iterator[Problem]:
+    """Only `{operator}` and `{contact}` may appear in a text; the example's `[[…]]` warn."""
+    known = ", ".join("{" + name + "}" for name in op.PLACEHOLDERS)
+    for name, src in sources.items():
+        for path, placeholder in op.unknown_placeholders(src.data):
+            yield Problem(
+                name, src.line(path), f"unknown placeholder {{{placeholder}}} (known: {known})"
+            )
+    src = sources["operator.yaml"]
+    if isinstance(src.data, dict) and src.data.get("example") is True:
+        yield Problem(
+            src.name,
+            src.line(("example",)),
+            "this is the example operator profile: fill it in and set example: false",
+            warning=True,
+        )
+    for path, marker in op.example_markers(src.data):
+        yield Problem(src.name, src.line(path), f"placeholder left: {marker}", warning=True)
+
+
 def check(directory: Path = DEFAULT_DIR) -> tuple[Knowledge | None, list[Problem]]:
-    """Parse, validate and cross-check every file; return the knowledge and the problems."""
+    """Parse, validate and cross-check every file; return the knowledge and the problems.
+
+    The knowledge is returned when every problem is a warning."""
     problems: list[Problem] = []
     sources = {name: _parse(directory / name, problems) for name in FILES}
     models = {name: _validate(src, FILES[name], problems) for name, src in sources.items()}
-    q, tips, services, placements, faq, synonyms = (models[name] for name in FILES)
+    q, tips, services, placements, faq, synonyms, operator = (models[name] for name in FILES)
     if isinstance(q, Questionnaire):
         problems += _check_kartoitus(q, sources["kartoitus.yaml"])
     service_ids: set[str] | None = None
@@ -455,13 +528,16 @@ def check(directory: Path = DEFAULT_DIR) -> tuple[Knowledge | None, list[Problem
         problems += _check_synonyms(synonyms, sources["synonyms.yaml"])
     if isinstance(q, Questionnaire) and isinstance(tips, TipBook):
         problems += _check_tips(tips, q, service_ids, sources["tips.yaml"])
-    if problems or not all(isinstance(m, BaseModel) for m in models.values()):
+    problems += _check_placeholders(sources)
+    errors = [p for p in problems if not p.warning]
+    if errors or not all(isinstance(m, BaseModel) for m in models.values()):
         return None, problems
-    return Knowledge.build(q, tips, services, placements, faq, synonyms), problems
+    assert isinstance(operator, OperatorFile)
+    return Knowledge.build(q, tips, services, placements, faq, operator, synonyms), problems
 
 
 def load(directory: Path = DEFAULT_DIR) -> Knowledge:
-    """The knowledge base, or `KnowledgeError` listing every problem."""
+    """The knowledge base, or `KnowledgeError` listing every problem (warnings do not stop it)."""
     knowledge, problems = check(directory)
     if knowledge is None:
         raise KnowledgeError(problems or [Problem("knowledge", 1, "could not be loaded")])

@@ -12,7 +12,14 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
 
 LANGS: tuple[str, ...] = ("fi", "en", "sv")
 Lang = Literal["fi", "en", "sv"]
@@ -55,8 +62,11 @@ class Option(Model):
 
     `score` is 0..1 for scored questions and absent for profile questions. `na` marks
     "not relevant" (leaves the denominator), `dk` marks "don't know" (scores 0 and is
-    listed as a data gap). In a checklist, `exclusive` clears the other ticks ("none of
-    these") and `model` names the Sitra business model the item stands for.
+    listed as a data gap). An honest "it is not mine to know" answer of a tenant or a
+    sole trader ("included in the rent", "I work alone") is `na`, never `dk`. In a checklist,
+    `exclusive` clears the other ticks ("none of these") and `model` names the Sitra business
+    model the item stands for. On a profile question, `weights` multiplies theme weights when
+    the option is chosen (the company's most significant impacts weigh more).
     """
 
     id: Id
@@ -66,13 +76,18 @@ class Option(Model):
     dk: bool = False
     exclusive: bool = False
     model: Id | None = None
+    weights: dict[Id, float] = Field(default_factory=dict)
 
 
 class RedFlag(Model):
-    """A missing legal basic, raised when the answer is one of `when`."""
+    """A missing legal basic, raised when the answer is one of `when`.
+
+    `ask_if` (profile question id -> option ids) limits it to the companies the law binds:
+    an employer's duty is not raised for a sole trader."""
 
     when: list[Id] = Field(min_length=1)
     text: L10n
+    ask_if: dict[Id, list[Id]] = Field(default_factory=dict)
 
 
 class Question(Model):
@@ -82,7 +97,8 @@ class Question(Model):
     `multi` (a checklist toggled in place and confirmed with Done) or `text` (free text).
     Options come either from a shared scale (`scale: maturity5`) or are listed inline.
     `ask_if` / `skip_if` map a profile question id to option ids: the question is asked
-    only when (not) one of them was chosen.
+    only when (not) one of them was chosen. A `retired` question is never asked or scored;
+    it stays so that answers given to an older version of the questionnaire can be read.
     """
 
     id: Id
@@ -97,6 +113,7 @@ class Question(Model):
     red_flag: RedFlag | None = None
     max_len: int = Field(default=1000, ge=1, le=4000)
     optional: bool = False
+    retired: bool = False
 
 
 class Theme(Model):
@@ -155,6 +172,9 @@ class Tip(Model):
     `target` is the answer the company would give after following it (the "what if"). For a
     checklist, `when_missing` names the item whose absence makes the tip relevant; following
     the tip ticks it.
+
+    `trades` (industry option ids) and `sizes` (size option ids) gate the tip: empty means
+    every trade / size. A tip for the company's own trade ranks ahead of a generic one.
     """
 
     id: Id
@@ -168,6 +188,8 @@ class Tip(Model):
     title: L10n
     text: L10n
     services: list[Id] = Field(default_factory=list)
+    trades: list[Id] = Field(default_factory=list)
+    sizes: list[Id] = Field(default_factory=list)
 
 
 class TipBook(Model):
@@ -209,18 +231,20 @@ class Partner(Model):
 
 
 class Placement(Model):
-    """A workshop placement (työpaja) at one of the programme's partners.
+    """A kind of workshop (työpaja) the KIERTO partners ran during the project.
 
-    Optional fields stay out when the fact is not known; the bot then simply does not
-    mention them.
+    The project has ended: a placement tells what the workshop was and what one learnt there,
+    in the past tense where it is history; the operator's current offer is in operator.yaml.
+    Optional fields stay out when the fact is not known (no invented tasks or equipment); the
+    bot then simply does not mention them.
     """
 
     id: Id
-    partner: Id
+    partner: Id | None = None
     name: L10n
     summary: L10n
-    what_you_do: L10n
-    what_you_learn: L10n
+    what_you_do: L10n | None = None
+    what_you_learn: L10n | None = None
     interests: list[Id] = Field(min_length=1)
     skills: list[Id] = Field(default_factory=list)
     suits: L10n | None = None
@@ -267,3 +291,81 @@ class Concept(Model):
 
 class SynonymBook(Model):
     concepts: list[Concept] = Field(default_factory=list)
+
+
+# --------------------------------------------------------------------------- operator
+
+HttpsUrl = Annotated[str, StringConstraints(pattern=r"^https://\S+$")]
+Email = Annotated[str, StringConstraints(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]
+
+
+class Contact(Model):
+    """An organisation's contact: its name and at least one way to reach it.
+
+    Functional addresses only (kirjaamo@…, tietosuoja@…): a person's name, phone or e-mail
+    does not belong in the knowledge base, because people change jobs and the bot outlives
+    them.
+    """
+
+    name: L10n
+    email: Email | None = None
+    url: HttpsUrl | None = None
+    how: L10n | None = None  # postal address, web form, opening hours…
+
+    @model_validator(mode="after")
+    def _reachable(self) -> Contact:
+        if not (self.email or self.url or self.how):
+            raise ValueError("give at least one of email, url or how")
+        return self
+
+
+class OperatorService(Model):
+    """A service the operator (or a partner) offers today, with how to reach it."""
+
+    id: Id
+    name: L10n
+    what: L10n
+    for_whom: L10n
+    audience: Literal["company", "jobseeker", "both"] = "both"
+    url: HttpsUrl | None = None
+    contact: L10n | None = None
+
+    @model_validator(mode="after")
+    def _reachable(self) -> OperatorService:
+        if not (self.url or self.contact):
+            raise ValueError("give a url or a contact")
+        return self
+
+
+class Privacy(Model):
+    """What the operator, as data controller, decides; the bot describes what it stores."""
+
+    purposes: L10n
+    legal_basis: L10n
+    recipients: L10n  # who else sees the data besides the operator's staff
+    retention: L10n  # how long, in words the user understands
+    retention_days: int = Field(ge=1, le=3650)  # the same period for the clean-up job
+
+
+class Operator(Model):
+    """Who runs this bot now. The KIERTO project ended in 2023; an operator carries it on.
+
+    `contact` fills the `{contact}` placeholder in the other files' texts and `name` the
+    `{operator}` one. `staff_answer` says whether people answer through the bot: while it
+    is false the bot never promises that a person will reply.
+    """
+
+    name: L10n
+    about: L10n  # one or two sentences: who the operator is and why it runs the bot
+    contact: L10n  # how to reach the operator's people, for "{contact}"
+    staff_answer: bool
+    staff_text: L10n  # how and when a person answers (or that nobody answers through the bot)
+    controller: Contact
+    privacy_contact: Contact
+    privacy: Privacy
+    services: list[OperatorService] = Field(default_factory=list)
+
+
+class OperatorFile(Model):
+    example: bool = False  # true in the shipped example, until the operator fills it in
+    operator: Operator

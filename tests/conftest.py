@@ -40,7 +40,16 @@ def service_missing(what: str, reason: str) -> None:
 
 
 @pytest.fixture(scope="session")
-def kb() -> Knowledge:
+def kb(tmp_path_factory: pytest.TempPathFactory) -> Knowledge:
+    """The shipped knowledge base with a filled-in operator profile whose staff answer (a
+    deployed bot); `example_kb` is the shipped example as it is, with nobody answering."""
+    from tests.knowledge.test_operator import copy_kb
+
+    return load(copy_kb(tmp_path_factory.mktemp("kb") / "knowledge"))
+
+
+@pytest.fixture(scope="session")
+def example_kb() -> Knowledge:
     return load()
 
 

@@ -2,6 +2,10 @@
 
 The report is laid out from plain data (`ReportData`) that the results flow fills in the
 user's language, so this module knows nothing about questions or scoring.
+
+Theme names are never cut: a long one wraps within its column. The first page holds the
+summary (level, bars, chart); sections that do not fit go on to a second page rather than
+being dropped, because the open questions and the services are what a reader acts on.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ class ReportData:
     sections: list[tuple[str, list[str]]] = field(default_factory=list)  # heading, paragraphs
     chart_png: bytes | None = None
     footer: str = ""
+    notice: str = ""  # "a self-assessment and advice, not a certificate or a decision"
 
 
 class _Pdf(FPDF):
@@ -61,6 +66,11 @@ def render_pdf(data: ReportData) -> bytes:
     pdf.cell(width, 6, data.overall_line, new_x="LMARGIN", new_y="NEXT")
     pdf.set_font("DejaVu", "", 9)
     pdf.multi_cell(width, 4.5, data.level_text, new_x="LMARGIN", new_y="NEXT")
+    if data.notice:
+        pdf.set_text_color(90)
+        pdf.set_font("DejaVu", "", 7.5)
+        pdf.multi_cell(width, 3.8, data.notice, new_x="LMARGIN", new_y="NEXT")
+        pdf.set_text_color(0)
     pdf.ln(2)
 
     top = pdf.get_y()
@@ -72,21 +82,27 @@ def render_pdf(data: ReportData) -> bytes:
     for label, value, change in data.themes:
         y = pdf.get_y()
         pdf.set_font("DejaVu", "", 8.5)
-        pdf.cell(label_w, 6, label[:32])
+        # the whole name, wrapped in its column; the row grows to fit it
+        lines = pdf.multi_cell(label_w, 4, label, dry_run=True, output="LINES")
+        row = max(6.0, 4.0 * len(lines) + 2)
+        pdf.multi_cell(label_w, 4, label, new_x="RIGHT", new_y="TOP")
+        x = pdf.l_margin + label_w
+        middle = y + row / 2
         pdf.set_fill_color(*LIGHT)
-        pdf.rect(pdf.get_x(), y + 1.5, bar_w, 3, style="F")
+        pdf.rect(x, middle - 1.5, bar_w, 3, style="F")
         if value is not None:
             pdf.set_fill_color(*GREEN)
-            pdf.rect(pdf.get_x(), y + 1.5, bar_w * value / 100, 3, style="F")
-        pdf.set_x(pdf.get_x() + bar_w + 2)
+            pdf.rect(x, middle - 1.5, bar_w * value / 100, 3, style="F")
+        pdf.set_xy(x + bar_w + 2, middle - 3)
         shown = "–" if value is None else f"{value:.0f}"
-        pdf.cell(20, 6, f"{shown} {change}".strip(), new_x="LMARGIN", new_y="NEXT")
+        pdf.cell(20, 6, f"{shown} {change}".strip())
+        pdf.set_xy(pdf.l_margin, y + row)
     pdf.set_y(max(pdf.get_y(), top + (chart_w if data.chart_png else 0)) + 3)
 
     bottom = pdf.h - 16
     for heading, paragraphs in data.sections:
-        if pdf.get_y() > bottom - 10:
-            break
+        if pdf.get_y() > bottom - 14:
+            pdf.add_page()
         pdf.set_font("DejaVu", "B", 10.5)
         pdf.set_text_color(*GREEN)
         pdf.cell(width, 6, heading, new_x="LMARGIN", new_y="NEXT")
@@ -95,8 +111,8 @@ def render_pdf(data: ReportData) -> bytes:
         for paragraph in paragraphs:
             lines = pdf.multi_cell(width, 4.2, paragraph, dry_run=True, output="LINES")
             if pdf.get_y() + 4.2 * len(lines) > bottom:
-                pdf.cell(width, 4.2, "…", new_x="LMARGIN", new_y="NEXT")
-                break
+                pdf.add_page()
+                pdf.set_font("DejaVu", "", 8.5)
             pdf.multi_cell(width, 4.2, paragraph, new_x="LMARGIN", new_y="NEXT")
             pdf.ln(1)
         pdf.ln(1)

@@ -277,10 +277,13 @@ async def test_unknown_language_falls_back_to_finnish(chat) -> None:
     me = chat(lang="de")
     await me.send("/start")
     assert me.texts == [
-        "👋 Hei! Olen <b>kierto-bot</b>, Tampereen kaupungin KIERTO-hankkeen (Kiertotaloudesta "
-        "kasvua) avustaja. Olen botti, en ihminen, mutta voin välittää kysymyksesi ihmiselle."
+        "👋 Hei! Olen <b>kierto-bot</b>. Kerron KIERTO-hankkeesta (Kiertotaloudesta kasvua, "
+        "2021–2023) ja sen vapaasti käytettävistä tuotoksista, kuten KIERTO-kartoituksesta, "
+        "joka on kiertotalouden itsearvio yrityksille. Bottia ylläpitää Esimerkkikaupungin "
+        "työllisyyspalvelut. Olen botti, en ihminen, mutta voin välittää kysymyksesi ihmiselle."
         "\n\n🔒 Tallennan Telegram-käyttäjätunnisteesi, kielesi ja antamasi vastaukset. Niiden "
-        "avulla voit jatkaa siitä, mihin jäit, ja hankkeesta voidaan ottaa sinuun yhteyttä, "
-        "mutta vain jos itse pyydät. Lisää kerron komennolla /privacy, ja /forget poistaa kaiken.",
+        "avulla voit jatkaa siitä, mihin jäit, ja ylläpitäjän (Esimerkkikaupungin "
+        "työllisyyspalvelut) henkilökunta voi ottaa sinuun yhteyttä, mutta vain jos itse pyydät. "
+        "Lisää kerron komennolla /privacy, ja /forget poistaa kaiken.",
         "Kuka olet?",
     ]

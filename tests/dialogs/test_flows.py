@@ -137,10 +137,10 @@ async def test_other_flows_with_unreadable_states_start_again(app: App, chat) ->
     await set_state(app, me.user_id, "placement", "int", {"int": ["food"], "learn": []})
     await me.send("/menu")
     await me.press("m:resume")
-    assert me.texts[0].startswith("🧰 <b>Workshop placements</b>")
+    assert me.texts[0].startswith("🧰 <b>Workshops</b>")
     assert me.last.text == "1/4 · What interests you? Tick all that apply, then press Done."
     await set_state(app, me.user_id, "handoff", "confirm", {"q": "old", "topic": "faq"})
     await me.press("h:cf:yes")
-    assert me.last.text.startswith("🙋 Write your question and I will pass it to a person")
+    assert me.last.text.startswith("🙋 Write your question and I will pass it to the staff of")
     async with app.db.unit() as repo:
         assert await repo.tickets.open() == []  # nothing was sent on a state it cannot read

@@ -274,7 +274,7 @@ async def test_handoff_and_the_staff_reply_reaches_the_user(app: App, chat) -> N
     relayed = [a for a in staff.elsewhere if a.chat_id == me.user_id]
     assert len(relayed) == 1 and "tammikuussa" in relayed[0].text
     assert relayed[0].text == (
-        f"💬 <b>Svar från KIERTO-teamet</b> på din fråga #{ticket.id}:\n\n"
+        f"💬 <b>Svar från Exempelstadens sysselsättningstjänster</b> på din fråga #{ticket.id}:\n\n"
         "Kyllä, tammikuussa aloitetaan uusia jaksoja.\n\nOm du vill fråga mer, använd /human."
     )
     assert f"#{ticket.id}" in staff.said

@@ -5,10 +5,19 @@ from __future__ import annotations
 import random
 
 import pytest
+import yaml
 
 from dialogs.scoring import best_tips, score, sequence, with_tip
 from knowledge.loader import Knowledge
-from knowledge.schema import FaqBook, PlacementBook, Questionnaire, ServiceBook, TipBook
+from knowledge.schema import (
+    FaqBook,
+    OperatorFile,
+    PlacementBook,
+    Questionnaire,
+    ServiceBook,
+    TipBook,
+)
+from tests.knowledge.test_operator import FILLED
 
 
 def t(text: str) -> dict[str, str]:
@@ -187,7 +196,8 @@ def mini() -> Knowledge:
             ]
         }
     )
-    return Knowledge.build(q, tips, services, placements, faq)
+    operator = OperatorFile.model_validate(yaml.safe_load(FILLED.read_text(encoding="utf-8")))
+    return Knowledge.build(q, tips, services, placements, faq, operator)
 
 
 def test_example_product_company(mini: Knowledge) -> None:
@@ -310,5 +320,11 @@ def test_real_questionnaire_tips_match_brute_force(kb: Knowledge) -> None:
         assert len({r.tip.question for r in ranked}) == len(ranked)
         for r in ranked:
             assert r.gain == pytest.approx(score(kb, with_tip(kb, r.tip, answers)).overall - base)
-        keys = [(round(r.gain * (4 - r.tip.effort), 6), r.tip.impact) for r in ranked]
+        for r in ranked:  # a trade tip only for its trade, and it counts double
+            assert r.own_trade == bool(r.tip.trades)
+            assert not r.tip.trades or answers.get("industry") in r.tip.trades
+        keys = [
+            (round(r.gain * (4 - r.tip.effort) * (2 if r.tip.trades else 1), 6), r.tip.impact)
+            for r in ranked
+        ]
         assert keys == sorted(keys, reverse=True)

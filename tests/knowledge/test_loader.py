@@ -30,6 +30,8 @@ from knowledge.loader import (
     load,
 )
 
+FILLED_OPERATOR = Path(__file__).with_name("operator_filled.yaml")
+
 
 class KbCopy:
     """A copy of the shipped knowledge base that a test may break."""
@@ -39,6 +41,8 @@ class KbCopy:
         root.mkdir()
         for name in FILES:
             shutil.copy(DEFAULT_DIR / name, root / name)
+        # a filled-in operator profile: the shipped example only warns, tested on its own
+        shutil.copy(FILLED_OPERATOR, root / "operator.yaml")
 
     def text(self, name: str) -> str:
         return (self.dir / name).read_text(encoding="utf-8")
@@ -81,9 +85,10 @@ def find(problems: list[Problem], text: str) -> Problem:
 # --------------------------------------------------------------------------- shipped KB
 
 
-def test_shipped_knowledge_base_has_no_problems() -> None:
+def test_shipped_knowledge_base_has_no_errors_only_the_example_operator_warnings() -> None:
     knowledge, problems = check(DEFAULT_DIR)
-    assert [str(p) for p in problems] == []
+    assert [str(p) for p in problems if not p.warning] == []
+    assert problems and {p.file for p in problems} == {"operator.yaml"}
     assert isinstance(knowledge, Knowledge)
 
 
@@ -422,11 +427,24 @@ def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
 
 
 def test_kb_check_on_the_shipped_knowledge_base(clean_env: Path, capsys) -> None:
+    """The shipped operator profile is an example: it passes, with its placeholders listed."""
     assert main(["kb", "check"]) == 0
+    out, err = capsys.readouterr()
+    lines = out.strip().splitlines()
+    assert lines[-1].startswith("knowledge base OK, ") and lines[-1].endswith(" warning(s)")
+    assert lines[:-1] and all(line.startswith("operator.yaml:") for line in lines[:-1])
+    assert all(": warning: " in line for line in lines[:-1])
+    assert err == ""
+    assert main(["kb", "check", str(DEFAULT_DIR)]) == 0
+
+
+def test_kb_check_with_a_filled_in_operator_profile_is_clean(
+    clean_env: Path, kb_copy: KbCopy, capsys
+) -> None:
+    assert main(["kb", "check", str(kb_copy.dir)]) == 0
     out, err = capsys.readouterr()
     assert out.strip() == "knowledge base OK"
     assert err == ""
-    assert main(["kb", "check", str(DEFAULT_DIR)]) == 0
 
 
 def broken(kb_copy: KbCopy) -> list[str]:
