@@ -68,7 +68,7 @@ async def test_change_a_field_from_the_read_back(app, chat, frozen) -> None:
 async def test_only_staff_and_only_in_private(app, chat, frozen) -> None:
     someone = chat(55, "fi")
     await someone.send("/newevent")
-    assert "työntekijöille" in someone.last.text
+    assert "henkilökunnalle" in someone.last.text
     await someone.send("/events")
     assert await at_step(someone, "") == ""
     await someone.press("hpe:1:open")

@@ -49,7 +49,7 @@ async def test_compose_test_invitation_rsvp_and_check_in(bot: Running, frozen) -
     await send_and_wait(bot, guest, "/start in_forged00")
     assert "ei kelpaa" in guest.bot_messages[-1].content
     await send_and_wait(bot, guest, "/newevent")
-    assert "työntekijöille" in guest.bot_messages[-1].content
+    assert "henkilökunnalle" in guest.bot_messages[-1].content
     async with bot.app.db.unit() as repo:
         assert (await repo.rsvps.counts(1))["checked_in"] == 1
     assert bot.fake.unanswered_callbacks() == []
