@@ -1,9 +1,11 @@
 """Maintenance on a schedule (APScheduler): keep the store from growing without bound.
 
 Processed update ids are needed only as long as Telegram could redeliver an update (a day
-at most); they are pruned after a week. Every few seconds the haastepaja's due work runs:
-scheduled broadcasts start, reminders fire, finished broadcasts report (due times live in
-the store, so a restart loses none and fires none twice).
+at most); they are pruned after a week. Outbox rows that are finished (sent, blocked,
+failed, unknown; they hold no text) go after a month, except staff-chat posts about a
+person, which /forget needs. Every few seconds the haastepaja's due work runs: scheduled
+broadcasts start, reminders fire, finished broadcasts report (due times live in the store,
+so a restart loses none and fires none twice).
 """
 
 from __future__ import annotations
@@ -19,13 +21,15 @@ from dialogs.store.models import utcnow
 
 log = logging.getLogger(__name__)
 KEEP_UPDATE_IDS = timedelta(days=7)
+KEEP_OUTBOX = timedelta(days=30)
 HAASTEPAJA_EVERY_S = 10
 
 
 async def prune(app: App) -> int:
     async with app.db.unit() as repo:
         removed = await repo.updates.prune(utcnow() - KEEP_UPDATE_IDS)
-    log.info("pruned %d processed update ids", removed)
+        sent = await repo.outbox.prune(utcnow() - KEEP_OUTBOX)
+    log.info("pruned %d processed update ids and %d finished outbox rows", removed, sent)
     return removed
 
 

@@ -334,9 +334,16 @@ class Outbox:
         await self.s.execute(delete(OutboxMessage).where(OutboxMessage.user_id == user_id))
 
     async def prune(self, before: datetime) -> int:
+        """Remove finished rows last changed before `before`, except the posts about a
+        person in a group (the staff chat's tickets): /forget still needs their ids."""
+        kept = (
+            (OutboxMessage.status == "sent")
+            & (OutboxMessage.chat_id < 0)
+            & OutboxMessage.user_id.is_not(None)
+        )
         result = await self.s.execute(
             delete(OutboxMessage).where(
-                OutboxMessage.status.in_(FINISHED), OutboxMessage.updated_at < before
+                OutboxMessage.status.in_(FINISHED), OutboxMessage.updated_at < before, ~kept
             )
         )
         return result.rowcount or 0

@@ -110,13 +110,15 @@ async def test_forged_ids_are_refused_before_any_query(any_db: Database) -> None
         assert await repo.outbox.counts() == {"pending": 1}
 
 
-async def test_prune_keeps_what_is_not_finished(any_db: Database) -> None:
+async def test_prune_keeps_what_is_not_finished_and_ticket_posts(any_db: Database) -> None:
     async with any_db.unit() as repo:
         done = await repo.outbox.add(1, encode(Send(1, "a")))
         await repo.outbox.add(1, encode(Send(1, "b")))
-        await repo.outbox.claim(done)
-        await repo.outbox.sent(done, 1)
+        post = await repo.outbox.add(-100, encode(Send(-100, "ticket")), user_id=1)
+        for row in (done, post):
+            await repo.outbox.claim(row)
+            await repo.outbox.sent(row, 1)
     async with any_db.unit() as repo:
         assert await repo.outbox.prune(utcnow() + timedelta(seconds=1)) == 1
         rows = await repo.session.execute(OutboxMessage.__table__.select())
-        assert [r.status for r in rows] == ["pending"]
+        assert sorted(r.status for r in rows) == ["pending", "sent"]

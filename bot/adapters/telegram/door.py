@@ -144,7 +144,7 @@ class TelegramDoor:
                     continue
                 if action.chat_id != chat_id and await self.sender.is_blocked(action.chat_id):
                     if action.outbox_id is not None:
-                        await self.outbox._mark(action.outbox_id, "blocked")
+                        await self.outbox.mark(action.outbox_id, "blocked")
                     continue  # e.g. a staff reply to someone who has blocked the bot
                 if action.outbox_id is not None:
                     await self.outbox.deliver(action)
