@@ -48,5 +48,6 @@ async def build_app(
         staff_chat_id=settings.staff_chat_id,
         bot_username=settings.bot_username.lstrip("@"),
         matcher=matcher or FaqMatcher(kb.faq, kb.synonyms.concepts),
+        admin_url=settings.admin_url or f"http://{settings.admin_listen or '127.0.0.1:8081'}",
     )
     return App(settings, db, kb, i18n, Engine(db, kb, i18n, services, routers()))

@@ -44,6 +44,20 @@ def _parser() -> argparse.ArgumentParser:
     webhook = sub.add_parser("webhook", help="serve Telegram through a webhook (aiohttp)")
     webhook.add_argument("--runtime", choices=["aiogram", "ptb"], default="aiogram")
 
+    sub.add_parser(
+        "admin", help="serve the coordinators' back office on ADMIN_LISTEN (default 127.0.0.1:8081)"
+    )
+    export = sub.add_parser("export", help="export the collected data for reporting")
+    export.add_argument("--format", choices=["xlsx", "csv"], required=True)
+    export.add_argument(
+        "--anonymised",
+        action="store_true",
+        help="no Telegram ids, company names, Y-tunnus or free text",
+    )
+    export.add_argument("--out", type=Path, required=True, help="file to write (csv: a .zip)")
+    export.add_argument("--from", dest="date_from", help="first day, YYYY-MM-DD")
+    export.add_argument("--to", dest="date_to", help="last day, YYYY-MM-DD")
+
     db = sub.add_parser("db", help="database schema")
     db_sub = db.add_subparsers(dest="db_command", metavar="ACTION", required=True)
     db_sub.add_parser("upgrade", help="apply migrations (also done at every start)")
@@ -173,6 +187,8 @@ async def _async_main(args: argparse.Namespace, settings: Settings) -> int:
         return 0
     if args.command == "users":
         return await _users(args, settings)
+    if args.command == "export":
+        return await _export(args, settings)
 
     app = await build_app(settings)
     try:
@@ -181,6 +197,8 @@ async def _async_main(args: argparse.Namespace, settings: Settings) -> int:
             command = "run" if settings.bot_token else "chat"
             if command == "chat":
                 print("No BOT_TOKEN set: starting the console chat (see README for Telegram).")
+        if command == "admin":
+            return await _admin(app)
         if command == "chat":
             from bot.adapters.console import ConsoleDoor
 
@@ -227,4 +245,54 @@ async def _users(args: argparse.Namespace, settings: Settings) -> int:
         print(f"user {args.user_id}: roles = {user.roles or '(none)'}")
     finally:
         await db.dispose()
+    return 0
+
+
+async def _admin(app: object) -> int:
+    from bot.adapters.telegram import install_signal_handlers
+    from bot.app import App
+    from bot.backoffice.serve import run
+    from bot.scheduler import start_maintenance
+
+    assert isinstance(app, App)
+    listen = app.settings.admin_listen or "127.0.0.1:8081"
+    stopping = asyncio.Event()
+    install_signal_handlers(stopping)
+    scheduler = start_maintenance(app)
+    url = app.settings.admin_url or f"http://{listen}"
+    print(f"Back office at {url} — send /admin to the bot (or in `kierto-bot chat`) to sign in.")
+    try:
+        await run(app, listen, stopping)
+    finally:
+        scheduler.shutdown(wait=False)
+    return 0
+
+
+async def _export(args: argparse.Namespace, settings: Settings) -> int:
+    from dialogs.render.exports import ExportTooLarge, export
+    from dialogs.stats import Filters
+    from dialogs.store.db import Database
+    from knowledge.loader import load
+
+    params = {"date_from": args.date_from or "", "date_to": args.date_to or ""}
+    kb = load(settings.knowledge_dir)
+    filters, bad = Filters.parse(params, kb)
+    if bad:
+        print(f"kierto-bot: not a date (YYYY-MM-DD): {', '.join(bad)}", file=sys.stderr)
+        return 2
+    db = Database(settings.database_url)
+    try:
+        await db.migrate()
+        async with db.unit() as repo:
+            try:
+                data = await export(repo, kb, args.format, filters, args.anonymised)
+            except ExportTooLarge as exc:
+                print(f"kierto-bot: too many rows in {exc}; narrow --from/--to", file=sys.stderr)
+                return 1
+            action = f"export_{args.format}" + ("_anon" if args.anonymised else "")
+            repo.audit.log(action, subject="cli")
+    finally:
+        await db.dispose()
+    args.out.write_bytes(data)
+    print(f"wrote {args.out} ({len(data)} bytes)")
     return 0

@@ -47,6 +47,14 @@ class Settings(BaseSettings):
     webhook_listen: str = "0.0.0.0:8080"
     health_listen: str | None = None  # polling mode: serve /healthz here (host:port)
 
+    # The coordinators' back office: where it listens (host:port; in the same process as
+    # the webhook when set) and the address people open, used in /admin's sign-in links.
+    admin_listen: str | None = None
+    admin_url: str | None = None
+    # Assessments, tickets, FAQ misses, votes, interests and audit entries older than this
+    # are removed (companies and users with nothing left are removed with them).
+    retention_days: int = Field(default=730, ge=30, le=3650)
+
     # Flood control: a user may send `flood_burst` updates at once, then one per
     # `1 / flood_rate` seconds; above that the bot answers once and drops the excess.
     flood_rate: float = Field(default=2.0, gt=0)
@@ -92,12 +100,12 @@ class Settings(BaseSettings):
             return frozenset({value})
         return value
 
-    @field_validator("staff_chat_id", "webhook_url", "redis_url", mode="before")
+    @field_validator("staff_chat_id", "webhook_url", "redis_url", "admin_url", mode="before")
     @classmethod
     def _empty_is_none(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
 
-    @field_validator("telegram_api_url", "webhook_url")
+    @field_validator("telegram_api_url", "webhook_url", "admin_url")
     @classmethod
     def _url(cls, value: str | None) -> str | None:
         if value is None:
@@ -138,7 +146,7 @@ class Settings(BaseSettings):
             raise ValueError("use sqlite+aiosqlite:///path.db or postgresql+asyncpg://…")
         return value
 
-    @field_validator("webhook_listen", "health_listen", mode="before")
+    @field_validator("webhook_listen", "health_listen", "admin_listen", mode="before")
     @classmethod
     def _listen(cls, value: str | None, info: ValidationInfo) -> str | None:
         if value is None or not str(value).strip():

@@ -1,6 +1,7 @@
 """Keep the catalogs in step with the code: `kierto-bot i18n update` and `… check`.
 
-`update` extracts every marked string (`_()`, `n_()`, `N_()`) from bot/ and dialogs/ into
+`update` extracts every marked string (`_()`, `n_()`, `N_()`) from bot/ and dialogs/ (the
+back office's Jinja templates included) into
 locales/messages.pot and merges it into the fi, en and sv catalogs. English is the source
 language, so new English entries are filled with the source text itself (edit them there
 to change the English wording without touching code); Finnish and Swedish entries are left
@@ -32,7 +33,7 @@ def extract() -> Catalog:
     for source in SOURCES:
         for filename, lineno, message, comments, context in extract_from_dir(
             ROOT / source,
-            method_map=[("**.py", "python")],
+            method_map=[("**.py", "python"), ("**/templates/**.html", "jinja2.ext:babel_extract")],
             keywords=KEYWORDS,
             comment_tags=("Translators:",),
         ):

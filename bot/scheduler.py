@@ -3,9 +3,11 @@
 Processed update ids are needed only as long as Telegram could redeliver an update (a day
 at most); they are pruned after a week. Outbox rows that are finished (sent, blocked,
 failed, unknown; they hold no text) go after a month, except staff-chat posts about a
-person, which /forget needs. Every few seconds the haastepaja's due work runs: scheduled
-broadcasts start, reminders fire, finished broadcasts report (due times live in the store,
-so a restart loses none and fires none twice).
+person, which /forget needs. Once a day, data older than RETENTION_DAYS is removed
+(dialogs/store/retention.py), and idle back office sessions and spent sign-in links are
+dropped. Every few seconds the haastepaja's due work runs: scheduled broadcasts
+start, reminders fire, finished broadcasts report (due times live in the store, so a
+restart loses none and fires none twice).
 """
 
 from __future__ import annotations
@@ -37,10 +39,32 @@ async def haastepaja_tick(app: App) -> None:
     await jobs.tick(app.db, app.i18n, app.settings.staff_chat_id, clock.now())
 
 
+async def retention(app: App) -> dict[str, int]:
+    from bot.backoffice.auth import SESSION_IDLE
+    from dialogs.store.retention import purge
+
+    async with app.db.unit() as repo:
+        counts = await purge(repo, utcnow() - timedelta(days=app.settings.retention_days))
+        await repo.sessions.prune(utcnow() - SESSION_IDLE)
+        repo.audit.log("retention", subject=f"{app.settings.retention_days}d")
+    log.info("retention: removed %s", ", ".join(f"{k} {v}" for k, v in counts.items() if v))
+    return counts
+
+
 def start_maintenance(app: App) -> AsyncIOScheduler:
     scheduler = AsyncIOScheduler(timezone="Europe/Helsinki")
     scheduler.add_job(
         prune, "interval", hours=6, args=[app], id="prune-updates", coalesce=True, max_instances=1
+    )
+    scheduler.add_job(
+        retention,
+        "cron",
+        hour=3,
+        minute=30,
+        args=[app],
+        id="retention",
+        coalesce=True,
+        max_instances=1,
     )
     scheduler.add_job(
         haastepaja_tick,

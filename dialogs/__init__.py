@@ -13,7 +13,17 @@ if TYPE_CHECKING:
 
 
 def routers() -> list[Router]:
-    from dialogs import account, faq, handoff, kartoitus, placement, results, review, start
+    from dialogs import (
+        account,
+        admin,
+        faq,
+        handoff,
+        kartoitus,
+        placement,
+        results,
+        review,
+        start,
+    )
     from dialogs.haastepaja import rsvp as haastepaja_rsvp
     from dialogs.haastepaja import staff as haastepaja_staff
 
@@ -27,6 +37,7 @@ def routers() -> list[Router]:
         handoff.router,
         account.router,
         review.router,
+        admin.router,
         haastepaja_rsvp.router,
         haastepaja_staff.router,
     ]

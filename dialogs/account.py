@@ -171,7 +171,16 @@ async def export_user(ctx: Context) -> dict[str, object]:
         ],
         "placement_interests": [i.model_dump() for i in await repo.interests.of_user(uid)],
         "placement_votes": await repo.votes.of_user(uid),
-        "tickets": [t.model_dump() for t in await repo.tickets.of_user(uid)],
+        "tickets": [
+            {
+                **t.model_dump(),
+                "conversation": [
+                    {"author": m.author, "text": m.text, "at": m.at}
+                    for m in await repo.ticket_messages.of(t.id)
+                ],
+            }
+            for t in await repo.tickets.of_user(uid)
+        ],
         "contact_requests": [c.model_dump() for c in await repo.contacts.of_user(uid)],
         "unanswered_questions": [m.model_dump() for m in await repo.misses.of_user(uid)],
         "haastepaja_answers": [r.model_dump() for r in await repo.rsvps.of_user(uid)],

@@ -2,10 +2,11 @@
 While a button question is open, a typed question is answered only when the match is
 confident (then the open question is shown again); anything else gets the flow's reminder.
 
-Above `CONFIDENT` the answer comes at once; between `UNSURE` and it the bot offers "did you
-mean…" buttons for the best three; below, it says it does not know, keeps the question for
-the coordinators (to grow the FAQ) and offers a person. The thresholds are set from the
-labelled benchmark (bench/faq_accuracy.py), not by feel.
+When the match is confident (faq_match.decide, with thresholds calibrated per language on
+the labelled dev set by bench/faq_accuracy.py, not by feel) the answer comes at once; less
+sure, the bot offers "did you mean…" buttons for the best three; below that it says it does
+not know, keeps the question for the team (to grow the FAQ) and offers a person. A message
+with no letters at all (emoji, "???") is no question: it gets the greeting and is not kept.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from dialogs.actions import Btn, Keyboard
-from dialogs.faq_match import FaqMatcher, Match, words
+from dialogs.faq_match import THRESHOLDS, FaqMatcher, decide, words
 from dialogs.handoff import handoff
 from dialogs.payload import Payload
 from dialogs.router import Context, Router
@@ -24,9 +25,6 @@ from locales.i18n import N_
 
 router = Router("faq")
 
-CONFIDENT = 0.60  # answer at once at or above this score…
-MARGIN = 0.24  # …when the runner-up is at least this far behind
-UNSURE = 0.45  # "did you mean" between this and CONFIDENT; below it, "I don't know"
 MAX_TERMS_TEXT = 600  # longer questions are matched on their first part only
 
 GREETINGS = {
@@ -102,9 +100,11 @@ def show_answer(ctx: Context, faq: FaqEntry) -> None:
 async def answer_question(ctx: Context, text: str) -> None:
     """The free-text fallback: small talk, an FAQ answer, suggestions, or a person."""
     plain = words(text)
-    if ctx.first_contact and plain and len(plain) <= 3 and all(w in GREETINGS for w in plain):
+    greeting = bool(plain) and len(plain) <= 3 and all(w in GREETINGS for w in plain)
+    no_letters = not any(ch.isalpha() for ch in text)  # 👍, "???", a sticker's emoji
+    if ctx.first_contact and (greeting or no_letters):
         return  # "hi" as a first message: the greeting just sent is the answer
-    if plain and len(plain) <= 3 and all(w in GREETINGS for w in plain):
+    if greeting or no_letters:
         ctx.send(
             ctx._(
                 "Hi! 👋 Ask me anything about the KIERTO project, its results and workshops, or "
@@ -119,7 +119,7 @@ async def answer_question(ctx: Context, text: str) -> None:
     matcher: FaqMatcher = ctx.services.matcher
     matches = matcher.match(text[: MAX_TERMS_TEXT * 8], ctx.lang)
     ctx.remember_question(text[:2000])  # for "ask a person" below; /forget erases it
-    decision = decide(matches)
+    decision = decide(matches, ctx.lang)
     if decision == "answer":
         faq = entry(ctx, matches[0].entry_id)
         assert faq is not None
@@ -127,7 +127,8 @@ async def answer_question(ctx: Context, text: str) -> None:
     elif decision == "suggest":
         buttons = []
         for match in matches:
-            if match.score >= UNSURE * 0.8 and (faq := entry(ctx, match.entry_id)):
+            unsure = THRESHOLDS.get(ctx.lang, THRESHOLDS["fi"]).unsure
+            if match.score >= unsure * 0.8 and (faq := entry(ctx, match.entry_id)):
                 label = faq.questions.get(ctx.lang)[0][:60]
                 buttons.append(Btn(label, FaqPayload(faq.id).pack()))
         buttons.append(ask_person_button(ctx._("🙋 None of these: ask a person")))
@@ -158,17 +159,6 @@ async def answer_question(ctx: Context, text: str) -> None:
         )
 
 
-def decide(matches: list[Match]) -> str:
-    """answer | suggest | unknown, from the ranked matches."""
-    if not matches or matches[0].score < UNSURE:
-        return "unknown"
-    top = matches[0].score
-    runner_up = matches[1].score if len(matches) > 1 else 0.0
-    if top >= CONFIDENT and top - runner_up >= MARGIN:
-        return "answer"
-    return "suggest"
-
-
 @router.hook("aside")
 async def answer_aside(ctx: Context, text: str) -> bool:
     """A question typed while a button question is open ("does it pay?" in the middle of
@@ -177,7 +167,7 @@ async def answer_aside(ctx: Context, text: str) -> bool:
     if len(words(text)) < 2:
         return False
     matches = ctx.services.matcher.match(text[: MAX_TERMS_TEXT * 8], ctx.lang)
-    if decide(matches) != "answer" or (faq := entry(ctx, matches[0].entry_id)) is None:
+    if decide(matches, ctx.lang) != "answer" or (faq := entry(ctx, matches[0].entry_id)) is None:
         return False
     show_answer(ctx, faq)
     return True

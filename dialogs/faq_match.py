@@ -28,13 +28,14 @@ import math
 import re
 import unicodedata
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Container, Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
 import snowballstemmer
 from rapidfuzz import fuzz, process
 
+from dialogs import faq_spoken as spoken
 from knowledge.schema import Concept, FaqEntry
 
 LANGS = ("fi", "en", "sv")
@@ -47,13 +48,15 @@ _STEMMERS = {
 STOP_WORDS = {
     "fi": set(
         """
-        on ole olla oon olen olet oot olisi ois ovat oli olis ja tai mutta että jos kun kuin
+        on onko ole olla oon olen olenko olet oletko oot olisi ois ovat oli olis ollut olisin
+        olisinko olisiko olisko oisko oisin ja tai mutta että jos kun kuin
         niin myös vielä jo sitten se sen sitä ne niitä niiden tämä tää tätä tässä siinä
         siitä sinne tuo toi tota minä mä mää mun mulla mulle minun minulla minulle minua sinä
         sä sun sulla sulle sinun sinulla me meillä meidän te teillä teidän he heillä ei en et
         ku jne esim eli vaan kyllä joo no hei moi moikka terve kiitos kiitti siis ihan aika
         tosi vähän jotain joku jokin johonkin mitään mut ni nii jotta koska oikein oikeen
-        sinne tänne täällä siellä kans kanssa
+        sinne tänne täällä siellä kans kanssa jossain johonkin yhtään minua sinua minusta
+        sinusta ihmeen
     """.split()
     ),
     "en": set(
@@ -81,7 +84,7 @@ FUZZY_WORD = 80.0  # rapidfuzz ratio that makes a typo count as the same word
 FUZZY_CONCEPT = 86.0  # …and as a concept term (stricter: concepts weigh a lot)
 PREFIX_MIN = 5  # a stem this long may match a longer word it starts (compounds)
 BETA = 0.5  # F-beta: precision counts four times recall
-ENTRY_BLEND = 0.3  # share of the score from the entry as a whole
+ENTRY_BLEND = 0.2  # share of the score from the entry as a whole (see Thresholds.coverage)
 OTHER_LANG = 0.95  # phrasings in another language than the user's score a little less
 MAX_TERMS = 60  # longer questions are matched on their first 60 meaningful words
 # Entries that cannot reach this score are not scored at all: below it an entry is neither
@@ -134,11 +137,21 @@ class Concepts:
         return None
 
 
-def terms(text: str, lang: str, concepts: Concepts | None = None) -> list[str]:
-    """The meaningful units of a text, in order and without repeats: `@concept` or a stem."""
-    raw = words(text)
+def terms(
+    text: str,
+    lang: str,
+    concepts: Concepts | None = None,
+    known: Container[str] | None = None,
+) -> list[str]:
+    """The meaningful units of a text, in order and without repeats: `@concept` or a stem.
+
+    Spoken and chat forms are written out first (faq_spoken.standard). With `known` (the
+    stems the FAQ uses), a Finnish word it does not know may be a clipped spoken form:
+    the first repair (faq_spoken.repairs) that gives a stop word, a concept or a known
+    stem is taken instead ("pajas" -> pajassa, "puol" -> puoli, "mitää" -> mitään).
+    """
+    raw = [spoken.standard(w, lang) for w in words(text)]
     stems = [stem(lang, w) for w in raw]
-    stop = STOP_WORDS[lang]
     out: list[str] = []
     i = 0
     while i < len(raw) and len(out) < MAX_TERMS:
@@ -151,26 +164,46 @@ def terms(text: str, lang: str, concepts: Concepts | None = None) -> list[str]:
                     unit, step = "@" + concept, n
                     break
         if unit is None:
-            word = raw[i]
-            if (
-                word in stop
-                or word.translate(FOLD) in stop
-                or (len(word) == 1 and not word.isdigit())
-            ):
-                i += 1
-                continue
-            concept = concepts.word(stems[i], word.translate(FOLD)) if concepts else None
-            unit = "@" + concept if concept else stems[i]
+            unit = _unit(raw[i], stems[i], lang, concepts, known)
         if unit and unit not in out:
             out.append(unit)
         i += step
     return out
 
 
+def _unit(
+    word: str, stemmed: str, lang: str, concepts: Concepts | None, known: Container[str] | None
+) -> str | None:
+    """One word as a term: None for a function word, else `@concept` or its stem."""
+    stop = STOP_WORDS[lang]
+    if word in stop or word.translate(FOLD) in stop or (len(word) == 1 and not word.isdigit()):
+        return None
+    concept = concepts.word(stemmed, word.translate(FOLD)) if concepts else None
+    if concept:
+        return "@" + concept
+    if known is None or stemmed in known:
+        return stemmed
+    if word.isdigit():  # a number the FAQ never uses ("oon 23") says nothing
+        return None
+    if lang != "fi":
+        return stemmed
+    for guess in spoken.repairs(word):
+        if guess in stop:
+            return None
+        guess_stem = stem(lang, guess)
+        concept = concepts.single.get(guess_stem) if concepts else None
+        if concept:
+            return "@" + concept
+        if guess_stem in known:
+            return guess_stem
+    return stemmed
+
+
 @dataclass(frozen=True)
 class Match:
     entry_id: str
     score: float  # 0..1
+    coverage: float = 1.0  # the share of the question's weight the entry explains, 0..1
 
 
 @dataclass(frozen=True)
@@ -190,6 +223,10 @@ class _LangIndex:
             for t in ts:
                 holders[t].add(entry_id)
         self.idf = {t: math.log((n_entries + 1) / (len(ids) + 0.5)) for t, ids in holders.items()}
+        # A word no phrasing uses weighs as much as a word only one entry uses: in "paljonko
+        # maksaa bussilippu" the unknown word is what the question is about, and an entry
+        # that covers only "paljonko maksaa" must not look like a full answer.
+        self.unknown = math.log((n_entries + 1) / 1.5)
         self.words = [t for t in self.idf if not t.startswith("@")]
         self.by_prefix: dict[str, list[str]] = defaultdict(list)
         for t in self.words:
@@ -230,7 +267,7 @@ class _LangIndex:
                 found.setdefault(candidate, ratio / 100.0)
         return found
 
-    def score(self, question: Sequence[str], keep: int = 3) -> dict[str, float]:
+    def score(self, question: Sequence[str], keep: int = 3) -> dict[str, tuple[float, float]]:
         """Scores of the entries that can be among the best `keep`, over this language.
 
         How much of the question an entry covers (with all its phrasings together) bounds
@@ -240,7 +277,7 @@ class _LangIndex:
         if not question:
             return {}
         matches = [self.similar(q) for q in question]
-        weights = [max((self.idf[t] for t in m), default=1.0) for m in matches]
+        weights = [max((self.idf[t] for t in m), default=self.unknown) for m in matches]
         total = sum(weights)
         # how much of the question each entry covers: the best similarity per question word
         cover: dict[str, dict[int, float]] = {}
@@ -265,7 +302,7 @@ class _LangIndex:
         for qi, m in enumerate(matches):
             for t, sim in m.items():
                 reverse[t].append((qi, sim))
-        scores: dict[str, float] = {}
+        scores: dict[str, tuple[float, float]] = {}
         best: list[float] = []
         for bound, entry_recall, entry_id in bounded:
             if len(best) >= keep and bound <= best[keep - 1]:
@@ -288,7 +325,7 @@ class _LangIndex:
                 f = (1 + b2) * precision * recall / (b2 * precision + recall)
                 top = max(top, f)
             value = (1 - ENTRY_BLEND) * top + ENTRY_BLEND * entry_recall
-            scores[entry_id] = value
+            scores[entry_id] = (value, entry_recall)
             best = sorted([*best, value], reverse=True)[:keep]
         return scores
 
@@ -314,11 +351,51 @@ class FaqMatcher:
         }
 
     def match(self, text: str, lang: str = "fi", limit: int = 3) -> list[Match]:
-        scores: dict[str, float] = {}
+        scores: dict[str, tuple[float, float]] = {}
         for index_lang, index in self.indexes.items():
             factor = 1.0 if index_lang == lang else OTHER_LANG
-            question = terms(text, index_lang, self.concepts)
-            for entry_id, value in index.score(question, limit).items():
-                scores[entry_id] = max(scores.get(entry_id, 0.0), value * factor)
-        ranked = sorted(scores.items(), key=lambda kv: kv[1], reverse=True)[:limit]
-        return [Match(entry_id, round(value, 4)) for entry_id, value in ranked]
+            question = terms(text, index_lang, self.concepts, index.idf)
+            for entry_id, (value, coverage) in index.score(question, limit).items():
+                if value * factor > scores.get(entry_id, (0.0, 0.0))[0]:
+                    scores[entry_id] = (value * factor, coverage)
+        ranked = sorted(scores.items(), key=lambda kv: kv[1][0], reverse=True)[:limit]
+        return [Match(entry_id, round(v, 4), round(c, 4)) for entry_id, (v, c) in ranked]
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """When a match is answered at once, offered as "did you mean", or not known."""
+
+    confident: float  # answer at once at or above this score…
+    margin: float  # …when the runner-up is at least this far behind
+    unsure: float  # "did you mean" from this score up; below it, "I don't know"
+    coverage: float = 0.0  # an answer at once also explains this share of the question
+
+
+# Calibrated per language on the dev set only (bench/faq_accuracy.py --calibrate): per
+# language the most questions answered at once and rightly, while no more than 1 % of all dev
+# questions would get a wrong confident answer (wrong answers are judged on all languages
+# together, with a safety band of 0.05: see calibrate()). An answer at once also needs the
+# entry to explain most of the question (coverage), which is what keeps off-topic questions
+# that share a word or two with an entry ("paljonko maksaa bussilippu") from being answered.
+THRESHOLDS: dict[str, Thresholds] = {
+    "fi": Thresholds(confident=0.68, margin=0.12, unsure=0.45, coverage=0.60),
+    "en": Thresholds(confident=0.66, margin=0.12, unsure=0.40, coverage=0.60),
+    "sv": Thresholds(confident=0.64, margin=0.10, unsure=0.40, coverage=0.60),
+}
+
+
+def decide(matches: Sequence[Match], lang: str = "fi") -> str:
+    """answer | suggest | unknown, from the ranked matches and the user's language."""
+    limits = THRESHOLDS.get(lang, THRESHOLDS["fi"])
+    if not matches or matches[0].score < limits.unsure:
+        return "unknown"
+    top = matches[0].score
+    runner_up = matches[1].score if len(matches) > 1 else 0.0
+    if (
+        top >= limits.confident
+        and top - runner_up >= limits.margin
+        and matches[0].coverage >= limits.coverage
+    ):
+        return "answer"
+    return "suggest"

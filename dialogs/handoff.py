@@ -15,6 +15,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from dialogs import quickviews, staffdesk
 from dialogs.actions import Btn
 from dialogs.events import ReplyTo
 from dialogs.flow import END, Flow, Step
@@ -222,23 +223,14 @@ async def relay(ctx: Context, ticket_id: int, answer: str) -> None:
             )
         )
         return
-    their = ctx.translator(ticket.locale)
     ctx.to_chat(
         ticket.user_id,
-        "\n".join(
-            [
-                their._(
-                    "💬 <b>Answer from {operator}</b> to your question #{id}:",
-                    id=ticket.id,
-                    operator=esc(ctx.kb.operator.name.get(their.lang)),
-                ),
-                "",
-                esc(answer),
-                "",
-                their._("To ask more, use /human."),
-            ]
+        staffdesk.answer_text(
+            ctx.translator(ticket.locale), ticket, answer, ctx.kb.operator.name.get(ticket.locale)
         ),
     )
+    assert ticket.id is not None
+    ctx.repo.ticket_messages.add(ticket.id, "staff", answer, ctx.user.id)  # the conversation
     ticket.status = "answered"
     ticket.answered_at = utcnow()
     kind, _, key = ticket.topic.partition(":")  # a lead is answered through its ticket
@@ -258,18 +250,12 @@ async def staff_reply(ctx: Context, text: str, reply_to: ReplyTo) -> None:
 
 @router.command("tickets", role="staff", help=N_("open questions handed to a person"))
 async def tickets_command(ctx: Context, args: str) -> None:
-    open_tickets = await ctx.repo.tickets.open()
-    if not open_tickets:
-        ctx.send(ctx._("No open tickets. 🎉"))
-        return
-    lines = [ctx.n_("{n} open ticket:", "{n} open tickets:", len(open_tickets))]
-    for ticket in open_tickets[-30:]:
-        question = ticket.question if len(ticket.question) <= 120 else ticket.question[:119] + "…"
-        lines.append(
-            f"#{ticket.id} · {ticket.locale} · {esc(ticket.topic)} · "
-            f"{ctx.t.datetime(ticket.created_at)}\n{esc(question)}"
-        )
-    ctx.send("\n\n".join(lines))
+    await quickviews.tickets(ctx, args)  # whole tickets; `/tickets 12` opens one
+
+
+@router.command("ticket", "tiketti", role="staff", help=N_("one ticket's conversation: /ticket 12"))
+async def ticket_command(ctx: Context, args: str) -> None:
+    await quickviews.ticket(ctx, args)
 
 
 @router.command("reply", "vastaa", role="staff", help=N_("answer a ticket: /reply 12 your answer"))

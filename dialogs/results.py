@@ -20,6 +20,7 @@ import re
 from dataclasses import dataclass, replace
 from typing import Any, Literal
 
+from dialogs import quickviews
 from dialogs.actions import Action, Btn, Keyboard, SendFile
 from dialogs.notice import self_assessment_notice, services_lines, who_answers
 from dialogs.payload import Payload
@@ -217,6 +218,10 @@ async def show_details(ctx: Context, assessment: Assessment, company: Company | 
                 f"{bar(theme_score / 100)} {theme_score:.0f} {esc(theme.title.get(lang))}"
                 + (f" {change}" if change else "")
             )
+    assert assessment.id is not None
+    peers = await quickviews.peers_of(ctx, assessment.id, result)
+    if peers:  # against at least 10 companies of the same trade or size class
+        lines += ["", f"👥 {esc(peers[0])}", *(f"• {esc(line)}" for line in peers[1:])]
     models = [m for m in kb.questionnaire.models if m.id in result.models]
     lines.append("")
     if models:
@@ -514,6 +519,9 @@ async def report_data(
     company_notes = notes(ctx, answers)
     if company_notes:
         sections.append((ctx._("Your note to the adviser"), company_notes))
+    peers = await quickviews.peers_of(ctx, assessment.id, result)
+    if peers:  # one paragraph: the report stays on one page
+        sections.append((ctx._("Peer comparison"), [f"{peers[0]}: " + "; ".join(peers[1:])]))
     services = local_services(ctx, result, tips)
     if services:
         sections.append(

@@ -19,6 +19,7 @@ from typing import TextIO
 from dialogs.actions import Action, Edit, Keyboard, Send, SendFile, Toast
 from dialogs.engine import Engine
 from dialogs.events import Button, Event, Sender, Text, parse_command
+from dialogs.store.outbox import decode
 
 TAG_RE = re.compile(r"</?(b|i|u|s|code|pre|a)( [^>]*)?>")
 
@@ -120,6 +121,19 @@ class ConsoleDoor:
             elif isinstance(action, Toast) and action.text:
                 self._print(f"   ({self._fmt(action.text)})")
 
+    async def deliver_outbox(self) -> None:
+        """Show replies written for this user in the back office (the outbox), as the
+        Telegram process would send them; other chats' messages stay for it."""
+        async with self.engine.db.unit() as repo:
+            mine = [m for m in await repo.outbox.due() if m.chat_id == self.user_id]
+            actions = []
+            for row in mine:
+                assert row.id is not None
+                if await repo.outbox.claim(row.id):
+                    actions.append(decode(row.chat_id, row.action))
+                    await repo.outbox.sent(row.id, None)
+        self.render(actions)
+
     async def _readline(self) -> str | None:
         if self.interactive:
             try:
@@ -143,5 +157,6 @@ class ConsoleDoor:
             event = self.event_for(line)
             if event is not None:
                 self.render(await self.engine.handle(event))
+            await self.deliver_outbox()
         if self.interactive:
             self._print()

@@ -7,6 +7,7 @@ import contextlib
 import logging
 import os
 import sys
+from collections.abc import AsyncIterator
 
 from aiohttp import web
 
@@ -30,6 +31,23 @@ def make_transport(app: App, runtime: str) -> Transport:
     from bot.adapters.aiogram_runtime import AiogramTransport
 
     return AiogramTransport(token, app.settings.telegram_api_url)
+
+
+@contextlib.asynccontextmanager
+async def beside(app: App, door: TelegramDoor) -> AsyncIterator[None]:
+    """What runs beside the Telegram door: the back office, when ADMIN_LISTEN is set.
+    (Replies written in the back office are outbox rows, sent by the door's sender loop.)"""
+    task: asyncio.Task[None] | None = None
+    if app.settings.admin_listen:
+        from bot.backoffice.serve import run
+
+        task = asyncio.create_task(run(app, app.settings.admin_listen, door.stopping))
+    try:
+        yield
+    finally:
+        door.stopping.set()
+        if task is not None:
+            await asyncio.gather(task, return_exceptions=True)
 
 
 def _split(listen: str) -> tuple[str, int]:
@@ -88,7 +106,8 @@ async def polling(app: App, runtime: str) -> int:
             runner = await _serve_web(door, door.web_app(), settings.health_listen)
         await door.prepare()
         outbox = asyncio.create_task(door.outbox.run())
-        await door.poll()
+        async with beside(app, door):
+            await door.poll()
         log.info("stopped polling; the updates in hand were finished")
     finally:
         scheduler.shutdown(wait=False)
@@ -123,7 +142,8 @@ async def webhook(app: App, runtime: str) -> int:
             outbox = asyncio.create_task(door.outbox.run())
             await door.call(lambda: door.transport.set_webhook(settings.webhook_url or "", secret))
             log.info("webhook listening on %s", settings.webhook_listen)
-            await door.stopping.wait()
+            async with beside(app, door):
+                await door.stopping.wait()
     finally:
         await runner.cleanup()  # lets the requests in hand finish, for SHUTDOWN_GRACE at most
         scheduler.shutdown(wait=False)

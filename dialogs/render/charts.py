@@ -8,6 +8,7 @@ from collections.abc import Sequence
 
 import matplotlib
 from matplotlib.figure import Figure  # a bare Figure renders with Agg; no pyplot state
+from matplotlib.ticker import MaxNLocator
 
 GREEN = "#2e7d32"
 GREY = "#9e9e9e"
@@ -64,3 +65,48 @@ def _radar(
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", bbox_inches="tight")
     return buffer.getvalue()
+
+
+def bars_png(
+    labels: Sequence[str],
+    series: Sequence[Sequence[float]],
+    names: Sequence[str] = (),
+    title: str = "",
+    horizontal: bool = True,
+    limit: float | None = None,
+) -> bytes:
+    """Bars for the back office's dashboard: one or more series side by side (counts per
+    week, theme averages). `limit` fixes the value axis (100 for scores)."""
+    with matplotlib.rc_context({"text.parse_math": False}):
+        count = len(labels)
+        fig = Figure(figsize=(7, max(2.2, 0.34 * count + 1.0)) if horizontal else (7, 3.2), dpi=100)
+        ax = fig.add_subplot()
+        width = 0.8 / max(1, len(series))
+        colours = [GREEN, GREY, "#81c784", "#455a64"]
+        for i, values in enumerate(series):
+            positions = [p + i * width for p in range(count)]
+            label = names[i] if i < len(names) else None
+            if horizontal:
+                ax.barh(positions, values, height=width, color=colours[i % 4], label=label)
+            else:
+                ax.bar(positions, values, width=width, color=colours[i % 4], label=label)
+        ticks = [p + width * (len(series) - 1) / 2 for p in range(count)]
+        if horizontal:
+            ax.set_yticks(ticks, [str(x)[:40] for x in labels], fontsize=8)
+            ax.invert_yaxis()
+            if limit:
+                ax.set_xlim(0, limit)
+        else:
+            ax.set_xticks(ticks, [str(x)[:12] for x in labels], fontsize=7, rotation=45)
+            if limit:
+                ax.set_ylim(0, limit)
+        if not limit:  # counts: whole numbers on the value axis
+            (ax.xaxis if horizontal else ax.yaxis).set_major_locator(MaxNLocator(integer=True))
+        ax.spines[["top", "right"]].set_visible(False)
+        if title:
+            ax.set_title(title, fontsize=10)
+        if names:
+            ax.legend(fontsize=8, frameon=False)
+        buffer = io.BytesIO()
+        fig.savefig(buffer, format="png", bbox_inches="tight")
+        return buffer.getvalue()

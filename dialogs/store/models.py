@@ -75,6 +75,8 @@ class AuditEntry(SQLModel, table=True):
     actor_id: int | None = Field(default=None, sa_type=BigInteger)
     action: str = Field(max_length=32)
     subject: str = Field(default="", max_length=64)
+    # which person's data was touched (a company's owner), so /forget can find the entry
+    about_user_id: int | None = Field(default=None, sa_type=BigInteger, index=True)
 
 
 class Company(SQLModel, table=True):
@@ -130,7 +132,8 @@ class ContactRequest(SQLModel, table=True):
     user_id: int = _user_fk()
     company_id: int = Field(foreign_key="companies.id")
     assessment_id: int = Field(foreign_key="assessments.id")
-    status: str = Field(default="new", max_length=16)  # new | handled
+    status: str = Field(default="new", max_length=16)  # new | in_progress | contacted | closed
+    owner_id: int | None = Field(default=None, sa_type=BigInteger)  # staff member handling it
     created_at: datetime = Field(default_factory=utcnow)
 
 
@@ -184,9 +187,46 @@ class Ticket(SQLModel, table=True):
     locale: str = Field(max_length=5)
     topic: str = Field(default="", max_length=32)  # where the user was: faq, placement:<id>…
     question: str = Field(max_length=4096)
-    status: str = Field(default="open", max_length=16)  # open | answered | closed
+    status: str = Field(default="open", max_length=16)  # open | in_progress | answered | closed
+    owner_id: int | None = Field(default=None, sa_type=BigInteger)  # staff member handling it
     created_at: datetime = Field(default_factory=utcnow)
     answered_at: datetime | None = None
+
+
+class TicketMessage(SQLModel, table=True):
+    """A later message in a ticket's conversation (the first is `Ticket.question`)."""
+
+    __tablename__ = "ticket_messages"
+
+    id: int | None = Field(default=None, primary_key=True)
+    ticket_id: int = Field(foreign_key="tickets.id", index=True)
+    author: str = Field(max_length=8)  # staff | user
+    staff_id: int | None = Field(default=None, sa_type=BigInteger)
+    text: str = Field(max_length=4096)
+    at: datetime = Field(default_factory=utcnow)
+
+
+class LoginToken(SQLModel, table=True):
+    """A one-time back office sign-in link; only the SHA-256 of the token is stored."""
+
+    __tablename__ = "login_tokens"
+
+    token_hash: str = Field(primary_key=True, max_length=64)
+    user_id: int = _user_fk()
+    expires_at: datetime
+    used_at: datetime | None = None
+
+
+class AdminSession(SQLModel, table=True):
+    """A signed-in back office browser; only the SHA-256 of the cookie value is stored."""
+
+    __tablename__ = "admin_sessions"
+
+    id_hash: str = Field(primary_key=True, max_length=64)
+    user_id: int = _user_fk()
+    csrf: str = Field(max_length=64)
+    created_at: datetime = Field(default_factory=utcnow)
+    last_seen_at: datetime = Field(default_factory=utcnow)
 
 
 class OutboxMessage(SQLModel, table=True):

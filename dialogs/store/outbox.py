@@ -241,11 +241,12 @@ class Outbox:
             OutboxMessage.status == "pending", OutboxMessage.due_at <= utcnow()
         )
         if fresh_after is not None:
-            # a broadcast's rows are never on a fast path: they are due at once
+            # only replies have a fast path (the door that handled the update); a notice
+            # written by the back office or a broadcast row is due at once
             query = query.where(
                 (OutboxMessage.attempts > 0)
                 | (OutboxMessage.created_at <= fresh_after)
-                | (OutboxMessage.kind == "broadcast")
+                | (OutboxMessage.kind != "reply")
             )
         query = query.order_by(OutboxMessage.priority, OutboxMessage.id).limit(limit)
         return list((await self.s.execute(query)).scalars())

@@ -104,8 +104,25 @@ class Updates(_Table):
 
 
 class Audit(_Table):
-    def log(self, action: str, subject: str = "", actor_id: int | None = None) -> None:
-        self.s.add(AuditEntry(action=action, subject=subject, actor_id=actor_id))
+    def log(
+        self,
+        action: str,
+        subject: str = "",
+        actor_id: int | None = None,
+        about_user_id: int | None = None,
+    ) -> None:
+        self.s.add(
+            AuditEntry(
+                action=action[:32],
+                subject=subject[:64],
+                actor_id=actor_id,
+                about_user_id=about_user_id,
+            )
+        )
+
+    async def prune(self, before: datetime) -> int:
+        result = await self.s.execute(delete(AuditEntry).where(AuditEntry.at < before))
+        return result.rowcount or 0
 
     async def recent(self, limit: int = 50) -> list[AuditEntry]:
         rows = await self.s.execute(select(AuditEntry).order_by(AuditEntry.id.desc()).limit(limit))
@@ -216,7 +233,9 @@ class Contacts(_Table):
 
     async def open(self) -> list[ContactRequest]:
         rows = await self.s.execute(
-            select(ContactRequest).where(ContactRequest.status == "new").order_by(ContactRequest.id)
+            select(ContactRequest)
+            .where(ContactRequest.status.in_(("new", "in_progress")))
+            .order_by(ContactRequest.id)
         )
         return list(rows.scalars())
 
@@ -327,7 +346,7 @@ class Tickets(_Table):
 
     async def open(self) -> list[Ticket]:
         rows = await self.s.execute(
-            select(Ticket).where(Ticket.status == "open").order_by(Ticket.id)
+            select(Ticket).where(Ticket.status.in_(("open", "in_progress"))).order_by(Ticket.id)
         )
         return list(rows.scalars())
 
@@ -411,14 +430,47 @@ class Repository:
         return haastepaja.Broadcasts(self.session, self.postgres)
 
     @cached_property
+    def logins(self) -> Any:
+        from dialogs.store.repo_backoffice import Logins
+
+        return self._table(Logins)
+
+    @cached_property
+    def sessions(self) -> Any:
+        from dialogs.store.repo_backoffice import Sessions
+
+        return self._table(Sessions)
+
+    @cached_property
+    def ticket_messages(self) -> Any:
+        from dialogs.store.repo_backoffice import TicketMessages
+
+        return self._table(TicketMessages)
+
+    @cached_property
     def outbox(self) -> Outbox:
         return Outbox(self.session, self.postgres)
 
     async def forget(self, user_id: int) -> None:
-        """Erase everything stored about one person (/forget). The audit log keeps only
-        that an erasure happened, under the id that asked for it."""
+        """Erase everything stored about one person (/forget), the back office's traces of
+        them included. The audit log keeps only that an erasure happened, under the id that
+        asked for it; earlier entries about the person lose what pointed to them."""
+        from dialogs.store.models import AdminSession, LoginToken, OutboxMessage, TicketMessage
+
         assessment_ids = select(Assessment.id).where(Assessment.user_id == user_id)
         await haastepaja.forget(self.session, user_id)
+        ticket_ids = select(Ticket.id).where(Ticket.user_id == user_id)
+        await self.session.execute(
+            delete(TicketMessage).where(TicketMessage.ticket_id.in_(ticket_ids))
+        )
+        await self.session.execute(delete(OutboxMessage).where(OutboxMessage.chat_id == user_id))
+        for model in (LoginToken, AdminSession):
+            await self.session.execute(delete(model).where(model.user_id == user_id))
+        await self.session.execute(
+            update(AuditEntry)
+            .where(AuditEntry.about_user_id == user_id)
+            .values(subject="", about_user_id=None)
+        )
         await self.session.execute(delete(Answer).where(Answer.assessment_id.in_(assessment_ids)))
         for model in (ContactRequest, PlacementInterest, PlacementVote, FaqMiss, Ticket):
             await self.session.execute(delete(model).where(model.user_id == user_id))

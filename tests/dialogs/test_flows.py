@@ -87,9 +87,11 @@ async def test_help_and_menus_come_from_the_registrations(app: App, chat) -> Non
     )
     staff = (
         ("tickets", "open questions handed to a person"),
+        ("ticket", "one ticket's conversation: /ticket 12"),
         ("reply", "answer a ticket: /reply 12 your answer"),
         ("leads", "new contact requests and placement interests"),
-        ("stats", "kartoitus statistics"),
+        ("stats", "kartoitus statistics: /stats or /stats 30"),
+        ("admin", "a sign-in link to the back office"),
         ("events", "haastepaja events: counts, attendee lists, check-in QR"),
         ("newevent", "create a haastepaja and invite people"),
     )

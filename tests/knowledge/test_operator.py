@@ -112,16 +112,7 @@ def texts_of(name: str) -> list[tuple[str, str]]:
     return [(name, text) for _, text in strings(data)]
 
 
-# faq.yaml belongs to the faq branch, which removes the project manager's contact (issue 12,
-# point 1); until it lands here this case fails, and then the mark must go.
-OTHER_BRANCH = pytest.mark.xfail(
-    strict=True, reason="faq.yaml is the faq branch's: drop this mark when its fix lands"
-)
-
-
-@pytest.mark.parametrize(
-    "name", [pytest.param(n, marks=OTHER_BRANCH) if n == "faq.yaml" else n for n in FILES]
-)
+@pytest.mark.parametrize("name", list(FILES))
 def test_no_phone_numbers_or_personal_email_addresses_in_the_knowledge_base(name: str) -> None:
     texts = texts_of(name)
     assert [t for _, t in texts if PHONE.search(t)] == []

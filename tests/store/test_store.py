@@ -18,6 +18,7 @@ from dialogs.store import models
 from dialogs.store.db import Database, alembic_config
 from dialogs.store.haastepaja import AttendeeDetails, HaastepajaEvent, Rsvp
 from dialogs.store.models import (
+    AdminSession,
     Answer,
     Assessment,
     AuditEntry,
@@ -25,11 +26,13 @@ from dialogs.store.models import (
     ContactRequest,
     DialogState,
     FaqMiss,
+    LoginToken,
     OutboxMessage,
     PlacementInterest,
     PlacementVote,
     ProcessedUpdate,
     Ticket,
+    TicketMessage,
     User,
     utcnow,
 )
@@ -228,7 +231,7 @@ async def populate(db: Database, user_id: int) -> None:
         await repo.interests.add(user_id, "nextiili_textiles", {"x": 1})
         await repo.votes.put(user_id, "nextiili_textiles", 1)
         repo.misses.add(user_id, "fi", "mikä on palkkatuki", None, 0.1)
-        await repo.tickets.add(user_id, "fi", "faq", "voiko joku soittaa")
+        ticket = await repo.tickets.add(user_id, "fi", "faq", "voiko joku soittaa")
         await repo.updates.mark(user_id * 1000)
         await repo.outbox.add(user_id, {"type": "send", "text": "hei"}, user_id=user_id)
         event = await repo.hp_events.add(
@@ -243,6 +246,15 @@ async def populate(db: Database, user_id: int) -> None:
         await repo.rsvps.put(Rsvp(event_id=event.id, user_id=user_id, status="going"))
         await repo.attendees.put(event.id or 0, user_id, "Maija", "Oy")
         repo.audit.log("mydata", subject=str(user_id), actor_id=user_id)
+        # what the back office keeps about the person
+        assert ticket.id is not None
+        repo.ticket_messages.add(ticket.id, "staff", "soitamme huomenna", 7)
+        await repo.outbox.add(
+            user_id, {"type": "send", "text": "soitamme huomenna"}, kind="notice", user_id=user_id
+        )
+        await repo.logins.issue(user_id)
+        await repo.sessions.start(user_id)
+        repo.audit.log("view_company", f"company:{cid}", 7, about_user_id=user_id)
 
 
 PERSONAL = [
@@ -256,9 +268,13 @@ PERSONAL = [
     PlacementVote,
     FaqMiss,
     Ticket,
+    TicketMessage,
     OutboxMessage,
     Rsvp,
     AttendeeDetails,
+    LoginToken,
+    AdminSession,
+    AuditEntry,
 ]
 
 
@@ -266,7 +282,8 @@ def test_every_table_with_a_user_id_is_covered_here() -> None:
     """A new personal table must be added to `populate` and PERSONAL above."""
     with_user = {t.name for t in SQLModel.metadata.tables.values() if "user_id" in t.columns}
     covered = {m.__tablename__ for m in PERSONAL}
-    assert with_user | {"users", "answers"} == covered
+    linked = {"users", "answers", "ticket_messages", "outbox", "audit_log"}
+    assert with_user | linked == covered
 
 
 async def rows_of(db: Database, user_id: int) -> dict[str, int]:
@@ -278,6 +295,13 @@ async def rows_of(db: Database, user_id: int) -> dict[str, int]:
                 where = User.id == user_id
             elif model is Answer:
                 where = Answer.assessment_id.in_(aids)
+            elif model is TicketMessage:
+                tickets = select(Ticket.id).where(Ticket.user_id == user_id)
+                where = TicketMessage.ticket_id.in_(tickets)
+            elif model is OutboxMessage:
+                where = OutboxMessage.chat_id == user_id
+            elif model is AuditEntry:  # entries about the person (not their own actions)
+                where = AuditEntry.about_user_id == user_id
             else:
                 where = model.user_id == user_id
             stmt = select(func.count()).select_from(model).where(where)

@@ -1,7 +1,7 @@
 """Haastepaja: events, RSVPs, attendee details (with consent), broadcasts.
 
 Revision ID: 0005_haastepaja
-Revises: 0004_outbox
+Revises: 0003_backoffice
 Create Date: 2026-11-30 03:42:55.473252
 """
 
@@ -12,7 +12,7 @@ import sqlmodel
 from alembic import op
 
 revision: str = "0005_haastepaja"
-down_revision: str | None = "0004_outbox"
+down_revision: str | None = "0003_backoffice"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

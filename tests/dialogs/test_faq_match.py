@@ -1,0 +1,173 @@
+"""The FAQ matcher and spoken Finnish: normalisation rules, the calibrated decision, and the
+questions young people type answered at once in a conversation."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.app import App
+from dialogs.faq_match import THRESHOLDS, FaqMatcher, Match, decide, terms
+from dialogs.faq_spoken import repairs, standard
+from knowledge.loader import Knowledge
+
+# ------------------------------------------------------------------ normalisation rules
+
+
+@pytest.mark.parametrize(
+    ("spoken", "written"),
+    [
+        # question clitics -ks, -kse, -kos on verbs
+        ("saaks", "saako"),
+        ("pitääks", "pitääkö"),
+        ("onks", "onko"),
+        ("voiks", "voiko"),
+        ("voinks", "voinko"),
+        ("onkse", "onko"),
+        ("voikos", "voiko"),
+        # -ks on a noun or adjective is the translative -ksi
+        ("työttömäks", "työttömäksi"),
+        ("englanniks", "englanniksi"),
+        # pronouns and small words
+        ("mä", "minä"),
+        ("sä", "sinä"),
+        ("mun", "minun"),
+        ("sulle", "sinulle"),
+        ("oikeen", "oikein"),
+        ("vaa", "vaan"),
+        ("mitää", "mitään"),
+        ("siel", "siellä"),
+        ("täs", "tässä"),
+        ("puol", "puoli"),
+        # verbs and nouns
+        ("tiiä", "tiedä"),
+        ("tehä", "tehdä"),
+        ("oon", "olen"),
+        ("duuni", "työ"),
+        ("ekana", "ensimmäisenä"),
+        ("32v", "32"),  # an age
+    ],
+)
+def test_spoken_finnish_is_written_out(spoken: str, written: str) -> None:
+    assert standard(spoken, "fi") == written
+
+
+def test_words_that_only_look_spoken_stay() -> None:
+    assert standard("kaks", "fi") == "kaksi"  # a number, not a clitic
+    assert standard("työpaja", "fi") == "työpaja"
+    assert standard("saaks", "en") == "saaks"  # rules are per language
+    assert standard("nåt", "sv") == "något" and standard("u", "en") == "you"
+
+
+@pytest.mark.parametrize(
+    ("clipped", "full"),
+    [
+        ("pajas", "pajassa"),  # -ssa
+        ("pajal", "pajalla"),  # -lla
+        ("töit", "töitä"),  # partitive -tä
+        ("kukaa", "kukaan"),  # -n after a long vowel
+        ("tukee", "tukea"),  # -ea sounds -ee
+        ("soittanu", "soittanut"),  # participle -t
+        ("töihi", "töihin"),  # illative -n
+        ("johonki", "johonkin"),
+        ("ilmotan", "ilmoitan"),  # the i of a diphthong
+        ("millasia", "millaisia"),
+    ],
+)
+def test_clipped_words_have_their_full_form_among_the_repairs(clipped: str, full: str) -> None:
+    assert full in repairs(clipped)
+
+
+def test_a_repair_is_taken_only_when_the_faq_knows_the_word(matcher: FaqMatcher) -> None:
+    known = matcher.indexes["fi"].idf
+    # "pajas" becomes the workshop concept through "pajassa"; "mies" has no known repair
+    assert "@workshop" in terms("onks pajas duunia", "fi", matcher.concepts, known)
+    assert terms("mies", "fi", matcher.concepts, known) == terms("mies", "fi", matcher.concepts)
+
+
+@pytest.mark.parametrize(
+    ("spoken", "written"),
+    [
+        ("saaks siit mitää rahaa", "saako siitä mitään rahaa"),
+        ("pitääks mun tuoda jotain mukana", "pitääkö minun tuoda jotain mukana"),
+        ("voiks siel olla vaa puol päivää", "voiko siellä olla vaan puoli päivää"),
+    ],
+)
+def test_spoken_and_written_questions_mean_the_same(
+    matcher: FaqMatcher, spoken: str, written: str
+) -> None:
+    known = matcher.indexes["fi"].idf
+    assert terms(spoken, "fi", matcher.concepts, known) == terms(
+        written, "fi", matcher.concepts, known
+    )
+
+
+# ------------------------------------------------------------------ decisions
+
+
+def test_decisions_use_the_users_language() -> None:
+    assert decide([], "fi") == "unknown"
+    sure = [Match("a", 0.95), Match("b", 0.5)]
+    assert decide(sure, "fi") == decide(sure, "en") == decide(sure, "sv") == "answer"
+    close = [Match("a", 0.95), Match("b", 0.9)]
+    assert decide(close, "fi") == "suggest"  # too close to call
+    partial = [Match("a", 0.95, coverage=0.3), Match("b", 0.2)]
+    assert decide(partial, "fi") == "suggest"  # most of the question is not explained
+    assert decide([Match("a", 0.2)], "sv") == "unknown"
+    assert decide(sure, "de") == decide(sure, "fi")  # another language: the Finnish limits
+    for limits in THRESHOLDS.values():
+        assert limits.unsure <= limits.confident
+
+
+@pytest.mark.parametrize(
+    ("text", "entry"),
+    [
+        ("saaks siit mitää rahaa", "tyopaja_pay"),
+        ("pitääks mun tuoda jotain mukana", "what_to_bring"),
+        ("voiks siel olla vaa puol päivää", "part_time"),
+        ("tarviiks hygieniapassii", "cards_needed"),
+        ("missä pajat on", "where"),
+        ("voinks tulla kattomaan pajaa etukäteen", "visit_first"),
+    ],
+)
+def test_young_peoples_questions_are_answered_at_once(
+    matcher: FaqMatcher, text: str, entry: str
+) -> None:
+    matches = matcher.match(text, "fi")
+    assert matches[0].entry_id == entry
+    assert decide(matches, "fi") == "answer"
+
+
+def test_off_topic_questions_sharing_a_word_are_not_answered(matcher: FaqMatcher) -> None:
+    assert decide(matcher.match("paljonko maksaa bussilippu nysseen", "fi"), "fi") != "answer"
+    assert decide(matcher.match("mikä on suomen pääkaupunki", "fi"), "fi") != "answer"
+
+
+# ------------------------------------------------------------------ in a conversation
+
+
+async def test_the_three_example_questions_get_their_answers(chat, kb: Knowledge) -> None:
+    me = chat(lang="fi")
+    await me.send("/start")
+    for question, entry_id in [
+        ("saaks siit mitää rahaa", "tyopaja_pay"),
+        ("pitääks mun tuoda jotain mukana", "what_to_bring"),
+        ("voiks siel olla vaa puol päivää", "part_time"),
+    ]:
+        await me.send(question)
+        entry = next(e for e in kb.faq if e.id == entry_id)
+        assert "💡" in me.said
+        assert entry.questions.fi[0] in me.said  # the heading: a real question
+        assert "Tarkoititko" not in me.said  # answered, not "did you mean"
+
+
+async def test_a_message_without_letters_is_not_kept_as_a_question(app: App, chat) -> None:
+    me = chat(lang="fi")
+    await me.send("/start")
+    for text in ("👍", "🙂🙂🙂", "???", "123"):
+        await me.send(text)
+        assert me.said  # the user still gets a friendly reply
+    async with app.db.unit() as repo:
+        assert await repo.misses.recent() == []
+    await me.send("kuka voitti jalkapallon mm-kisat 1966")
+    async with app.db.unit() as repo:
+        assert len(await repo.misses.recent()) == 1  # a real question is kept
