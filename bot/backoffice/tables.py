@@ -188,7 +188,7 @@ class Guarded:
         if not viewer.coordinator:
             t = self.bo.translator(request, viewer)
             response = self.bo.error(
-                request, viewer, 403, t._("This page is for the programme's coordinators.")
+                request, viewer, 403, t._("Your role does not give access to this page.")
             )
             await response(scope, receive, send)
             return

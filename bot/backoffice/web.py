@@ -135,7 +135,7 @@ class Backoffice:
             if not viewer.may_open(request.url.path):
                 t = self.translator(request, viewer)
                 return self.error(
-                    request, viewer, 403, t._("This page is for the programme's coordinators.")
+                    request, viewer, 403, t._("Your role does not give access to this page.")
                 )
             if request.method == "POST":
                 form = await request.form()

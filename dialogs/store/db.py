@@ -121,7 +121,14 @@ def _sqlite_creator(path: str) -> Any:
             lambda: sqlite3.connect(path, check_same_thread=False), iter_chunk_size=64
         )
         connection._thread.daemon = True  # as SQLAlchemy does for plain aiosqlite
-        return await connection
+        try:
+            return await connection
+        except BaseException:
+            # A file that cannot be opened: aiosqlite stops its worker thread itself; wait for
+            # it while the loop still runs, or it reports to a closed loop (a start-up error
+            # ends the loop at once) and the thread dies with an error.
+            await asyncio.to_thread(connection._thread.join, 2)
+            raise
 
     return connect
 

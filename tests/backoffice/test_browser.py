@@ -234,6 +234,6 @@ def test_staff_session_is_refused_coordinator_pages(live: LiveServer, browser: A
     for path in ("/", "/companies", "/companies/1", "/export/xlsx", "/tables/"):
         response = page.goto(live.url + path)
         assert response is not None and response.status == 403, path
-        assert "koordinaattoreille" in page.content()
+        assert "Roolisi ei anna pääsyä tälle sivulle." in page.content()
         assert "Pirkan" not in page.content()
     context.close()

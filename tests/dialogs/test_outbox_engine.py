@@ -167,11 +167,12 @@ async def test_files_made_after_the_commit_have_a_marker_row(
     await start_company(me, "Raportti Oy")
     await answer_all(me, kb)
     await me.press("k:sum:done")
+    # the radar chart comes with the per-theme details, behind their button
     actions = await me.press(next(p for p in me.last.payloads if p.endswith(":details")))
     photo = next(a for a in actions if isinstance(a, SendFile))
     marker = next(r for r in await rows(durable) if r.id == photo.outbox_id)
     assert marker.action["type"] == "deferred" and marker.status == "pending"
-    assert "Paina painiketta uudelleen" in marker.action["text"]  # the fallback, in Finnish
+    assert marker.action["text"].strip()  # a translated fallback to send if the chart is lost
 
 
 def test_control_characters_are_removed() -> None:
