@@ -2,17 +2,18 @@
 
     .venv/bin/python bench/faq_accuracy.py              # shipped FAQ and a 10x larger one
     .venv/bin/python bench/faq_accuracy.py --errors     # also list the dev sets' mistakes
-    .venv/bin/python bench/faq_accuracy.py --calibrate  # per-language thresholds from dev
+    .venv/bin/python bench/faq_accuracy.py --calibrate  # refit the answer-at-once model
 
-Four labelled sets. `dev`, on which the matcher, its synonym table and its thresholds were
-tuned (its mistakes were read), and `held-out`, written independently by someone who saw
+Four labelled sets. `dev`, on which the matcher, its synonym table and its answer-at-once
+model were tuned (its mistakes were read), and `held-out`, written independently by someone who saw
 neither the dev set nor the matcher: only its figures are looked at, so they are the honest
 ones. `colloquial-dev` and `colloquial-test`: Finnish as young people type it, written by
 someone who had not seen the FAQ's phrasings; the dev half's mistakes may be read, the test
 half's never.
 
 Prints, for kierto-bot's matcher and for a plain rapidfuzz baseline measured in the same
-run (WRatio over the raw phrasings, same thresholds policy):
+run (WRatio over the raw phrasings; its decisions use kierto-bot's model, fitted to other
+scores, so only its top-1 is comparable):
 - top-1 accuracy over answerable questions (the best entry is a right one),
 - direct-and-right: answerable questions answered at once with a right entry,
 - the decision accuracy (answered right, or correctly said "I don't know" for off-topic),
@@ -26,7 +27,6 @@ in shuffled order, so the vocabulary and the index grow as they would.
 from __future__ import annotations
 
 import argparse
-import itertools
 import random
 import statistics
 import sys
@@ -41,8 +41,8 @@ from rapidfuzz import fuzz, process
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from dialogs.faq_match import THRESHOLDS, FaqMatcher, Match, Thresholds, words  # noqa: E402
-from dialogs.faq_match import decide as decide_lang  # noqa: E402
+from dialogs import faq_confidence as confidence  # noqa: E402
+from dialogs.faq_match import FaqMatcher, Match, decide, words  # noqa: E402
 from knowledge.loader import load  # noqa: E402
 from knowledge.schema import FaqEntry, L10nList  # noqa: E402
 
@@ -54,28 +54,6 @@ SETS = {
     "colloquial-test": DATA / "faq_colloquial_test.yaml",  # spoken Finnish; figures only
 }
 STUDIED = {"dev", "colloquial-dev"}  # the only sets whose mistakes --errors may print
-LIMITS = THRESHOLDS  # replaced by --calibrate's result for the run that calibrates
-
-
-def decide(matches: list[Match], lang: str) -> str:
-    return (
-        decide_lang(matches, lang)
-        if LIMITS is THRESHOLDS
-        else _decide(matches, LIMITS.get(lang, LIMITS["fi"]))
-    )
-
-
-def _decide(matches: list[Match], limits: Thresholds) -> str:
-    if not matches or matches[0].score < limits.unsure:
-        return "unknown"
-    runner_up = matches[1].score if len(matches) > 1 else 0.0
-    if (
-        matches[0].score >= limits.confident
-        and matches[0].score - runner_up >= limits.margin
-        and matches[0].coverage >= limits.coverage
-    ):
-        return "answer"
-    return "suggest"
 
 
 @dataclass(frozen=True)
@@ -223,43 +201,71 @@ def evaluate(
     return result
 
 
-SAFETY = 0.05  # a wrong answer this close to the thresholds counts as answered (see below)
+# "Did you mean" from these best scores up (below them, "I don't know"), per language; chosen
+# on the dev set when the matcher was tuned and kept: the model only decides answer vs suggest.
+UNSURE = {"fi": 0.45, "en": 0.40, "sv": 0.40}
+COVERAGE = 0.60  # kept from the thresholds before the model: see Calibration.coverage
+MAX_WRONG = 0.01  # at most this share of the dev questions answered at once wrongly (CV)
+PENALTIES = (0.1, 0.3, 1.0, 3.0)  # L2 penalties tried; the cross-validation picks one
+HEADER = """\
+# FAQ answer-at-once model, written by `bench/faq_accuracy.py --calibrate` from the dev sets
+# (bench/data/faq_labelled.yaml and faq_colloquial_dev.yaml) only; read by
+# dialogs/faq_confidence.py. Do not edit by hand: change the method and recalibrate.
+# weights: logistic regression over the features named; threshold: answer at once from this
+# probability up (chosen by cross-validation for <= 1 % wrong answers at once on the dev sets);
+# unsure: per language, the best score from which "did you mean" is offered;
+# neighbours: entries the FAQ's own phrasings confuse (the runner-up is offered as a button).
+"""
 
 
-def calibrate(matcher: FaqMatcher, items: list[Item]) -> dict[str, Thresholds]:
-    """Per language, the thresholds that answer the most of that language's dev questions at
-    once and rightly, while no more than 1 % of all dev questions would get a wrong confident
-    answer; on a tie, the stricter ones. Only the dev set is ever passed here.
+def calibrate(matcher: FaqMatcher, entries: list[FaqEntry], items: list[Item]) -> None:
+    """Fit the answer-at-once model on the dev sets only and write knowledge/faq_calibration.yaml.
 
-    Wrong tops are few per language (an off-topic question scores alike in any language), so
-    the wrong side is judged on the wrong tops of all languages together, and a wrong answer
-    scoring within SAFETY of the thresholds (score and margin) counts as if it had been
-    given: thresholds that just clear the dev set's wrong answers would be overfitted."""
-    out: dict[str, Thresholds] = {}
-    matched = [(i, matcher.match(i.text, i.lang)) for i in items]
-    wrong_tops = [(i, m) for i, m in matched if m and m[0].entry_id not in i.expect]
-    allowed = int(0.01 * len(matched))
-    for lang in ("fi", "en", "sv"):
-        rows = [(i, m) for i, m in matched if i.lang == lang and m and m[0].entry_id in i.expect]
-        best: tuple[tuple[int, int, int, int], Thresholds] | None = None
-        for c, m, r in itertools.product(range(30, 96, 2), range(0, 32, 2), range(0, 96, 5)):
-            unsure = min(THRESHOLDS[lang].unsure, c / 100)
-            limits = Thresholds(c / 100, m / 100, unsure, r / 100)
-            near = Thresholds(c / 100 - SAFETY, m / 100 - SAFETY, 0.0, r / 100 - SAFETY)
-            wrong = sum(_decide(ms, near) == "answer" for _, ms in wrong_tops)
-            if wrong > allowed:
-                continue
-            right = sum(_decide(ms, limits) == "answer" for _, ms in rows)
-            if best is None or (right, c, m, r) > best[0]:
-                best = ((right, c, m, r), limits)
-        assert best is not None
-        out[lang] = best[1]
-        print(
-            f"calibrated {lang} on {len(rows)} dev questions: {best[1]} "
-            f"({best[0][0]} answered at once and rightly; of all languages' "
-            f"{len(wrong_tops)} wrong tops at most {allowed} within {SAFETY} of the thresholds)"
-        )
-    return out
+    Rows are the questions whose best score reaches "did you mean" (below it the answer is
+    "I don't know" whatever the model says) and whose best entry explains COVERAGE of the
+    question; a row is positive when the best entry answers it.
+    The penalty and the threshold are chosen on out-of-fold probabilities (5-fold, 4 shuffles),
+    so the threshold is not fitted to the very rows it is judged on."""
+    phrasings = [
+        (e.id, lang, text)
+        for e in entries
+        for lang in ("fi", "en", "sv")
+        for text in e.questions.get(lang)
+    ]
+    neighbours = confidence.find_neighbours(phrasings, matcher.match)
+    probe = confidence.Calibration((0.0,) * len(confidence.FEATURES), 1.0, UNSURE, neighbours)
+    # rows the coverage floor keeps from an answer at once are not fitted: the model only
+    # decides among the questions it may answer
+    rows: list[list[float]] = []
+    labels: list[int] = []
+    for item in items:
+        lang = item.lang if item.lang in UNSURE else "fi"
+        matches = matcher.match(item.text, lang)
+        if not matches or matches[0].score < UNSURE[lang] or matches[0].coverage < COVERAGE:
+            continue
+        rows.append(probe.features(matches, lang))
+        labels.append(int(matches[0].entry_id in item.expect))
+    outcomes = ["right" if y else "wrong" for y in labels]
+    answerable = sum(1 for i in items if i.expect)
+    best: tuple[float, float, float] | None = None  # (direct-and-right, penalty, threshold)
+    for l2 in PENALTIES:
+        oof = confidence.out_of_fold(rows, labels, l2=l2)
+        t = confidence.choose_threshold(oof, outcomes, len(items), MAX_WRONG)
+        right = sum(sum(p >= t for p in ps) for ps, y in zip(oof, labels, strict=True) if y)
+        direct = right / len(oof[0]) / answerable
+        print(f"  penalty {l2}: threshold {t}, cross-validated direct-and-right {direct:.1%}")
+        if best is None or direct > best[0]:
+            best = (direct, l2, t)
+    assert best is not None
+    weights = confidence.fit(rows, labels, best[1])
+    calibration = confidence.Calibration(tuple(weights), best[2], UNSURE, neighbours, COVERAGE)
+    confidence.save(calibration, HEADER)
+    confidence.shipped.cache_clear()
+    print(
+        f"calibrated on {len(items)} dev questions ({len(rows)} rows, {sum(labels)} right tops): "
+        f"penalty {best[1]}, threshold {best[2]}, {len(neighbours)} neighbour pairs; "
+        f"written to {confidence.CALIBRATION.relative_to(ROOT)}"
+    )
 
 
 def by_language(match: Callable[[str, str], list[Match]], items: list[Item]) -> str:
@@ -285,14 +291,13 @@ def by_language(match: Callable[[str, str], list[Match]], items: list[Item]) -> 
 
 
 def main() -> None:
-    global LIMITS
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--errors", action="store_true", help="list the dev sets' mistakes")
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument(
         "--calibrate",
         action="store_true",
-        help="choose per-language thresholds on the dev set and use them for this run",
+        help="fit the answer-at-once model on the dev sets, write it, and use it for this run",
     )
     parser.add_argument("--no-baseline", action="store_true", help="skip the rapidfuzz baseline")
     parser.add_argument(
@@ -315,12 +320,14 @@ def main() -> None:
     phrasings = sum(len(e.questions.get(lang)) for e in entries for lang in ("fi", "en", "sv"))
     print(f"FAQ of {len(entries)} entries, {phrasings} phrasings")
     if args.calibrate:
-        LIMITS = calibrate(FaqMatcher(entries, kb.synonyms.concepts), labelled("dev"))
-    for lang, limits in LIMITS.items():
-        print(
-            f"  {lang}: answer at {limits.confident} with a margin of {limits.margin} "
-            f"covering {limits.coverage:.0%} of the question, 'did you mean' from {limits.unsure}"
-        )
+        matcher = FaqMatcher(entries, kb.synonyms.concepts)
+        calibrate(matcher, entries, labelled("dev") + labelled("colloquial-dev"))
+    cal = confidence.shipped()
+    print(
+        f"  answer at once from a probability of {cal.threshold} "
+        f"({len(cal.neighbours)} near-neighbour pairs); 'did you mean' from a best score of "
+        + ", ".join(f"{lang} {v}" for lang, v in cal.unsure.items())
+    )
     print()
     for factor in args.sizes:
         faq = synthetic(entries, factor)

@@ -2,11 +2,12 @@
 While a button question is open, a typed question is answered only when the match is
 confident (then the open question is shown again); anything else gets the flow's reminder.
 
-When the match is confident (faq_match.decide, with thresholds calibrated per language on
-the labelled dev set by bench/faq_accuracy.py, not by feel) the answer comes at once; less
-sure, the bot offers "did you mean…" buttons for the best three; below that it says it does
-not know, keeps the question for the team (to grow the FAQ) and offers a person. A message
-with no letters at all (emoji, "???") is no question: it gets the greeting and is not kept.
+When the match is confident (faq_match.decide: a small model fitted on the labelled dev
+sets by bench/faq_accuracy.py --calibrate, not by feel) the answer comes at once, with a
+button for a near-neighbour entry that came second (privacy / mydata); less sure, the bot
+offers "did you mean…" buttons for the best three; below that it says it does not know,
+keeps the question for the team (to grow the FAQ) and offers a person. A message with no
+letters at all (emoji, "???") is no question: it gets the greeting and is not kept.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from dialogs.actions import Btn, Keyboard
-from dialogs.faq_match import THRESHOLDS, FaqMatcher, decide, words
+from dialogs.faq_match import FaqMatcher, also, decide, unsure, words
 from dialogs.handoff import handoff
 from dialogs.payload import Payload
 from dialogs.router import Context, Router
@@ -85,11 +86,15 @@ def action_button(ctx: Context, faq: FaqEntry) -> Btn | None:
     }.get(faq.action or "")
 
 
-def show_answer(ctx: Context, faq: FaqEntry) -> None:
+def show_answer(ctx: Context, faq: FaqEntry, neighbour: FaqEntry | None = None) -> None:
+    """The answer; `neighbour`, a near neighbour that may be the one meant, as a button."""
     title = faq.questions.get(ctx.lang)[0]
     text = f"💡 <b>{esc(title[:1].upper() + title[1:])}</b>\n\n{esc(faq.answer.get(ctx.lang))}"
     action = action_button(ctx, faq)
     keyboard = rows([action]) if action else ()
+    if neighbour is not None:
+        label = "💡 " + neighbour.questions.get(ctx.lang)[0][:60]
+        keyboard += rows([Btn(label, FaqPayload(neighbour.id).pack())])
     keyboard += related_buttons(ctx, faq)
     if faq.action != "human":
         keyboard += rows([ask_person_button(ctx._("🙋 Not what I asked: ask a person"))])
@@ -123,12 +128,12 @@ async def answer_question(ctx: Context, text: str) -> None:
     if decision == "answer":
         faq = entry(ctx, matches[0].entry_id)
         assert faq is not None
-        show_answer(ctx, faq)
+        other = also(matches, ctx.lang)
+        show_answer(ctx, faq, entry(ctx, other) if other else None)
     elif decision == "suggest":
         buttons = []
         for match in matches:
-            unsure = THRESHOLDS.get(ctx.lang, THRESHOLDS["fi"]).unsure
-            if match.score >= unsure * 0.8 and (faq := entry(ctx, match.entry_id)):
+            if match.score >= unsure(ctx.lang) * 0.8 and (faq := entry(ctx, match.entry_id)):
                 label = faq.questions.get(ctx.lang)[0][:60]
                 buttons.append(Btn(label, FaqPayload(faq.id).pack()))
         buttons.append(ask_person_button(ctx._("🙋 None of these: ask a person")))

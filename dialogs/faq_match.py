@@ -35,6 +35,7 @@ from functools import lru_cache
 import snowballstemmer
 from rapidfuzz import fuzz, process
 
+from dialogs import faq_confidence as confidence
 from dialogs import faq_spoken as spoken
 from knowledge.schema import Concept, FaqEntry
 
@@ -84,7 +85,7 @@ FUZZY_WORD = 80.0  # rapidfuzz ratio that makes a typo count as the same word
 FUZZY_CONCEPT = 86.0  # …and as a concept term (stricter: concepts weigh a lot)
 PREFIX_MIN = 5  # a stem this long may match a longer word it starts (compounds)
 BETA = 0.5  # F-beta: precision counts four times recall
-ENTRY_BLEND = 0.2  # share of the score from the entry as a whole (see Thresholds.coverage)
+ENTRY_BLEND = 0.2  # share of the score from the entry as a whole (see Calibration.coverage)
 OTHER_LANG = 0.95  # phrasings in another language than the user's score a little less
 MAX_TERMS = 60  # longer questions are matched on their first 60 meaningful words
 # Entries that cannot reach this score are not scored at all: below it an entry is neither
@@ -362,40 +363,31 @@ class FaqMatcher:
         return [Match(entry_id, round(v, 4), round(c, 4)) for entry_id, (v, c) in ranked]
 
 
-@dataclass(frozen=True)
-class Thresholds:
-    """When a match is answered at once, offered as "did you mean", or not known."""
-
-    confident: float  # answer at once at or above this score…
-    margin: float  # …when the runner-up is at least this far behind
-    unsure: float  # "did you mean" from this score up; below it, "I don't know"
-    coverage: float = 0.0  # an answer at once also explains this share of the question
-
-
-# Calibrated per language on the dev set only (bench/faq_accuracy.py --calibrate): per
-# language the most questions answered at once and rightly, while no more than 1 % of all dev
-# questions would get a wrong confident answer (wrong answers are judged on all languages
-# together, with a safety band of 0.05: see calibrate()). An answer at once also needs the
-# entry to explain most of the question (coverage), which is what keeps off-topic questions
-# that share a word or two with an entry ("paljonko maksaa bussilippu") from being answered.
-THRESHOLDS: dict[str, Thresholds] = {
-    "fi": Thresholds(confident=0.68, margin=0.12, unsure=0.45, coverage=0.60),
-    "en": Thresholds(confident=0.66, margin=0.12, unsure=0.40, coverage=0.60),
-    "sv": Thresholds(confident=0.64, margin=0.10, unsure=0.40, coverage=0.60),
-}
+def unsure(lang: str) -> float:
+    """The best score from which "did you mean" buttons are offered; below it, "I don't know"."""
+    limits = confidence.shipped().unsure
+    return limits.get(lang, limits["fi"])
 
 
 def decide(matches: Sequence[Match], lang: str = "fi") -> str:
-    """answer | suggest | unknown, from the ranked matches and the user's language."""
-    limits = THRESHOLDS.get(lang, THRESHOLDS["fi"])
-    if not matches or matches[0].score < limits.unsure:
+    """answer | suggest | unknown, from the ranked matches and the user's language.
+
+    Whether to answer at once is the calibrated model's call (dialogs/faq_confidence.py,
+    fitted on the dev sets by bench/faq_accuracy.py --calibrate): the probability that the
+    best entry is right, from its score, margin, coverage, the runner-up and the language."""
+    calibration = confidence.shipped()
+    if not matches or matches[0].score < unsure(lang):
         return "unknown"
-    top = matches[0].score
-    runner_up = matches[1].score if len(matches) > 1 else 0.0
-    if (
-        top >= limits.confident
-        and top - runner_up >= limits.margin
-        and matches[0].coverage >= limits.coverage
-    ):
+    if calibration.probability(matches, lang) >= calibration.threshold:
         return "answer"
     return "suggest"
+
+
+def also(matches: Sequence[Match], lang: str = "fi") -> str | None:
+    """The runner-up of an answer given at once, when it is a near neighbour of the best
+    entry (privacy / mydata): offered as a button next to the answer, since it may be the
+    one that was meant."""
+    if len(matches) < 2 or matches[1].score < unsure(lang):
+        return None
+    near = confidence.shipped().near(matches[0].entry_id, matches[1].entry_id)
+    return matches[1].entry_id if near else None

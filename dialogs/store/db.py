@@ -148,6 +148,8 @@ class Database:
             else:
                 path = str(Path(path).expanduser())
                 Path(path).parent.mkdir(parents=True, exist_ok=True)
+                if Path(path).is_dir():  # say so now, not from SQLite's worker thread later
+                    raise IsADirectoryError(f"{path} is a folder, not a database file")
             if inline_sqlite:
                 kwargs["async_creator"] = _sqlite_creator(path)
         elif schema:

@@ -6,7 +6,8 @@ from __future__ import annotations
 import pytest
 
 from bot.app import App
-from dialogs.faq_match import THRESHOLDS, FaqMatcher, Match, decide, terms
+from dialogs.faq_confidence import shipped
+from dialogs.faq_match import FaqMatcher, Match, also, decide, terms, unsure
 from dialogs.faq_spoken import repairs, standard
 from knowledge.loader import Knowledge
 
@@ -36,6 +37,8 @@ from knowledge.loader import Knowledge
         ("vaa", "vaan"),
         ("mitää", "mitään"),
         ("siel", "siellä"),
+        ("vielkää", "vieläkään"),
+        ("meen", "menen"),  # mennä: spoken forms from the colloquial dev set
         ("täs", "tässä"),
         ("puol", "puoli"),
         # verbs and nouns
@@ -114,8 +117,16 @@ def test_decisions_use_the_users_language() -> None:
     assert decide(partial, "fi") == "suggest"  # most of the question is not explained
     assert decide([Match("a", 0.2)], "sv") == "unknown"
     assert decide(sure, "de") == decide(sure, "fi")  # another language: the Finnish limits
-    for limits in THRESHOLDS.values():
-        assert limits.unsure <= limits.confident
+    for lang in ("fi", "en", "sv"):
+        assert 0.3 <= unsure(lang) < 0.95 and unsure(lang) == shipped().unsure[lang]
+
+
+def test_a_near_neighbour_runner_up_is_offered_next_to_the_answer() -> None:
+    pair = sorted(next(iter(shipped().neighbours)))
+    assert also([Match(pair[0], 0.95), Match(pair[1], 0.8)], "fi") == pair[1]
+    assert also([Match(pair[0], 0.95), Match("nobody", 0.8)], "fi") is None
+    assert also([Match(pair[0], 0.95), Match(pair[1], 0.1)], "fi") is None  # too weak
+    assert also([Match(pair[0], 0.95)], "fi") is None
 
 
 @pytest.mark.parametrize(
@@ -171,3 +182,15 @@ async def test_a_message_without_letters_is_not_kept_as_a_question(app: App, cha
     await me.send("kuka voitti jalkapallon mm-kisat 1966")
     async with app.db.unit() as repo:
         assert len(await repo.misses.recent()) == 1  # a real question is kept
+
+
+async def test_an_answer_offers_its_near_neighbour_as_a_button(chat, kb: Knowledge) -> None:
+    me = chat(lang="fi")
+    await me.send("/start")
+    await me.send("mitä tietoja minusta tallennetaan")
+    privacy = next(e for e in kb.faq if e.id == "privacy")
+    assert privacy.questions.fi[0] in me.said  # answered at once…
+    assert "faq:mydata" in me.last.payloads  # …with "my data" one press away
+    await me.press("faq:mydata")
+    mydata = next(e for e in kb.faq if e.id == "mydata")
+    assert mydata.questions.fi[0] in me.said

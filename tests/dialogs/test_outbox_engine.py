@@ -172,7 +172,7 @@ async def test_files_made_after_the_commit_have_a_marker_row(
     photo = next(a for a in actions if isinstance(a, SendFile))
     marker = next(r for r in await rows(durable) if r.id == photo.outbox_id)
     assert marker.action["type"] == "deferred" and marker.status == "pending"
-    assert marker.action["text"].strip()  # a translated fallback to send if the chart is lost
+    assert "Paina painiketta uudelleen" in marker.action["text"]  # the fallback, in Finnish
 
 
 def test_control_characters_are_removed() -> None:
