@@ -46,6 +46,7 @@ async def build_app(
     services = Services(
         admin_ids=settings.admin_ids,
         staff_chat_id=settings.staff_chat_id,
+        bot_username=settings.bot_username.lstrip("@"),
         matcher=matcher or FaqMatcher(kb.faq, kb.synonyms.concepts),
         admin_url=settings.admin_url or f"http://{settings.admin_listen or '127.0.0.1:8081'}",
     )

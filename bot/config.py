@@ -38,6 +38,7 @@ class Settings(BaseSettings):
     redis_url: str | None = None
     admin_ids: Annotated[frozenset[int], NoDecode] = frozenset()
     staff_chat_id: int | None = None
+    bot_username: str = ""  # without @; the haastepaja check-in QR code links to t.me/<it>
     default_locale: Literal["fi", "en", "sv"] = "fi"
     knowledge_dir: Path = Path(__file__).resolve().parent.parent / "knowledge"
 

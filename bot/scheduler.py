@@ -5,7 +5,9 @@ at most); they are pruned after a week. Outbox rows that are finished (sent, blo
 failed, unknown; they hold no text) go after a month, except staff-chat posts about a
 person, which /forget needs. Once a day, data older than RETENTION_DAYS is removed
 (dialogs/store/retention.py), and idle back office sessions and spent sign-in links are
-dropped.
+dropped. Every few seconds the haastepaja's due work runs: scheduled broadcasts
+start, reminders fire, finished broadcasts report (due times live in the store, so a
+restart loses none and fires none twice).
 """
 
 from __future__ import annotations
@@ -17,11 +19,13 @@ from datetime import timedelta
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from bot.app import App
+from dialogs.haastepaja import clock, jobs
 from dialogs.store.models import utcnow
 
 log = logging.getLogger(__name__)
 KEEP_UPDATE_IDS = timedelta(days=7)
 KEEP_OUTBOX = timedelta(days=30)
+HAASTEPAJA_EVERY_S = 10
 
 
 async def prune(app: App) -> int:
@@ -30,6 +34,10 @@ async def prune(app: App) -> int:
         sent = await repo.outbox.prune(utcnow() - KEEP_OUTBOX)
     log.info("pruned %d processed update ids and %d finished outbox rows", removed, sent)
     return removed
+
+
+async def haastepaja_tick(app: App) -> None:
+    await jobs.tick(app.db, app.i18n, app.settings.staff_chat_id, clock.now())
 
 
 async def retention(app: App) -> dict[str, int]:
@@ -56,6 +64,15 @@ def start_maintenance(app: App) -> AsyncIOScheduler:
         minute=30,
         args=[app],
         id="retention",
+        coalesce=True,
+        max_instances=1,
+    )
+    scheduler.add_job(
+        haastepaja_tick,
+        "interval",
+        seconds=HAASTEPAJA_EVERY_S,
+        args=[app],
+        id="haastepaja",
         coalesce=True,
         max_instances=1,
     )

@@ -24,6 +24,8 @@ def routers() -> list[Router]:
         review,
         start,
     )
+    from dialogs.haastepaja import rsvp as haastepaja_rsvp
+    from dialogs.haastepaja import staff as haastepaja_staff
 
     # in this order the commands are listed in /help and Telegram's command menus
     return [
@@ -36,4 +38,6 @@ def routers() -> list[Router]:
         account.router,
         review.router,
         admin.router,
+        haastepaja_rsvp.router,
+        haastepaja_staff.router,
     ]

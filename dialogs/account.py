@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from dialogs.actions import Btn, Edit, Keyboard
+from dialogs.haastepaja.rsvp import release_seats
 from dialogs.notice import privacy_notice
 from dialogs.payload import Payload
 from dialogs.router import Context, Router
@@ -128,6 +129,15 @@ async def mydata(ctx: Context, args: str) -> None:
                 "{n} question handed to a person", "{n} questions handed to a person", len(tickets)
             )
         )
+    rsvps = await repo.rsvps.of_user(user.id)
+    if rsvps:
+        lines.append(
+            ctx.n_(
+                "{n} answer to a haastepaja invitation",
+                "{n} answers to haastepaja invitations",
+                len(rsvps),
+            )
+        )
     lines.append("")
     lines.append(ctx._("The attached file has all of it. /forget erases everything."))
     ctx.send("\n".join(lines))
@@ -173,6 +183,8 @@ async def export_user(ctx: Context) -> dict[str, object]:
         ],
         "contact_requests": [c.model_dump() for c in await repo.contacts.of_user(uid)],
         "unanswered_questions": [m.model_dump() for m in await repo.misses.of_user(uid)],
+        "haastepaja_answers": [r.model_dump() for r in await repo.rsvps.of_user(uid)],
+        "haastepaja_attendee_details": [d.model_dump() for d in await repo.attendees.of_user(uid)],
     }
 
 
@@ -221,6 +233,7 @@ async def forget_button(ctx: Context, payload: ForgetPayload) -> None:
         )
         return
     if confirmed == "yes":
+        await release_seats(ctx)  # a held haastepaja seat goes to the waitlist first
         staff_chat = ctx.services.staff_chat_id
         posts = await ctx.repo.outbox.posts_about(ctx.user.id, staff_chat) if staff_chat else []
         await ctx.repo.forget(ctx.user.id)

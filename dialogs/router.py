@@ -31,6 +31,7 @@ class Services:
     staff_chat_id: int | None = None
     matcher: Any = None  # dialogs.faq_match.FaqMatcher, built once from the knowledge base
     admin_url: str | None = None  # the back office, for /admin's sign-in links
+    bot_username: str = ""  # for t.me links (the haastepaja check-in QR code)
 
 
 @dataclass

@@ -15,6 +15,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from dialogs.store import haastepaja
 from dialogs.store.models import (
     Answer,
     Assessment,
@@ -413,6 +414,22 @@ class Repository:
         return self._table(Tickets)
 
     @cached_property
+    def hp_events(self) -> haastepaja.Events:
+        return haastepaja.Events(self.session, self.postgres)
+
+    @cached_property
+    def rsvps(self) -> haastepaja.Rsvps:
+        return haastepaja.Rsvps(self.session, self.postgres)
+
+    @cached_property
+    def attendees(self) -> haastepaja.Attendees:
+        return haastepaja.Attendees(self.session, self.postgres)
+
+    @cached_property
+    def broadcasts(self) -> haastepaja.Broadcasts:
+        return haastepaja.Broadcasts(self.session, self.postgres)
+
+    @cached_property
     def logins(self) -> Any:
         from dialogs.store.repo_backoffice import Logins
 
@@ -441,6 +458,7 @@ class Repository:
         from dialogs.store.models import AdminSession, LoginToken, OutboxMessage, TicketMessage
 
         assessment_ids = select(Assessment.id).where(Assessment.user_id == user_id)
+        await haastepaja.forget(self.session, user_id)
         ticket_ids = select(Ticket.id).where(Ticket.user_id == user_id)
         await self.session.execute(
             delete(TicketMessage).where(TicketMessage.ticket_id.in_(ticket_ids))

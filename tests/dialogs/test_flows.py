@@ -92,6 +92,8 @@ async def test_help_and_menus_come_from_the_registrations(app: App, chat) -> Non
         ("leads", "new contact requests and placement interests"),
         ("stats", "kartoitus statistics: /stats or /stats 30"),
         ("admin", "a sign-in link to the back office"),
+        ("events", "haastepaja events: counts, attendee lists, check-in QR"),
+        ("newevent", "create a haastepaja and invite people"),
     )
     async with app.db.unit() as repo:
         menus = await app.engine.command_menus(repo)

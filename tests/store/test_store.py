@@ -16,6 +16,7 @@ from sqlmodel import SQLModel
 
 from dialogs.store import models
 from dialogs.store.db import Database, alembic_config
+from dialogs.store.haastepaja import AttendeeDetails, HaastepajaEvent, Rsvp
 from dialogs.store.models import (
     AdminSession,
     Answer,
@@ -33,6 +34,7 @@ from dialogs.store.models import (
     Ticket,
     TicketMessage,
     User,
+    utcnow,
 )
 from dialogs.store.repo import Repository
 
@@ -232,6 +234,17 @@ async def populate(db: Database, user_id: int) -> None:
         ticket = await repo.tickets.add(user_id, "fi", "faq", "voiko joku soittaa")
         await repo.updates.mark(user_id * 1000)
         await repo.outbox.add(user_id, {"type": "send", "text": "hei"}, user_id=user_id)
+        event = await repo.hp_events.add(
+            HaastepajaEvent(
+                title={"fi": "Haaste"},
+                starts_at=utcnow(),
+                ends_at=utcnow(),
+                token=f"tok{user_id}",
+                created_by=user_id,
+            )
+        )
+        await repo.rsvps.put(Rsvp(event_id=event.id, user_id=user_id, status="going"))
+        await repo.attendees.put(event.id or 0, user_id, "Maija", "Oy")
         repo.audit.log("mydata", subject=str(user_id), actor_id=user_id)
         # what the back office keeps about the person
         assert ticket.id is not None
@@ -257,6 +270,8 @@ PERSONAL = [
     Ticket,
     TicketMessage,
     OutboxMessage,
+    Rsvp,
+    AttendeeDetails,
     LoginToken,
     AdminSession,
     AuditEntry,

@@ -15,7 +15,9 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlmodel import SQLModel
 
-import dialogs.store.models  # noqa: F401  (registers the tables on SQLModel.metadata)
+# both modules register their tables on SQLModel.metadata
+import dialogs.store.haastepaja
+import dialogs.store.models  # noqa: F401
 
 target_metadata = SQLModel.metadata
 DEFAULT_URL = "sqlite+aiosqlite:///./data/kierto.db"

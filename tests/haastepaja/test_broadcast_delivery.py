@@ -1,0 +1,131 @@
+"""Invitations through the outbox sender: 429 and 403 in the middle of a broadcast (both
+runtimes), and a real bot process killed with SIGKILL mid-broadcast and started again."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from bot.app import App
+from dialogs.haastepaja import jobs
+from dialogs.store.db import Database
+from dialogs.store.models import OutboxMessage
+from tests.adapters.test_runtimes import settings_for, start, stop
+from tests.fake_telegram import FakeTelegram
+from tests.haastepaja.conftest import NOW
+from tests.haastepaja.helpers import broadcast, make_event, people
+
+ROOT = Path(__file__).resolve().parent.parent.parent
+
+
+async def statuses(db: Database) -> dict[int, str]:
+    async with db.unit() as repo:
+        rows = await repo.session.execute(
+            select(OutboxMessage.user_id, OutboxMessage.status).where(
+                OutboxMessage.kind == "broadcast"
+            )
+        )
+        return {uid: status for uid, status in rows.all()}
+
+
+@pytest.mark.parametrize("runtime", ["aiogram", "ptb"])
+async def test_429_and_403_in_the_middle_of_a_broadcast(
+    runtime: str, fake_telegram: FakeTelegram, tmp_path: Path, make_app, frozen
+) -> None:
+    app: App = await make_app(settings_for(fake_telegram, tmp_path))
+    ids = list(range(500, 530))
+    users = {uid: fake_telegram.user(uid, language_code="fi") for uid in ids}
+    await people(app, *[(uid, "fi", None, True) for uid in ids])
+    event_id = await make_event(app, NOW)
+    assert await broadcast(app, event_id, NOW) == 30
+    fake_telegram.block(510)
+    fake_telegram.block(520)
+    fake_telegram.fail("sendMessage", 429, retry_after=1, chat_id=505)
+    fake_telegram.fail("sendMessage", 429, retry_after=2, chat_id=515)
+    bot = await start(fake_telegram, app, runtime, poll=False)
+    runner = asyncio.create_task(bot.door.outbox.run())
+    try:
+        await fake_telegram.wait_until(
+            lambda: sum(1 for u in users.values() if u.bot_messages) == 28, 60
+        )
+        await asyncio.sleep(0.5)
+        assert Counter(len(u.bot_messages) for u in users.values()) == {1: 28, 0: 2}
+        assert users[510].bot_messages == [] and users[520].bot_messages == []
+        assert Counter((await statuses(app.db)).values()) == {"sent": 28, "blocked": 2}
+        assert await jobs.finish_reports(app.db, app.i18n, None, NOW) == 1
+        async with app.db.unit() as repo:
+            assert (await repo.users.get(510)).blocked and (await repo.users.get(520)).blocked
+    finally:
+        bot.door.stopping.set()
+        await runner
+        await stop(bot)
+        await app.close()
+
+
+async def test_kill_9_mid_broadcast_and_restart_invites_everyone_once(
+    fake_telegram: FakeTelegram, tmp_path: Path, make_app, frozen
+) -> None:
+    settings = settings_for(fake_telegram, tmp_path)
+    app: App = await make_app(settings)
+    ids = list(range(700, 760))
+    users = {uid: fake_telegram.user(uid, language_code="fi") for uid in ids}
+    await people(app, *[(uid, "fi", None, True) for uid in ids])
+    event_id = await make_event(app, NOW)
+    assert await broadcast(app, event_id, NOW) == 60
+    await app.close()
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith(("BOT_", "DATABASE"))},
+        "BOT_TOKEN": fake_telegram.token,
+        "TELEGRAM_API_URL": fake_telegram.base_url,
+        "DATABASE_URL": settings.database_url,
+        "SEND_RATE": "15",
+        "LOG_LEVEL": "WARNING",
+    }
+
+    logs: list = []
+
+    async def run() -> asyncio.subprocess.Process:
+        log = (tmp_path / "bot.log").open("ab")
+        logs.append(log)
+        return await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "bot", "run", cwd=ROOT, env=env,
+            stdout=asyncio.subprocess.DEVNULL, stderr=log,
+        )  # fmt: skip
+
+    def received() -> int:
+        return sum(1 for u in users.values() if u.bot_messages)
+
+    first = await run()
+    try:
+        await fake_telegram.wait_until(lambda: received() >= 15, 60)
+    finally:
+        first.send_signal(signal.SIGKILL)
+        await first.wait()
+    assert received() < 60, "the broadcast ended before the kill: nothing was tested"
+    second = await run()
+    try:
+        db = Database(settings.database_url)
+        for _ in range(600):
+            if not {"pending", "sending"} & set((await statuses(db)).values()):
+                break
+            await asyncio.sleep(0.2)
+        final = await statuses(db)
+        await db.dispose()
+    finally:
+        second.terminate()
+        await second.wait()
+        for log in logs:
+            log.close()
+    per_user = {uid: len(u.bot_messages) for uid, u in users.items()}
+    assert max(per_user.values()) == 1, "somebody got the invitation twice"
+    missing = {uid for uid, n in per_user.items() if n == 0}
+    assert all(final[uid] == "unknown" for uid in missing), "an invitation was lost"
+    assert set(final.values()) <= {"sent", "unknown"}
+    assert len(missing) <= 2  # at most the requests in flight at the kill
