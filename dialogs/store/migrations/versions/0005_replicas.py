@@ -1,7 +1,7 @@
 """Running bot processes and their fingerprints (bot/replicas.py).
 
 Revision ID: 0005_replicas
-Revises: 0003_backoffice
+Revises: 0005_haastepaja
 Create Date: 2026-11-30 04:30:00
 """
 
@@ -12,7 +12,7 @@ import sqlmodel
 from alembic import op
 
 revision: str = "0005_replicas"
-down_revision: str | None = "0003_backoffice"
+down_revision: str | None = "0005_haastepaja"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
