@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 from bot.config import ConfigError, Settings, load_settings
+from bot.replicas import ReplicaRefused
 from knowledge.loader import KnowledgeError
 
 log = logging.getLogger("kierto-bot")
@@ -123,6 +124,15 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return EXIT_CONFIG
+    if args.command == "webhook" and (not settings.webhook_url or settings.webhook_secret is None):
+        # before anything touches the database (each replica checks its own settings)
+        missing = "WEBHOOK_URL" if not settings.webhook_url else "WEBHOOK_SECRET"
+        print(
+            f"kierto-bot: configuration error: {missing}: required for the webhook (every "
+            "replica needs the same WEBHOOK_URL and WEBHOOK_SECRET)",
+            file=sys.stderr,
+        )
+        return EXIT_CONFIG
     try:
         return asyncio.run(_async_main(args, settings))
     except KnowledgeError as exc:
@@ -135,6 +145,9 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         return 130
+    except ReplicaRefused as exc:
+        print(f"kierto-bot: cannot start: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
     except Exception as exc:
         from bot.startup import explain
 
@@ -190,13 +203,15 @@ async def _async_main(args: argparse.Namespace, settings: Settings) -> int:
     if args.command == "export":
         return await _export(args, settings)
 
+    command = args.command
+    if command == "start":
+        command = "run" if settings.bot_token else "chat"
+        if command == "chat":
+            print("No BOT_TOKEN set: starting the console chat (see README for Telegram).")
+    if command in ("run", "webhook") and settings.bot_token:
+        return await _telegram(args, settings, command)
     app = await build_app(settings)
     try:
-        command = args.command
-        if command == "start":
-            command = "run" if settings.bot_token else "chat"
-            if command == "chat":
-                print("No BOT_TOKEN set: starting the console chat (see README for Telegram).")
         if command == "admin":
             return await _admin(app)
         if command == "chat":
@@ -210,21 +225,53 @@ async def _async_main(args: argparse.Namespace, settings: Settings) -> int:
             )
             await door.run()
             return 0
-        if not settings.bot_token:
-            print(
-                "kierto-bot: configuration error: BOT_TOKEN: required for Telegram "
-                "(get one from @BotFather)",
-                file=sys.stderr,
-            )
-            return EXIT_CONFIG
-        from bot.adapters import serve
-
-        runtime = getattr(args, "runtime", "aiogram")
-        if command == "webhook":
-            return await serve.webhook(app, runtime)
-        return await serve.polling(app, runtime)
+        print(
+            "kierto-bot: configuration error: BOT_TOKEN: required for Telegram "
+            "(get one from @BotFather)",
+            file=sys.stderr,
+        )
+        return EXIT_CONFIG
     finally:
         await app.close()
+
+
+async def _telegram(args: argparse.Namespace, settings: Settings, command: str) -> int:
+    """Polling or a webhook replica: take this process's place among its peers (which may
+    refuse it, see bot/replicas.py) before the schema is migrated, then serve."""
+    from bot.adapters import serve
+    from bot.app import build_app
+    from bot.replicas import make_replica
+
+    app = await build_app(settings, migrate=False)
+    replica = make_replica(settings, app.db, "poll" if command == "run" else "webhook")
+    try:
+        await replica.join()
+        async with replica.migrating():
+            await app.db.migrate()
+    except BaseException:
+        await replica.close()
+        await _sqlite_threads_done()
+        raise
+    try:
+        await replica.start()
+        runtime = getattr(args, "runtime", "aiogram")
+        if command == "webhook":
+            return await serve.webhook(app, runtime, replica)
+        return await serve.polling(app, runtime, replica)
+    finally:
+        await replica.close()
+        await app.close()
+
+
+async def _sqlite_threads_done() -> None:
+    """A SQLite file that failed to open leaves aiosqlite's worker thread closing it; let it
+    hand back its result before the event loop closes (else it dies with a traceback)."""
+    import threading
+
+    for _ in range(100):  # a second at most
+        if not any("_connection_worker_thread" in t.name for t in threading.enumerate()):
+            return
+        await asyncio.sleep(0.01)
 
 
 async def _users(args: argparse.Namespace, settings: Settings) -> int:

@@ -12,6 +12,7 @@ restart loses none and fires none twice).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from datetime import timedelta
 
@@ -77,3 +78,13 @@ def start_maintenance(app: App) -> AsyncIOScheduler:
     )
     scheduler.start()
     return scheduler
+
+
+async def maintenance(app: App, stop: asyncio.Event) -> None:
+    """The maintenance schedule as a once-only job (bot/replicas.py): it runs in the one
+    process that leads, until `stop`."""
+    scheduler = start_maintenance(app)
+    try:
+        await stop.wait()
+    finally:
+        scheduler.shutdown(wait=False)

@@ -8,16 +8,19 @@ import logging
 import os
 import sys
 from collections.abc import AsyncIterator
+from datetime import timedelta
 
 from aiohttp import web
 
 from bot.adapters.guard import GuardedSite, quiet_accept_errors
 from bot.adapters.telegram import TelegramDoor, Transport, install_signal_handlers, webhook_path
 from bot.app import App
-from bot.scheduler import start_maintenance
+from bot.replicas import Replica
+from bot.scheduler import maintenance
 from bot.throttle import check_redis, make_send_rate, make_throttle
 
 log = logging.getLogger(__name__)
+IN_FLIGHT_LIMIT = timedelta(minutes=2)
 
 
 def make_transport(app: App, runtime: str) -> Transport:
@@ -82,6 +85,25 @@ def _door(app: App, runtime: str) -> TelegramDoor:
     return TelegramDoor(app, make_transport(app, runtime), throttle, send_rate)
 
 
+def _follow(replica: Replica, door: TelegramDoor) -> asyncio.Task[None]:
+    """Once-only work runs in the replica that leads (bot/replicas.py): maintenance, and
+    the outbox loop's recovery and draining (retries, rows a dead process left,
+    broadcasts). Interactive replies are sent by the replica that handled the update
+    (`door.outbox.deliver`). Losing this process's place among its peers stops the door."""
+    replica.run_once(lambda stop: maintenance(door.app, stop))
+    if replica.role == "webhook" and not door.app.db.is_sqlite:
+        # other live replicas have rows "sending" right now: only rows stuck longer than
+        # any one Bot API attempt were left by a process that died
+        door.outbox.in_flight_limit = IN_FLIGHT_LIMIT
+
+    async def watch() -> None:
+        await replica.lost.wait()
+        log.error("stopping: this process lost its place among the replicas")
+        door.stopping.set()
+
+    return asyncio.create_task(watch())
+
+
 async def _close(door: TelegramDoor, outbox: asyncio.Task[None] | None) -> None:
     door.stopping.set()
     if outbox is not None:
@@ -92,7 +114,7 @@ async def _close(door: TelegramDoor, outbox: asyncio.Task[None] | None) -> None:
     await door.transport.close()
 
 
-async def polling(app: App, runtime: str) -> int:
+async def polling(app: App, runtime: str, replica: Replica) -> int:
     settings = app.settings
     door = _door(app, runtime)
     install_signal_handlers(door.stopping)
@@ -100,24 +122,24 @@ async def polling(app: App, runtime: str) -> int:
     await check_redis(settings.redis_url)
     runner: web.AppRunner | None = None
     outbox: asyncio.Task[None] | None = None
-    scheduler = start_maintenance(app)
+    watch = _follow(replica, door)
     try:
         if settings.health_listen:
             runner = await _serve_web(door, door.web_app(), settings.health_listen)
         await door.prepare()
-        outbox = asyncio.create_task(door.outbox.run())
+        outbox = asyncio.create_task(door.outbox.run(replica.leading.is_set))
         async with beside(app, door):
             await door.poll()
         log.info("stopped polling; the updates in hand were finished")
     finally:
-        scheduler.shutdown(wait=False)
+        watch.cancel()
         if runner is not None:
             await runner.cleanup()
         await _close(door, outbox)
     return 0
 
 
-async def webhook(app: App, runtime: str) -> int:
+async def webhook(app: App, runtime: str, replica: Replica) -> int:
     settings = app.settings
     if not settings.webhook_url or settings.webhook_secret is None:
         print(
@@ -135,17 +157,17 @@ async def webhook(app: App, runtime: str) -> int:
         door, door.web_app(webhook_path(settings.webhook_url), secret), settings.webhook_listen
     )
     outbox: asyncio.Task[None] | None = None
-    scheduler = start_maintenance(app)
+    watch = _follow(replica, door)
     try:
         await door.prepare()
         if not door.stopping.is_set():
-            outbox = asyncio.create_task(door.outbox.run())
+            outbox = asyncio.create_task(door.outbox.run(replica.leading.is_set))
             await door.call(lambda: door.transport.set_webhook(settings.webhook_url or "", secret))
             log.info("webhook listening on %s", settings.webhook_listen)
             async with beside(app, door):
                 await door.stopping.wait()
     finally:
         await runner.cleanup()  # lets the requests in hand finish, for SHUTDOWN_GRACE at most
-        scheduler.shutdown(wait=False)
+        watch.cancel()
         await _close(door, outbox)
     return 0

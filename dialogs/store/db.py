@@ -138,6 +138,7 @@ class Database:
         """`inline_sqlite=False` keeps aiosqlite's worker thread (bench/engine_cost.py
         measures the difference)."""
         self.url = url
+        self.schema = schema  # a search_path of its own (tests); bot/replicas.py needs it too
         self.is_sqlite = url.startswith("sqlite")
         kwargs: dict[str, Any] = {}
         if self.is_sqlite:

@@ -258,3 +258,19 @@ class OutboxMessage(SQLModel, table=True):
     sent_message_id: int | None = Field(default=None, sa_type=BigInteger)
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
+
+
+class ReplicaSeen(SQLModel, table=True):
+    """A running bot process and what it runs (see bot/replicas.py): a new process compares
+    itself with the ones seen in the last seconds and refuses to start beside a different
+    knowledge base, schema or webhook. No personal data."""
+
+    __tablename__ = "replica"
+
+    name: str = Field(primary_key=True, max_length=96)  # host-pid
+    role: str = Field(max_length=16)  # poll | webhook
+    knowledge: str = Field(max_length=64)  # hash of the knowledge files
+    schema_head: str = Field(max_length=64)  # the code's Alembic head
+    webhook: str = Field(default="", max_length=64)  # hash of WEBHOOK_URL + WEBHOOK_SECRET
+    started_at: datetime = Field(default_factory=utcnow)
+    seen_at: datetime = Field(default_factory=utcnow)

@@ -20,6 +20,7 @@ import asyncio
 import contextlib
 import logging
 from collections import defaultdict
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -51,6 +52,7 @@ class OutboxSender:
         self.db = db
         self.stopping = stopping
         self.interval = 1.0
+        self.in_flight_limit: timedelta | None = None  # see recover()
         self._in_flight = asyncio.Semaphore(IN_FLIGHT)
         self._unwritten: list[tuple[int, str, dict[str, Any]]] = []  # marks waiting for the db
 
@@ -151,9 +153,12 @@ class OutboxSender:
     # ------------------------------------------------------------------ the loop
 
     async def recover(self) -> int:
-        """Rows a dead process left "sending" become "unknown" (logged, not resent)."""
+        """Rows a dead process left "sending" become "unknown" (logged, not resent). With
+        `in_flight_limit` (replicas: others are sending right now) only rows "sending" for
+        longer than that."""
+        before = utcnow() - self.in_flight_limit if self.in_flight_limit else None
         async with self.db.unit() as repo:
-            lost = await repo.outbox.recover()
+            lost = await repo.outbox.recover(before)
         for row in lost:
             log.warning(
                 "outbox row %s (a %s to chat %s) was in flight when the bot stopped: it may "
@@ -164,16 +169,26 @@ class OutboxSender:
             )
         return len(lost)
 
-    async def run(self) -> None:
-        """Until `stopping`: send what is due (see the module docstring)."""
+    async def run(self, leading: Callable[[], bool] = lambda: True) -> None:
+        """Until `stopping`: send what is due (see the module docstring). With several
+        replicas only the one `leading` recovers and drains (bot/replicas.py); every one
+        writes the marks its own sends could not write during a database outage."""
         first = True
         while not self.stopping.is_set():
             try:
-                if first:
-                    await self.recover()
                 await self._write_marks()
-                await self.drain(fresh_after=None if first else utcnow() - FRESH)
-                first = False
+                if not leading():
+                    first = True  # a new leader starts with recovery
+                else:
+                    if first or self.in_flight_limit:
+                        await self.recover()
+                    # untried rows younger than FRESH are being sent by the fast path;
+                    # only a process that has just started alone may take them (with
+                    # replicas, a new leader would race the others' fast paths and send
+                    # a reply after the replies of later updates)
+                    alone = first and not self.in_flight_limit
+                    await self.drain(fresh_after=None if alone else utcnow() - FRESH)
+                    first = False
             except Exception as exc:
                 if not is_connection_error(exc):
                     log.exception("the outbox loop failed; trying again")
