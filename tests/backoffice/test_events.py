@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Awaitable, Callable
+
 import httpx
 from openpyxl import load_workbook
 from sqlalchemy import update
