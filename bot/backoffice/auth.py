@@ -21,7 +21,7 @@ from dialogs.store.repo import Repository
 
 COOKIE = "kierto_session"
 SESSION_IDLE = timedelta(minutes=30)
-STAFF_PATHS = ("/tickets", "/logout", "/lang")  # what staff may open; coordinators: all
+STAFF_PATHS = ("/tickets", "/events", "/logout", "/lang")  # what staff may open; coordinators: all
 
 
 @dataclass(frozen=True)

@@ -217,7 +217,7 @@ async def set_lang(bo: Backoffice, request: Request) -> Response:
 
 
 def create_app(app: App) -> Starlette:
-    from bot.backoffice import pages, queues, tables
+    from bot.backoffice import events, pages, queues, tables
 
     bo = Backoffice(app)
 
@@ -231,6 +231,7 @@ def create_app(app: App) -> Starlette:
         Route("/logout", wrap(logout), methods=["POST"]),
         *pages.routes(wrap),
         *queues.routes(wrap),
+        *events.routes(wrap),
         Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
     ]
     web = Starlette(routes=routes)
