@@ -37,6 +37,7 @@ from rapidfuzz import fuzz, process
 
 from dialogs import faq_confidence as confidence
 from dialogs import faq_spoken as spoken
+from dialogs.faq_ngrams import NgramModel, normalise
 from knowledge.schema import Concept, FaqEntry
 
 LANGS = ("fi", "en", "sv")
@@ -205,6 +206,14 @@ class Match:
     entry_id: str
     score: float  # 0..1
     coverage: float = 1.0  # the share of the question's weight the entry explains, 0..1
+    # The second opinion (faq_ngrams): the question's character n-gram similarity to this
+    # entry, and the best similarity to any other entry (below `similarity`: the n-gram
+    # model agrees that this entry is the best), both 0..1.
+    similarity: float = 0.0
+    rival: float = 0.0
+    # The share of the question's words the FAQ does not know at all (in the language that
+    # knows most of them), 0..1: the same for every match of one question.
+    unknown: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -268,16 +277,20 @@ class _LangIndex:
                 found.setdefault(candidate, ratio / 100.0)
         return found
 
-    def score(self, question: Sequence[str], keep: int = 3) -> dict[str, tuple[float, float]]:
-        """Scores of the entries that can be among the best `keep`, over this language.
+    def score(
+        self, question: Sequence[str], keep: int = 3
+    ) -> tuple[dict[str, tuple[float, float]], float]:
+        """Scores of the entries that can be among the best `keep`, over this language, and
+        the share of the question's terms that no phrasing in this language knows.
 
         How much of the question an entry covers (with all its phrasings together) bounds
         what any of its phrasings can score, so entries are scored best bound first and
         the search stops when no remaining entry could enter the best `keep`.
         """
         if not question:
-            return {}
+            return {}, 1.0
         matches = [self.similar(q) for q in question]
+        unknown = sum(1 for m in matches if not m) / len(matches)
         weights = [max((self.idf[t] for t in m), default=self.unknown) for m in matches]
         total = sum(weights)
         # how much of the question each entry covers: the best similarity per question word
@@ -328,7 +341,7 @@ class _LangIndex:
             value = (1 - ENTRY_BLEND) * top + ENTRY_BLEND * entry_recall
             scores[entry_id] = (value, entry_recall)
             best = sorted([*best, value], reverse=True)[:keep]
-        return scores
+        return scores, unknown
 
 
 class FaqMatcher:
@@ -350,17 +363,44 @@ class FaqMatcher:
             )
             for lang in LANGS
         }
+        self.ngrams = NgramModel(
+            (e.id, self._ngram_words(text, lang))
+            for e in entries
+            for lang in LANGS
+            for text in e.questions.get(lang)
+        )
+
+    @staticmethod
+    def _ngram_words(text: str, lang: str) -> list[str]:
+        """The words the n-gram model reads: spoken forms written out, nothing else (neither
+        stems nor the synonym table, so that its opinion stays its own)."""
+        return normalise(words(text)[: MAX_TERMS * 2], lang)
 
     def match(self, text: str, lang: str = "fi", limit: int = 3) -> list[Match]:
         scores: dict[str, tuple[float, float]] = {}
+        unknown = 1.0
         for index_lang, index in self.indexes.items():
             factor = 1.0 if index_lang == lang else OTHER_LANG
             question = terms(text, index_lang, self.concepts, index.idf)
-            for entry_id, (value, coverage) in index.score(question, limit).items():
+            found, share = index.score(question, limit)
+            unknown = min(unknown, share)
+            for entry_id, (value, coverage) in found.items():
                 if value * factor > scores.get(entry_id, (0.0, 0.0))[0]:
                     scores[entry_id] = (value * factor, coverage)
         ranked = sorted(scores.items(), key=lambda kv: kv[1][0], reverse=True)[:limit]
-        return [Match(entry_id, round(v, 4), round(c, 4)) for entry_id, (v, c) in ranked]
+        if not ranked:
+            return []
+        similar = self.ngrams.similarities(self._ngram_words(text, lang))
+        top_two = sorted(similar.items(), key=lambda kv: kv[1], reverse=True)[:2]
+        out = []
+        for entry_id, (v, c) in ranked:
+            mine = similar.get(entry_id, 0.0)
+            rival = next((s for e, s in top_two if e != entry_id), 0.0)
+            out.append(
+                Match(entry_id, round(v, 4), round(c, 4), round(mine, 4), round(rival, 4),
+                      round(unknown, 4))
+            )
+        return out
 
 
 def unsure(lang: str) -> float:

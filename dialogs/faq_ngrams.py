@@ -1,0 +1,95 @@
+"""A second, independent opinion on which FAQ entry a question asks for: character n-grams.
+
+The word matcher (faq_match) reasons about words: stems, concepts, typos. This model does
+not know words at all. Each text (spoken forms written out by faq_spoken.standard, folded to
+ASCII) becomes the counts of its character 2- to 5-grams within word boundaries (" paj",
+"ajas", "sas "), weighted by TF-IDF over the FAQ's phrasings; an entry is the normalised
+mean (centroid) of its phrasings' vectors, and a question's similarity to an entry is the
+cosine of the two. It is built from the FAQ's own phrasings when the matcher is built; no
+question set is used, so the dev sets stay free for calibrating the answer-at-once model.
+
+It does not rank answers. It tells the answer-at-once model (faq_confidence) how close the
+question is to the word matcher's best entry, and whether it agrees on which entry is
+best: two models that fail in different ways rarely agree on the same wrong entry, and a
+question far from every entry (off-topic) is far in characters too.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from collections.abc import Iterable
+
+import numpy as np
+
+from dialogs import faq_spoken as spoken
+
+N_MIN, N_MAX = 2, 5
+FOLD = str.maketrans({"ä": "a", "ö": "o", "å": "a", "é": "e", "ü": "u"})
+
+
+def normalise(words: Iterable[str], lang: str) -> list[str]:
+    """Words (already split and case-folded) in their written, ASCII-folded form."""
+    return [spoken.standard(w, lang).translate(FOLD) for w in words]
+
+
+def ngrams(words: Iterable[str]) -> dict[str, int]:
+    """Counts of the character n-grams inside each word padded with a space either side."""
+    counts: dict[str, int] = defaultdict(int)
+    for word in words:
+        padded = f" {word} "
+        for n in range(N_MIN, N_MAX + 1):
+            if len(padded) < n:
+                break
+            for i in range(len(padded) - n + 1):
+                counts[padded[i : i + n]] += 1
+    return counts
+
+
+class NgramModel:
+    """Nearest-centroid TF-IDF over character n-grams, one centroid per FAQ entry."""
+
+    def __init__(self, phrasings: Iterable[tuple[str, list[str]]]) -> None:
+        """`phrasings`: (entry id, normalised words) for every phrasing of the FAQ."""
+        docs: list[tuple[str, dict[str, int]]] = [(e, ngrams(ws)) for e, ws in phrasings]
+        self.ids: list[str] = list(dict.fromkeys(e for e, _ in docs))
+        row = {e: i for i, e in enumerate(self.ids)}
+        df: dict[str, int] = defaultdict(int)
+        for _, counts in docs:
+            for g in counts:
+                df[g] += 1
+        n = len(docs)
+        self.idf = {g: math.log((1 + n) / (1 + d)) + 1 for g, d in df.items()}
+        sums: list[dict[str, float]] = [defaultdict(float) for _ in self.ids]
+        for entry_id, counts in docs:
+            vec = self._vector(counts)
+            target = sums[row[entry_id]]
+            for g, w in vec.items():
+                target[g] += w
+        # postings: n-gram -> (entry rows, centroid weights), so a question touches only
+        # the entries that share an n-gram with it
+        postings: dict[str, tuple[list[int], list[float]]] = defaultdict(lambda: ([], []))
+        for r, total in enumerate(sums):
+            norm = math.sqrt(sum(w * w for w in total.values())) or 1.0
+            for g, w in total.items():
+                rows, weights = postings[g]
+                rows.append(r)
+                weights.append(w / norm)
+        self.postings = {
+            g: (np.array(rows, dtype=np.int32), np.array(weights, dtype=np.float32))
+            for g, (rows, weights) in postings.items()
+        }
+
+    def _vector(self, counts: dict[str, int]) -> dict[str, float]:
+        """Sublinear TF-IDF over the n-grams the FAQ knows, L2-normalised."""
+        vec = {g: (1 + math.log(c)) * self.idf[g] for g, c in counts.items() if g in self.idf}
+        norm = math.sqrt(sum(w * w for w in vec.values())) or 1.0
+        return {g: w / norm for g, w in vec.items()}
+
+    def similarities(self, words: Iterable[str]) -> dict[str, float]:
+        """Cosine similarity of normalised words to every entry that shares an n-gram."""
+        scores = np.zeros(len(self.ids), dtype=np.float32)
+        for g, w in self._vector(ngrams(words)).items():
+            rows, weights = self.postings[g]
+            scores[rows] += w * weights
+        return {self.ids[i]: float(scores[i]) for i in np.flatnonzero(scores)}
