@@ -8,9 +8,10 @@ neighbour of the best (two entries the FAQ's own phrasings confuse, e.g. privacy
 and the user's language; and over a second, independent opinion (faq_ngrams: character
 n-grams, no words): how similar the question is to the best entry, whether that model
 agrees the entry is the best and by how much it leads its rival, and the share of the
-question's words the FAQ does not know at all (off-topic questions are full of them). The model gives a probability that the best entry is right; the bot
-answers at once from a threshold chosen by cross-validation on the dev sets so that at most
-about 1 % of the dev questions would get a wrong answer at once.
+question's words the FAQ does not know at all (off-topic questions are full of them).
+The model gives a probability that the best entry is right; the bot answers at once from a
+threshold chosen by cross-validation on the dev sets so that at most about 1 % of the dev
+questions would get a wrong answer at once.
 
 Everything learnt is data in knowledge/faq_calibration.yaml, written by
 `bench/faq_accuracy.py --calibrate`; the fitting code is here so that the tests can check it.

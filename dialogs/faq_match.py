@@ -397,8 +397,14 @@ class FaqMatcher:
             mine = similar.get(entry_id, 0.0)
             rival = next((s for e, s in top_two if e != entry_id), 0.0)
             out.append(
-                Match(entry_id, round(v, 4), round(c, 4), round(mine, 4), round(rival, 4),
-                      round(unknown, 4))
+                Match(
+                    entry_id,
+                    round(v, 4),
+                    round(c, 4),
+                    round(mine, 4),
+                    round(rival, 4),
+                    round(unknown, 4),
+                )
             )
         return out
 
