@@ -6,8 +6,9 @@ already tells: the best score, its margin over the runner-up, how much of the qu
 best entry explains (coverage), the runner-up's score, whether the runner-up is a near
 neighbour of the best (two entries the FAQ's own phrasings confuse, e.g. privacy / mydata),
 and the user's language; and over a second, independent opinion (faq_ngrams: character
-n-grams, no words): how similar the question is to the best entry, whether that model
-agrees the entry is the best and by how much it leads its rival, and the share of the
+n-grams, no words): how similar the question is to the best entry (its centroid and its
+nearest phrasing), whether that model agrees the entry is the best and by how much it leads
+its rival, and the share of the
 question's words the FAQ does not know at all (off-topic questions are full of them).
 The model gives a probability that the best entry is right; the bot answers at once from a
 threshold chosen by cross-validation on the dev sets so that at most about 1 % of the dev
@@ -52,6 +53,8 @@ FEATURES = (
     "agree",
     "lead",
     "unknown",
+    "nearest",
+    "nearest_lead",
 )
 
 
@@ -62,6 +65,8 @@ class Ranked(Protocol):
     similarity: float
     rival: float
     unknown: float
+    nearest: float
+    nearest_rival: float
 
 
 @dataclass(frozen=True)
@@ -96,6 +101,8 @@ class Calibration:
             1.0 if top.similarity > top.rival else 0.0,
             top.similarity - top.rival,
             top.unknown,
+            top.nearest,
+            top.nearest - top.nearest_rival,
         ]
 
     def answerable(self, matches: Sequence[Ranked]) -> bool:

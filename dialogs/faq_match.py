@@ -211,6 +211,9 @@ class Match:
     # model agrees that this entry is the best), both 0..1.
     similarity: float = 0.0
     rival: float = 0.0
+    # …and the same against single phrasings: this entry's nearest, any other entry's
+    nearest: float = 0.0
+    nearest_rival: float = 0.0
     # The share of the question's words the FAQ does not know at all (in the language that
     # knows most of them), 0..1: the same for every match of one question.
     unknown: float = 0.0
@@ -391,19 +394,23 @@ class FaqMatcher:
         if not ranked:
             return []
         similar = self.ngrams.similarities(self._ngram_words(text, lang))
-        top_two = sorted(similar.items(), key=lambda kv: kv[1], reverse=True)[:2]
+        by_centroid = sorted(((v[0], e) for e, v in similar.items()), reverse=True)[:2]
+        by_nearest = sorted(((v[1], e) for e, v in similar.items()), reverse=True)[:2]
         out = []
         for entry_id, (v, c) in ranked:
-            mine = similar.get(entry_id, 0.0)
-            rival = next((s for e, s in top_two if e != entry_id), 0.0)
+            centroid, nearest = similar.get(entry_id, (0.0, 0.0))
+            rival = next((s for s, e in by_centroid if e != entry_id), 0.0)
+            nearest_rival = next((s for s, e in by_nearest if e != entry_id), 0.0)
             out.append(
                 Match(
                     entry_id,
                     round(v, 4),
                     round(c, 4),
-                    round(mine, 4),
+                    round(centroid, 4),
                     round(rival, 4),
                     round(unknown, 4),
+                    round(nearest, 4),
+                    round(nearest_rival, 4),
                 )
             )
         return out

@@ -3,10 +3,11 @@
 The word matcher (faq_match) reasons about words: stems, concepts, typos. This model does
 not know words at all. Each text (spoken forms written out by faq_spoken.standard, folded to
 ASCII) becomes the counts of its character 2- to 5-grams within word boundaries (" paj",
-"ajas", "sas "), weighted by TF-IDF over the FAQ's phrasings; an entry is the normalised
-mean (centroid) of its phrasings' vectors, and a question's similarity to an entry is the
-cosine of the two. It is built from the FAQ's own phrasings when the matcher is built; no
-question set is used, so the dev sets stay free for calibrating the answer-at-once model.
+"ajas", "sas "), weighted by TF-IDF over the FAQ's phrasings; a question is compared
+with each entry's centroid (the normalised mean of its phrasings' vectors) and with its
+nearest phrasing, both by cosine. It is built from the FAQ's own phrasings when the
+matcher is built; no question set is used, so the dev sets stay free for calibrating the
+answer-at-once model.
 
 It does not rank answers. It tells the answer-at-once model (faq_confidence) how close the
 question is to the word matcher's best entry, and whether it agrees on which entry is
@@ -61,11 +62,21 @@ class NgramModel:
         n = len(docs)
         self.idf = {g: math.log((1 + n) / (1 + d)) + 1 for g, d in df.items()}
         sums: list[dict[str, float]] = [defaultdict(float) for _ in self.ids]
-        for entry_id, counts in docs:
+        # each phrasing's own vector too: (phrasing rows, weights) per n-gram
+        single: dict[str, tuple[list[int], list[float]]] = defaultdict(lambda: ([], []))
+        for p, (entry_id, counts) in enumerate(docs):
             vec = self._vector(counts)
             target = sums[row[entry_id]]
             for g, w in vec.items():
                 target[g] += w
+                single[g][0].append(p)
+                single[g][1].append(w)
+        self.owner = np.array([row[e] for e, _ in docs], dtype=np.int32)
+        self.n_phrasings = len(docs)
+        self.single = {
+            g: (np.array(rows, dtype=np.int32), np.array(weights, dtype=np.float32))
+            for g, (rows, weights) in single.items()
+        }
         # postings: n-gram -> (entry rows, centroid weights), so a question touches only
         # the entries that share an n-gram with it
         postings: dict[str, tuple[list[int], list[float]]] = defaultdict(lambda: ([], []))
@@ -86,10 +97,18 @@ class NgramModel:
         norm = math.sqrt(sum(w * w for w in vec.values())) or 1.0
         return {g: w / norm for g, w in vec.items()}
 
-    def similarities(self, words: Iterable[str]) -> dict[str, float]:
-        """Cosine similarity of normalised words to every entry that shares an n-gram."""
-        scores = np.zeros(len(self.ids), dtype=np.float32)
+    def similarities(self, words: Iterable[str]) -> dict[str, tuple[float, float]]:
+        """Normalised words against every entry that shares an n-gram with them: the
+        cosine with the entry's centroid, and with its nearest phrasing."""
+        centroid = np.zeros(len(self.ids), dtype=np.float32)
+        phrasing = np.zeros(self.n_phrasings, dtype=np.float32)
         for g, w in self._vector(ngrams(words)).items():
             rows, weights = self.postings[g]
-            scores[rows] += w * weights
-        return {self.ids[i]: float(scores[i]) for i in np.flatnonzero(scores)}
+            centroid[rows] += w * weights
+            rows, weights = self.single[g]
+            phrasing[rows] += w * weights
+        nearest = np.zeros(len(self.ids), dtype=np.float32)
+        np.maximum.at(nearest, self.owner, phrasing)
+        return {
+            self.ids[i]: (float(centroid[i]), float(nearest[i])) for i in np.flatnonzero(centroid)
+        }
