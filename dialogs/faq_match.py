@@ -406,11 +406,11 @@ class FaqMatcher:
                     entry_id,
                     round(v, 4),
                     round(c, 4),
-                    round(centroid, 4),
-                    round(rival, 4),
-                    round(unknown, 4),
-                    round(nearest, 4),
-                    round(nearest_rival, 4),
+                    similarity=round(centroid, 4),
+                    rival=round(rival, 4),
+                    nearest=round(nearest, 4),
+                    nearest_rival=round(nearest_rival, 4),
+                    unknown=round(unknown, 4),
                 )
             )
         return out

@@ -71,7 +71,10 @@ class NgramModel:
                 target[g] += w
                 single[g][0].append(p)
                 single[g][1].append(w)
-        self.owner = np.array([row[e] for e, _ in docs], dtype=np.int32)
+        owner = [row[e] for e, _ in docs]
+        if owner != sorted(owner):  # each entry's phrasings must be contiguous (reduceat)
+            raise ValueError("phrasings must come grouped by entry")
+        self.starts = np.searchsorted(np.array(owner), np.arange(len(self.ids)))
         self.n_phrasings = len(docs)
         self.single = {
             g: (np.array(rows, dtype=np.int32), np.array(weights, dtype=np.float32))
@@ -100,15 +103,26 @@ class NgramModel:
     def similarities(self, words: Iterable[str]) -> dict[str, tuple[float, float]]:
         """Normalised words against every entry that shares an n-gram with them: the
         cosine with the entry's centroid, and with its nearest phrasing."""
-        centroid = np.zeros(len(self.ids), dtype=np.float32)
-        phrasing = np.zeros(self.n_phrasings, dtype=np.float32)
-        for g, w in self._vector(ngrams(words)).items():
-            rows, weights = self.postings[g]
-            centroid[rows] += w * weights
-            rows, weights = self.single[g]
-            phrasing[rows] += w * weights
-        nearest = np.zeros(len(self.ids), dtype=np.float32)
-        np.maximum.at(nearest, self.owner, phrasing)
+        vector = self._vector(ngrams(words))
+        if not vector:
+            return {}
+        # one weighted count over the postings of all the question's n-grams at once
+        centroid = _gather(self.postings, vector, len(self.ids))
+        phrasing = _gather(self.single, vector, self.n_phrasings)
+        nearest = np.maximum.reduceat(phrasing, self.starts)
         return {
             self.ids[i]: (float(centroid[i]), float(nearest[i])) for i in np.flatnonzero(centroid)
         }
+
+
+def _gather(
+    postings: dict[str, tuple[np.ndarray, np.ndarray]], vector: dict[str, float], size: int
+) -> np.ndarray:
+    """The dot product of `vector` with every row the postings hold."""
+    lists = [postings[g] for g in vector]
+    rows = np.concatenate([r for r, _ in lists])
+    weights = np.concatenate([w for _, w in lists])
+    weights *= np.repeat(
+        np.fromiter(vector.values(), np.float32, len(vector)), [len(r) for r, _ in lists]
+    )
+    return np.bincount(rows, weights=weights, minlength=size)
