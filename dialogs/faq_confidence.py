@@ -107,7 +107,8 @@ class Calibration:
 
     def answerable(self, matches: Sequence[Ranked]) -> bool:
         """Whether the model may answer at all: the best entry explains enough of the
-        question, and is no tie with the runner-up."""
+        question, and is no tie with the runner-up (nor put before a runner-up with a higher
+        word score by the n-gram model: faq_match.SWAP)."""
         if not matches or matches[0].coverage < self.coverage:
             return False
         return len(matches) < 2 or matches[0].score - matches[1].score >= TIE

@@ -89,6 +89,11 @@ BETA = 0.5  # F-beta: precision counts four times recall
 ENTRY_BLEND = 0.2  # share of the score from the entry as a whole (see Calibration.coverage)
 OTHER_LANG = 0.95  # phrasings in another language than the user's score a little less
 MAX_TERMS = 60  # longer questions are matched on their first 60 meaningful words
+# When the runner-up's word score is within this of the best's and the n-gram model
+# (faq_ngrams: centroid plus nearest phrasing) likes it better, it goes first. Such a pair is
+# never answered at once (its margin is negative, see faq_confidence.Calibration.answerable):
+# it only puts the likelier entry first among "did you mean". Chosen on the dev sets.
+SWAP = 0.15
 # Entries that cannot reach this score are not scored at all: below it an entry is neither
 # answered nor suggested, and cannot narrow the margin of a confident answer either.
 FLOOR = 0.3
@@ -413,6 +418,10 @@ class FaqMatcher:
                     unknown=round(unknown, 4),
                 )
             )
+        if len(out) > 1 and out[0].score - out[1].score <= SWAP:
+            first, second = out[0], out[1]
+            if second.similarity + second.nearest > first.similarity + first.nearest:
+                out[0], out[1] = second, first
         return out
 
 
