@@ -372,7 +372,7 @@ class FaqMatcher:
             for lang in LANGS
         }
         self.ngrams = NgramModel(
-            (e.id, self._ngram_words(text, lang))
+            (e.id, lang, self._ngram_words(text, lang))
             for e in entries
             for lang in LANGS
             for text in e.questions.get(lang)

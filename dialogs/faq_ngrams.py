@@ -48,51 +48,53 @@ def ngrams(words: Iterable[str]) -> dict[str, int]:
 
 
 class NgramModel:
-    """Nearest-centroid TF-IDF over character n-grams, one centroid per FAQ entry."""
+    """Nearest-centroid TF-IDF over character n-grams: a centroid per entry and language."""
 
-    def __init__(self, phrasings: Iterable[tuple[str, list[str]]]) -> None:
-        """`phrasings`: (entry id, normalised words) for every phrasing of the FAQ."""
-        docs: list[tuple[str, dict[str, int]]] = [(e, ngrams(ws)) for e, ws in phrasings]
-        self.ids: list[str] = list(dict.fromkeys(e for e, _ in docs))
+    def __init__(self, phrasings: Iterable[tuple[str, str, list[str]]]) -> None:
+        """`phrasings`: (entry id, language, normalised words) for every phrasing of the
+        FAQ, each entry's together. An entry has a centroid per language (a Swedish question
+        is compared with the Swedish phrasings' centroid, not one blurred by the Finnish
+        ones); its similarity is the best of them."""
+        docs = [(e, lang, ngrams(ws)) for e, lang, ws in phrasings]
+        self.ids: list[str] = list(dict.fromkeys(e for e, _, _ in docs))
         row = {e: i for i, e in enumerate(self.ids)}
+        groups = list(dict.fromkeys((e, lang) for e, lang, _ in docs))
+        group_row = {g: i for i, g in enumerate(groups)}
+        owner = [row[e] for e, _, _ in docs]
+        if owner != sorted(owner):  # each entry's phrasings must be contiguous (reduceat)
+            raise ValueError("phrasings must come grouped by entry")
         df: dict[str, int] = defaultdict(int)
-        for _, counts in docs:
+        for _, _, counts in docs:
             for g in counts:
                 df[g] += 1
         n = len(docs)
         self.idf = {g: math.log((1 + n) / (1 + d)) + 1 for g, d in df.items()}
-        sums: list[dict[str, float]] = [defaultdict(float) for _ in self.ids]
+        sums: list[dict[str, float]] = [defaultdict(float) for _ in groups]
         # each phrasing's own vector too: (phrasing rows, weights) per n-gram
         single: dict[str, tuple[list[int], list[float]]] = defaultdict(lambda: ([], []))
-        for p, (entry_id, counts) in enumerate(docs):
+        for p, (entry_id, lang, counts) in enumerate(docs):
             vec = self._vector(counts)
-            target = sums[row[entry_id]]
+            target = sums[group_row[entry_id, lang]]
             for g, w in vec.items():
                 target[g] += w
                 single[g][0].append(p)
                 single[g][1].append(w)
-        owner = [row[e] for e, _ in docs]
-        if owner != sorted(owner):  # each entry's phrasings must be contiguous (reduceat)
-            raise ValueError("phrasings must come grouped by entry")
         self.starts = np.searchsorted(np.array(owner), np.arange(len(self.ids)))
+        self.group_starts = np.searchsorted(
+            np.array([row[e] for e, _ in groups]), np.arange(len(self.ids))
+        )
         self.n_phrasings = len(docs)
-        self.single = {
-            g: (np.array(rows, dtype=np.int32), np.array(weights, dtype=np.float32))
-            for g, (rows, weights) in single.items()
-        }
-        # postings: n-gram -> (entry rows, centroid weights), so a question touches only
-        # the entries that share an n-gram with it
+        self.n_groups = len(groups)
+        self.single = _arrays(single)
+        # postings: n-gram -> (centroid rows, weights), so a question touches only the
+        # centroids that share an n-gram with it
         postings: dict[str, tuple[list[int], list[float]]] = defaultdict(lambda: ([], []))
         for r, total in enumerate(sums):
             norm = math.sqrt(sum(w * w for w in total.values())) or 1.0
             for g, w in total.items():
-                rows, weights = postings[g]
-                rows.append(r)
-                weights.append(w / norm)
-        self.postings = {
-            g: (np.array(rows, dtype=np.int32), np.array(weights, dtype=np.float32))
-            for g, (rows, weights) in postings.items()
-        }
+                postings[g][0].append(r)
+                postings[g][1].append(w / norm)
+        self.postings = _arrays(postings)
 
     def _vector(self, counts: dict[str, int]) -> dict[str, float]:
         """Sublinear TF-IDF over the n-grams the FAQ knows, L2-normalised."""
@@ -107,9 +109,10 @@ class NgramModel:
         if not vector:
             return {}
         # one weighted count over the postings of all the question's n-grams at once
-        centroid = _gather(self.postings, vector, len(self.ids))
-        phrasing = _gather(self.single, vector, self.n_phrasings)
-        nearest = np.maximum.reduceat(phrasing, self.starts)
+        centroid = np.maximum.reduceat(
+            _gather(self.postings, vector, self.n_groups), self.group_starts
+        )
+        nearest = np.maximum.reduceat(_gather(self.single, vector, self.n_phrasings), self.starts)
         return {
             self.ids[i]: (float(centroid[i]), float(nearest[i])) for i in np.flatnonzero(centroid)
         }
@@ -126,3 +129,12 @@ def _gather(
         np.fromiter(vector.values(), np.float32, len(vector)), [len(r) for r, _ in lists]
     )
     return np.bincount(rows, weights=weights, minlength=size)
+
+
+def _arrays(
+    postings: dict[str, tuple[list[int], list[float]]],
+) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    return {
+        g: (np.array(rows, dtype=np.int32), np.array(weights, dtype=np.float32))
+        for g, (rows, weights) in postings.items()
+    }

@@ -17,7 +17,7 @@ def model() -> NgramModel:
         ("where", "mikä on pajan osoite"),
         ("bot", "oletko botti vai ihminen"),
     ]
-    return NgramModel((e, normalise(words(t), "fi")) for e, t in phrasings)
+    return NgramModel((e, "fi", normalise(words(t), "fi")) for e, t in phrasings)
 
 
 def test_ngrams_stay_inside_words_padded_with_spaces() -> None:
@@ -49,7 +49,7 @@ def test_nothing_in_common_gives_no_similarity() -> None:
 
 def test_phrasings_must_come_grouped_by_entry() -> None:
     with pytest.raises(ValueError):
-        NgramModel([("a", ["x"]), ("b", ["y"]), ("a", ["z"])])
+        NgramModel([("a", "fi", ["x"]), ("b", "fi", ["y"]), ("a", "fi", ["z"])])
 
 
 def test_matches_carry_the_second_opinion(matcher: FaqMatcher) -> None:
