@@ -398,14 +398,12 @@ class FaqMatcher:
         ranked = sorted(scores.items(), key=lambda kv: kv[1][0], reverse=True)[:limit]
         if not ranked:
             return []
-        similar = self.ngrams.similarities(self._ngram_words(text, lang))
-        by_centroid = sorted(((v[0], e) for e, v in similar.items()), reverse=True)[:2]
-        by_nearest = sorted(((v[1], e) for e, v in similar.items()), reverse=True)[:2]
+        opinions = self.ngrams.opinions(
+            self._ngram_words(text, lang), [entry_id for entry_id, _ in ranked]
+        )
         out = []
         for entry_id, (v, c) in ranked:
-            centroid, nearest = similar.get(entry_id, (0.0, 0.0))
-            rival = next((s for s, e in by_centroid if e != entry_id), 0.0)
-            nearest_rival = next((s for s, e in by_nearest if e != entry_id), 0.0)
+            centroid, rival, nearest, nearest_rival = opinions[entry_id]
             out.append(
                 Match(
                     entry_id,
