@@ -117,6 +117,7 @@ _FI: dict[str, str] = {
     "ooksä": "oletko",
     "oot": "olet",
     "oo": "ole",
+    "olee": "olla",
     "ollu": "ollut",
     "tiiä": "tiedä",
     "tiiän": "tiedän",
