@@ -53,9 +53,10 @@ SETS = {
     "colloquial-dev": DATA / "faq_colloquial_dev.yaml",  # spoken Finnish; mistakes studied
     "colloquial-test": DATA / "faq_colloquial_test.yaml",  # spoken Finnish; figures only
     "dev-2": DATA / "faq_dev2.yaml",  # more dev rows for the answer-at-once model; studied
+    "dev-3": DATA / "faq_dev3.yaml",  # …and more spoken Finnish; studied
 }
-STUDIED = {"dev", "colloquial-dev", "dev-2"}  # the only sets whose mistakes --errors may print
-DEV = ("dev", "colloquial-dev", "dev-2")  # what the answer-at-once model is fitted on
+DEV = ("dev", "colloquial-dev", "dev-2", "dev-3")  # what the answer-at-once model is fitted on
+STUDIED = set(DEV)  # the only sets whose mistakes --errors may print
 
 
 @dataclass(frozen=True)
@@ -212,7 +213,8 @@ PENALTIES = (0.03, 0.1, 0.3, 1.0)  # L2 penalties tried; the cross-validation pi
 REPEATS = 10  # shuffles of the 5-fold cross-validation: a steadier threshold than 4 gave
 HEADER = """\
 # FAQ answer-at-once model, written by `bench/faq_accuracy.py --calibrate` from the dev sets
-# (bench/data/faq_labelled.yaml, faq_colloquial_dev.yaml, faq_dev2.yaml) only; read by
+# (bench/data/faq_labelled.yaml, faq_colloquial_dev.yaml, faq_dev2.yaml, faq_dev3.yaml) only;
+# read by
 # dialogs/faq_confidence.py. Do not edit by hand: change the method and recalibrate.
 # weights: logistic regression over the features named; threshold: answer at once from this
 # probability up (chosen by cross-validation for <= 1 % wrong answers at once on the dev sets);
