@@ -4,12 +4,14 @@
     .venv/bin/python bench/faq_accuracy.py --errors     # also list the dev sets' mistakes
     .venv/bin/python bench/faq_accuracy.py --calibrate  # refit the answer-at-once model
 
-Four labelled sets. `dev`, on which the matcher, its synonym table and its answer-at-once
+Six labelled sets. `dev`, on which the matcher, its synonym table and its answer-at-once
 model were tuned (its mistakes were read), and `held-out`, written independently by someone who saw
 neither the dev set nor the matcher: only its figures are looked at, so they are the honest
 ones. `colloquial-dev` and `colloquial-test`: Finnish as young people type it, written by
 someone who had not seen the FAQ's phrasings; the dev half's mistakes may be read, the test
-half's never.
+half's never. `dev-2` (fi/en/sv) and `dev-3` (spoken Finnish): more dev questions, written
+from the entry headings, to give the answer-at-once model more rows. The model is fitted
+on the four dev sets only.
 
 Prints, for kierto-bot's matcher and for a plain rapidfuzz baseline measured in the same
 run (WRatio over the raw phrasings; its decisions use kierto-bot's model, fitted to other

@@ -20,6 +20,12 @@ How a question is scored against the FAQ:
 
 An entry scores its best over the three languages (the user's own is preferred a little),
 so a Swede writing Finnish is still understood; the answer comes in the user's language.
+
+5. A second opinion. A model that knows no words (faq_ngrams: character n-grams of the
+   phrasings, a centroid per entry and language, and the nearest phrasing) says how close
+   the question is to each ranked entry and to its best rival. The answer-at-once model
+   (faq_confidence) reads both opinions; when the two best word scores are within SWAP and
+   the n-grams prefer the runner-up, it goes first, to be offered rather than answered.
 """
 
 from __future__ import annotations
