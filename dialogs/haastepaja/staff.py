@@ -250,12 +250,14 @@ async def card_button(ctx: Context, press: CardButton) -> None:
                 ),
             )
     elif action == "cx":
-        going = (await ctx.repo.rsvps.counts(event.id or 0))["going"]
+        counts = await ctx.repo.rsvps.counts(event.id or 0)
         ctx.send(
             ctx.n_(
-                "Cancel this haastepaja? The {n} person coming gets a message.",
-                "Cancel this haastepaja? The {n} people coming get a message.",
-                going,
+                "Cancel this haastepaja? The {n} person coming or on the waitlist gets a "
+                "message, and the invitations already sent say it is cancelled.",
+                "Cancel this haastepaja? The {n} people coming or on the waitlist get a "
+                "message, and the invitations already sent say it is cancelled.",
+                counts["going"] + counts["waitlist"],
             ),
             rows(
                 [
