@@ -9,6 +9,7 @@ import signal
 import sys
 import time
 from collections import Counter
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -17,6 +18,8 @@ from sqlalchemy import select
 from bot.app import App
 from bot.throttle import SendRate
 from dialogs.haastepaja import jobs
+from dialogs.haastepaja.changes import tell_people, update_invitations
+from dialogs.haastepaja.invite import moved_text
 from dialogs.store.db import Database
 from dialogs.store.models import OutboxMessage
 from tests.adapters.test_runtimes import settings_for, start, stop
@@ -156,6 +159,55 @@ async def test_a_reply_to_someone_chatting_goes_before_the_queued_invitations(
     finally:
         bot.door.stopping.set()
         await polling
+        await runner
+        await stop(bot)
+        await app.close()
+
+
+@pytest.mark.parametrize("runtime", ["aiogram", "ptb"])
+async def test_a_change_of_time_edits_the_delivered_invitations_in_place(
+    runtime: str, fake_telegram: FakeTelegram, tmp_path: Path, make_app, frozen
+) -> None:
+    app: App = await make_app(settings_for(fake_telegram, tmp_path))
+    ids = [800, 801, 802]
+    users = {uid: fake_telegram.user(uid, language_code="fi") for uid in ids}
+    await people(app, *[(uid, "fi", None, True) for uid in ids])
+    event_id = await make_event(app, NOW, capacity=1)
+    assert await broadcast(app, event_id, NOW) == 3
+    bot = await start(fake_telegram, app, runtime)
+    runner = asyncio.create_task(bot.door.outbox.run())
+    try:
+        await fake_telegram.wait_until(lambda: all(u.bot_messages for u in users.values()), 30)
+        invitations = {uid: u.bot_messages[0].message_id for uid, u in users.items()}
+        users[800].press(f"rv:{event_id}:y")  # coming
+        await fake_telegram.wait_until(lambda: "Tulen" in users[800].bot_messages[0].text, 30)
+        users[801].press(f"rv:{event_id}:y")  # full: the waitlist
+        await fake_telegram.wait_until(lambda: "jonossa" in users[801].bot_messages[0].text, 30)
+        await fake_telegram.idle()
+        before = {uid: len(u.bot_messages) for uid, u in users.items()}
+        async with app.db.unit() as repo:  # what the retime flow does when staff confirm
+            event = await repo.hp_events.get(event_id)
+            event.starts_at += timedelta(days=3)
+            event.ends_at += timedelta(days=3)
+            assert await tell_people(repo, app.i18n, event, lambda t: moved_text(t, event)) == 2
+            assert await update_invitations(repo, app.i18n, event) == 3
+        new_day = "to 10.12.2026"  # NOW (ma 30.11.) + 7 days + 3
+
+        def shown() -> bool:
+            return all(new_day in u.bot_messages[0].text for u in users.values())
+
+        await fake_telegram.wait_until(shown, 30)
+        await fake_telegram.idle()
+        for uid, user in users.items():
+            assert user.bot_messages[0].message_id == invitations[uid]  # edited in place
+        assert "Tulen" in users[800].bot_messages[0].text
+        assert "jonossa" in users[801].bot_messages[0].text
+        # a message to those coming or waiting; the one who did not answer gets no new one
+        after = {uid: len(u.bot_messages) for uid, u in users.items()}
+        assert after == {800: before[800] + 1, 801: before[801] + 1, 802: before[802]}
+        assert "aika on muuttunut" in users[801].bot_messages[-1].text
+    finally:
+        bot.door.stopping.set()
         await runner
         await stop(bot)
         await app.close()
