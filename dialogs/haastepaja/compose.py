@@ -20,7 +20,6 @@ from dialogs.flow import Flow, ShowHandler, Step
 from dialogs.haastepaja import clock
 from dialogs.haastepaja import fields as f
 from dialogs.haastepaja.fields import Then
-from dialogs.haastepaja.invite import too_long
 from dialogs.haastepaja.when import When, fmt, fmt_span
 from dialogs.router import Context
 from dialogs.store.haastepaja import HaastepajaEvent
@@ -42,7 +41,7 @@ def steps() -> tuple[Step, ...]:
         Step(
             "place",
             show=ask_place,
-            text=f.line(f.PLACE_MAX, took_place),
+            text=f.place(took_place),
             buttons={"online": online},
             goes=("url", "cap", "check"),
         ),
@@ -241,11 +240,9 @@ async def ask_place(ctx: Context, data: Draft) -> None:
     )
 
 
-async def took_place(ctx: Context, data: Draft, place: str) -> None:
-    if place.startswith(("https://", "http://")) and " " not in place:
-        await compose.next(ctx, replace(data, place="", url=place), "cap")
-    else:
-        await compose.next(ctx, replace(data, place=place, url=""), "cap")
+async def took_place(ctx: Context, data: Draft, where: tuple[str, str]) -> None:
+    place, url = where
+    await compose.next(ctx, replace(data, place=place, url=url), "cap")
 
 
 async def online(ctx: Context, data: Draft, value: str) -> None:
@@ -431,17 +428,9 @@ async def save(ctx: Context, data: Draft, value: str) -> None:
         return
     event = as_event(data, ctx.user.id, new_token())
     event.remind_24h_at, event.remind_2h_at = reminder_times(event.starts_at, now)
-    for lang in ("fi", "en", "sv"):
-        if too_long(ctx.translator(lang), replace_id(event)):
-            ctx.send(
-                ctx._(
-                    "⚠️ The invitation in {lang} is too long for one Telegram message. "
-                    "Please shorten its text.",
-                    lang=LANGUAGE_NAMES[lang],
-                )
-            )
-            await show_check(ctx, data)
-            return
+    if not f.invitation_fits(ctx, replace_id(event)):
+        await show_check(ctx, data)
+        return
     await ctx.repo.hp_events.add(event)
     ctx.repo.audit.log("event_create", f"haastepaja:{event.id}", ctx.user.id)
     data = replace(data, event=event.id)

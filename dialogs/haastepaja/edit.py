@@ -28,7 +28,7 @@ from dialogs.haastepaja import fields as f
 from dialogs.haastepaja.changes import invitations_out, tell_people, update_invitations
 from dialogs.haastepaja.compose import ask_lang_text, ask_lang_title, ask_url
 from dialogs.haastepaja.fields import Then
-from dialogs.haastepaja.invite import place_changed_text, too_long
+from dialogs.haastepaja.invite import place_changed_text
 from dialogs.haastepaja.rsvp import announce_promotions
 from dialogs.haastepaja.seats import promote
 from dialogs.haastepaja.when import fmt
@@ -71,7 +71,7 @@ def steps() -> tuple[Step, ...]:
         Step(
             "place",
             show=ask_place,
-            text=f.line(f.PLACE_MAX, took_place),
+            text=f.place(took_place),
             buttons={"online": online},
             goes=("url", "confirm"),
         ),
@@ -236,12 +236,9 @@ async def ask_place(ctx: Context, data: Change) -> None:
     )
 
 
-async def took_place(ctx: Context, data: Change, place: str) -> None:
-    if place.startswith(("https://", "http://")) and " " not in place:
-        data = replace(data, text="", url=place)
-    else:
-        data = replace(data, text=place, url="")
-    await edit_flow.to(ctx, "confirm", data)
+async def took_place(ctx: Context, data: Change, where: tuple[str, str]) -> None:
+    place, url = where
+    await edit_flow.to(ctx, "confirm", replace(data, text=place, url=url))
 
 
 async def online(ctx: Context, data: Change, value: str) -> None:
@@ -405,17 +402,9 @@ async def apply(ctx: Context, data: Change, value: str) -> None:
         ctx.send(ctx._("⚠️ The signup deadline must be before the start. Please give it again."))
         await edit_flow.to(ctx, "dl", replace(data, start=event.starts_at.isoformat()))
         return
-    for lang in ("fi", "en", "sv"):
-        if too_long(ctx.translator(lang), new):
-            ctx.send(
-                ctx._(
-                    "⚠️ The invitation in {lang} is too long for one Telegram message. "
-                    "Please shorten its text.",
-                    lang=LANGUAGE_NAMES[lang],
-                )
-            )
-            await edit_flow.to(ctx, "menu", Change(event=data.event, start=data.start))
-            return
+    if not f.invitation_fits(ctx, new):
+        await edit_flow.to(ctx, "menu", Change(event=data.event, start=data.start))
+        return
     now = clock.now()
     event.title, event.description = new.title, new.description
     event.place, event.online_url = new.place, new.online_url

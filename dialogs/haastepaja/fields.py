@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 from dialogs.actions import Btn
 from dialogs.flow import TextHandler
 from dialogs.haastepaja import clock
+from dialogs.haastepaja.invite import too_long
 from dialogs.haastepaja.when import (
     HELSINKI,
     When,
@@ -28,7 +29,9 @@ from dialogs.haastepaja.when import (
     parse_start,
 )
 from dialogs.router import Context
+from dialogs.store.haastepaja import HaastepajaEvent
 from dialogs.ui import rows
+from locales.i18n import LANGUAGE_NAMES
 
 V = TypeVar("V")
 Then = Callable[[Context, Any, V], Awaitable[None]]
@@ -79,6 +82,34 @@ def line(max_len: int, then: Then[str]) -> TextHandler:
         return True
 
     return take
+
+
+def place(then: Then[tuple[str, str]]) -> TextHandler:
+    """A place, or a bare link typed as the place (an online event): `then` gets
+    (place, link), one of them empty."""
+
+    async def took(ctx: Context, data: Any, value: str) -> None:
+        if value.startswith(("https://", "http://")) and " " not in value:
+            await then(ctx, data, ("", value))
+        else:
+            await then(ctx, data, (value, ""))
+
+    return line(PLACE_MAX, took)
+
+
+def invitation_fits(ctx: Context, event: HaastepajaEvent) -> bool:
+    """Does the invitation fit in one Telegram message in every language? If not, say so."""
+    for lang in ("fi", "en", "sv"):
+        if too_long(ctx.translator(lang), event):
+            ctx.send(
+                ctx._(
+                    "⚠️ The invitation in {lang} is too long for one Telegram message. "
+                    "Please shorten its text.",
+                    lang=LANGUAGE_NAMES[lang],
+                )
+            )
+            return False
+    return True
 
 
 def description_ok(ctx: Context, text: str) -> bool:
