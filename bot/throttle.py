@@ -295,6 +295,12 @@ class SendRate:
             return 0.0
         return (need - self.tokens) / self.rate
 
+    async def hold(self) -> None:
+        """Just before a request goes out: wait out a pause this process knows of (a
+        request that took its token just before a 429 came back must not go inside it)."""
+        while (wait := self.paused_until - self.clock()) > 0:
+            await asyncio.sleep(wait)
+
     async def pause(self, seconds: float) -> None:
         """Telegram answered 429: nobody sends for `seconds` (a longer pause wins)."""
         self._pause_local(seconds)

@@ -179,6 +179,18 @@ async def test_a_429_pause_holds_every_priority_and_leaves_no_burst_after_it() -
     assert budget._take_local(0) > 0
 
 
+async def test_a_request_holding_a_token_waits_out_a_pause_begun_since() -> None:
+    budget = SendRate(10)
+    await budget.acquire()
+    await budget.hold()  # no pause: at once
+    await budget.pause(2)
+    held = asyncio.create_task(budget.hold())
+    await asyncio.sleep(0.05)
+    assert not held.done()
+    await asyncio.wait_for(held, 10)
+    assert budget.clock() >= budget.paused_until
+
+
 async def test_replies_take_the_next_token_before_queued_broadcast_rows() -> None:
     budget = SendRate(50, burst=1, reserve=0)
     await budget.acquire()  # the bucket is empty now

@@ -55,6 +55,7 @@ class Sender:
         for attempt in range(1 if once else MAX_ATTEMPTS):
             if limited:
                 await self.send_rate.acquire()
+            await self.send_rate.hold()  # a 429 seen since the token was taken
             try:
                 return await what()
             except ApiError as exc:
