@@ -29,6 +29,7 @@ from dialogs.haastepaja.changes import invitations_out, tell_people, update_invi
 from dialogs.haastepaja.compose import ask_lang_text, ask_lang_title, ask_url
 from dialogs.haastepaja.fields import Then
 from dialogs.haastepaja.invite import place_changed_text
+from dialogs.haastepaja.retime import updated_line
 from dialogs.haastepaja.rsvp import announce_promotions
 from dialogs.haastepaja.seats import promote
 from dialogs.haastepaja.when import fmt
@@ -372,14 +373,7 @@ async def show_confirm(ctx: Context, data: Change) -> None:
                     cap=data.cap,
                 )
             )
-    out = len(await invitations_out(ctx.repo, data.event))
-    lines.append(
-        ctx.n_(
-            "{n} invitation already sent is updated in place.",
-            "{n} invitations already sent are updated in place.",
-            out,
-        )
-    )
+    lines.append(updated_line(ctx, len(await invitations_out(ctx.repo, data.event))))
     ctx.send(
         "\n".join(lines),
         rows(
@@ -430,13 +424,7 @@ async def apply(ctx: Context, data: Change, value: str) -> None:
                 told,
             )
         )
-    said.append(
-        ctx.n_(
-            "{n} invitation already sent is updated in place.",
-            "{n} invitations already sent are updated in place.",
-            edited,
-        )
-    )
+    said.append(updated_line(ctx, edited))
     ctx.send(" ".join(said))
     await edit_flow.to(ctx, "menu", Change(event=data.event, start=event.starts_at.isoformat()))
 
