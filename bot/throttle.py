@@ -298,7 +298,8 @@ class SendRate:
     async def hold(self) -> None:
         """Just before a request goes out: wait out a pause this process knows of (a
         request that took its token just before a 429 came back must not go inside it)."""
-        while (wait := self.paused_until - self.clock()) > 0:
+        # a loop, not one sleep: a longer 429 may come while this one is waited out
+        while (wait := self.paused_until - self.clock()) > 0:  # noqa: ASYNC110
             await asyncio.sleep(wait)
 
     async def pause(self, seconds: float) -> None:
