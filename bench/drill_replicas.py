@@ -3,6 +3,7 @@
     .venv/bin/python bench/drill_replicas.py                 # every scenario, 20 s of traffic
     .venv/bin/python bench/drill_replicas.py --short         # replica kill only, ~3 s (a test)
     .venv/bin/python bench/drill_replicas.py --only pg-cut --users 100 --rate 20
+    .venv/bin/python bench/drill_replicas.py --only rolling --baseline /tmp/old-checkout
 
 Not a test. Real `kierto-bot webhook` processes (tests/replica_cluster.py) on a fresh
 PostgreSQL database and Redis, behind the test balancer (tests/balancer.py); the fake Bot
@@ -22,8 +23,14 @@ warm-up) and stores one row (`faq_misses`). Scenarios:
 
 Traffic goes on until the disruption is over (a replica started again and healthy) and
 2 s more, at least `--seconds`. Each prints: updates sent, answered, answered twice, lost,
-stored twice, the slowest reply (from the person's message to Telegram's 2xx, which a
-replica gives after the replies are sent). The exit status is non-zero on any loss or duplicate.
+stored twice, the slowest reply and the 99th percentile (from the person's message to
+Telegram's 2xx, which a replica gives after the replies are sent), and for the slowest
+updates what happened to each delivery (which replica, what it answered, how long). The
+exit status is non-zero on any loss or duplicate.
+
+`--baseline DIR` runs each scenario first with the replicas running the bot of another
+checkout (e.g. `git worktree add /tmp/old <commit>`), then with this one, in one run: the
+before/after figures under the same load.
 """
 
 from __future__ import annotations
@@ -65,6 +72,7 @@ class Figures:
     stored_twice: int = 0
     not_stored: int = 0
     slowest: float = 0.0
+    p99: float = 0.0
     notes: list[str] = field(default_factory=list)
 
     @property
@@ -76,7 +84,7 @@ class Figures:
             f"{self.scenario:13} updates sent {self.sent:5}  answered {self.answered:5}  "
             f"answered twice {self.answered_twice:3}  lost {self.lost:3}  stored twice "
             f"{self.stored_twice:3}  not stored {self.not_stored:3}  slowest reply "
-            f"{self.slowest:5.1f} s  {'OK' if self.ok else 'FAILED'}"
+            f"{self.slowest:5.1f} s  p99 {self.p99:5.1f} s  {'OK' if self.ok else 'FAILED'}"
             + "".join(f"\n{'':15}{note}" for note in self.notes)
         )
 
@@ -129,10 +137,40 @@ async def miss_rows(database_url: str) -> dict[int, int]:
 Disruption = Callable[[Cluster, dict[str, TcpProxy], Figures], Awaitable[None]]
 
 
+def p99(values: list[float]) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(0.99 * len(ordered)))] if ordered else 0.0
+
+
+def history(update_id: int, sent_at: float, fake: FakeTelegram, cluster: Cluster) -> str:
+    """What happened to one update: Telegram's deliveries and the balancer's forwards."""
+    assert cluster.balancer is not None
+    names = {r.url: f"r{r.index}" for r in cluster.replicas}
+    parts = [
+        f"+{d.time - sent_at:.1f}s→{d.status or 'none'} in {d.duration:.1f}s"
+        for d in fake.webhook_deliveries
+        if d.update_id == update_id
+    ]
+    hops = [
+        f"+{f.started - sent_at:.1f}s {names.get(f.backend, f.backend)}:{f.status} "
+        f"{f.duration:.1f}s"
+        for f in cluster.balancer.forwarded
+        if f.update_id == update_id
+    ]
+    return f"update {update_id}: Telegram {', '.join(parts)}; balancer {', '.join(hops)}"
+
+
 async def scenario(
-    name: str, disrupt: Disruption, *, users: int, rate: float, seconds: float, proxied: set[str]
+    name: str,
+    disrupt: Disruption,
+    *,
+    users: int,
+    rate: float,
+    seconds: float,
+    proxied: set[str],
+    code: Path = ROOT,
 ) -> Figures:
-    figures = Figures(name)
+    figures = Figures(name if code == ROOT else f"{name} (baseline)")
     database = await fresh_database("kb_drill")
     proxies: dict[str, TcpProxy] = {}
     db_url, redis_url = database, REDIS
@@ -149,7 +187,7 @@ async def scenario(
     workdir = Path(tempfile.mkdtemp(prefix=f"drill-{name}-"))
     try:
         async with FakeTelegram(webhook_retry_delay=0.5, webhook_timeout=10, record=False) as fake:
-            cluster = await Cluster(fake, db_url, workdir, redis_url=redis_url).start()
+            cluster = await Cluster(fake, db_url, workdir, redis_url=redis_url, code=code).start()
             try:
                 people = [fake.user(FIRST_USER + i, language_code="en") for i in range(users)]
                 for person in people:
@@ -190,7 +228,16 @@ async def scenario(
         figures.notes.append(
             f"deliveries Telegram retried: {len(failed)} ({', '.join(statuses) or 'none'})"
         )
-        figures.slowest = max(confirmed[u] - t for u, t in traffic.sent_at.items())
+        waits = {u: confirmed[u] - t for u, t in traffic.sent_at.items()}
+        figures.slowest = max(waits.values())
+        figures.p99 = p99(list(waits.values()))
+        # the person whose reply was slowest: what held their updates up
+        for update_id in sorted(waits, key=waits.__getitem__, reverse=True)[:3]:
+            if waits[update_id] > 2.0:
+                figures.notes.append(
+                    f"{waits[update_id]:.1f} s: "
+                    + history(update_id, traffic.sent_at[update_id], fake, cluster)
+                )
         for person in people:
             expected = traffic.per_user[person.id] * per_question
             got = len(person.bot_messages) - base[person.id]
@@ -284,21 +331,28 @@ SCENARIOS: dict[str, tuple[Callable[[float], Disruption], set[str]]] = {
 
 async def main_async(args: argparse.Namespace) -> int:
     names = [args.only] if args.only else list(SCENARIOS)
+    codes = [args.baseline, ROOT] if args.baseline else [ROOT]
     results = []
+    print(f"load average at start: {' '.join(f'{x:.1f}' for x in os.getloadavg())}", flush=True)
     for name in names:
-        make, proxied = SCENARIOS[name]
-        started = time.monotonic()
-        figures = await scenario(
-            name,
-            make(args.outage),
-            users=args.users,
-            rate=args.rate,
-            seconds=args.seconds,
-            proxied=proxied,
-        )
-        figures.notes.append(f"{time.monotonic() - started:.0f} s in all")
-        print(figures.line(), flush=True)
-        results.append(figures)
+        for code in codes:
+            make, proxied = SCENARIOS[name]
+            started = time.monotonic()
+            figures = await scenario(
+                name,
+                make(args.outage),
+                users=args.users,
+                rate=args.rate,
+                seconds=args.seconds,
+                proxied=proxied,
+                code=code,
+            )
+            figures.notes.append(
+                f"{time.monotonic() - started:.0f} s in all; load average "
+                + " ".join(f"{x:.1f}" for x in os.getloadavg())
+            )
+            print(figures.line(), flush=True)
+            results.append(figures)
     return 0 if all(f.ok for f in results) else 1
 
 
@@ -310,7 +364,10 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=20.0, help="seconds of traffic")
     parser.add_argument("--outage", type=float, default=10.0)
     parser.add_argument("--short", action="store_true", help="replica-kill, 20 users, 8 s")
+    parser.add_argument("--baseline", help="another checkout to run first, for before/after")
     args = parser.parse_args()
+    if args.baseline:
+        args.baseline = Path(args.baseline).resolve()
     if args.short:
         args.only, args.users, args.seconds, args.rate = "replica-kill", 20, 8.0, 10.0
     return asyncio.run(main_async(args))

@@ -25,7 +25,7 @@ from bot.adapters.telegram.progress import Progress
 from bot.adapters.telegram.sender import Sender
 from bot.adapters.telegram.transport import Transport
 from bot.adapters.telegram.updates import Incoming
-from bot.adapters.telegram.web import web_app
+from bot.adapters.telegram.web import Readiness, web_app
 from bot.app import App
 from bot.throttle import SendRate, Throttle, Verdict
 from dialogs.actions import Action, Edit, Send, Toast
@@ -46,6 +46,7 @@ class TelegramDoor:
         self.throttle = throttle
         self.sender = Sender(transport, send_rate or SendRate(app.settings.send_rate), app.db)
         self.stopping = asyncio.Event()
+        self.readiness = Readiness(self.stopping)  # what /healthz tells the balancer
         self.outbox = OutboxSender(self.sender, app.db, self.stopping)
         app.engine.outbox = True  # replies are queued with the update's writes
         self.progress = Progress()
@@ -196,6 +197,7 @@ class TelegramDoor:
             await self.set_menus()
         except ApiError as exc:
             log.error("could not set the command menus: %s", exc)
+        self.readiness.ready()
 
     async def set_menus(self) -> None:
         """Show Telegram the command menus the engine defines (per language, and per chat
