@@ -15,6 +15,7 @@ from aiohttp import web
 
 from bot.adapters.guard import GuardedSite, quiet_accept_errors
 from bot.adapters.telegram import TelegramDoor, Transport, install_signal_handlers, webhook_path
+from bot.adapters.telegram.order import EarlierReplies
 from bot.app import App
 from bot.replicas import Replica
 from bot.scheduler import maintenance
@@ -163,6 +164,7 @@ async def webhook(app: App, runtime: str, replica: Replica) -> int:
         )
         return 2
     door = _door(app, runtime)
+    door.earlier_replies = EarlierReplies(app.db, door.outbox)
     install_signal_handlers(door.stopping)
     quiet_accept_errors()
     await check_redis(settings.redis_url)

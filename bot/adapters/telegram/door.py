@@ -19,6 +19,7 @@ from aiohttp import web
 from sqlalchemy import text as sql
 
 from bot.adapters.telegram.errors import ApiError, ApiErrorKind
+from bot.adapters.telegram.order import EarlierReplies
 from bot.adapters.telegram.outbox import OutboxSender
 from bot.adapters.telegram.polling import Poller
 from bot.adapters.telegram.progress import Progress
@@ -50,6 +51,9 @@ class TelegramDoor:
         self.outbox = OutboxSender(self.sender, app.db, self.stopping)
         app.engine.outbox = True  # replies are queued with the update's writes
         self.progress = Progress()
+        # webhook replicas: a redelivery is confirmed only once the chat's earlier replies
+        # are out (bot/adapters/telegram/order.py); None when polling
+        self.earlier_replies: EarlierReplies | None = None
         self.poller = Poller(
             transport,
             self._handle_update,
@@ -125,6 +129,8 @@ class TelegramDoor:
                 await self.sender.answer(incoming.callback_id, "", False)
             return
         actions = await self.app.engine.handle(event, committed)
+        if not actions and self.earlier_replies is not None:
+            await self.earlier_replies.wait(event.chat_id)  # a redelivery, or silence
         await self.render(event.chat_id, actions, incoming.callback_id)
 
     async def render(self, chat_id: int, actions: list[Action], callback_id: str | None) -> None:

@@ -31,6 +31,7 @@ from aiohttp import web
 from sqlalchemy import text as sql
 
 from bot.adapters.guard import head_received, read_body
+from bot.adapters.telegram.order import RepliesOnTheirWay
 from dialogs.store.db import StoreUnavailable
 
 if TYPE_CHECKING:
@@ -151,6 +152,12 @@ def web_app(
             return web.Response(status=400, text="bad update")
         try:
             await door.handle(update)
+        except RepliesOnTheirWay:
+            # handled before; its replies are still being sent (by another replica):
+            # confirming now would let the person's next update overtake them
+            return web.Response(
+                status=503, text="replies on their way", headers={"Retry-After": "1"}
+            )
         except StoreUnavailable:
             # nothing was done: Telegram delivers the update again later
             return web.Response(
