@@ -210,11 +210,18 @@ async def scenario(
                 finally:
                     over.set()
                 await run
-                await Cluster.wait(
-                    lambda: set(traffic.sent_at) <= set(traffic.confirmed()),
-                    180,
-                    "every update confirmed",
-                )
+                try:
+                    await Cluster.wait(
+                        lambda: set(traffic.sent_at) <= set(traffic.confirmed()),
+                        300,
+                        "every update confirmed",
+                    )
+                except TimeoutError:  # reported below (as lost), with what happened
+                    missing = sorted(set(traffic.sent_at) - set(traffic.confirmed()))
+                    figures.notes.append(f"{len(missing)} update(s) never confirmed")
+                    figures.notes += [
+                        history(u, traffic.sent_at[u], fake, cluster) for u in missing[:3]
+                    ]
                 await asyncio.sleep(1.0)  # replies of the last confirmations
                 rows = await miss_rows(database)
             finally:
@@ -228,7 +235,8 @@ async def scenario(
         figures.notes.append(
             f"deliveries Telegram retried: {len(failed)} ({', '.join(statuses) or 'none'})"
         )
-        waits = {u: confirmed[u] - t for u, t in traffic.sent_at.items()}
+        end = time.monotonic()
+        waits = {u: confirmed.get(u, end) - t for u, t in traffic.sent_at.items()}
         figures.slowest = max(waits.values())
         figures.p99 = p99(list(waits.values()))
         # the person whose reply was slowest: what held their updates up

@@ -129,7 +129,7 @@ class TelegramDoor:
                 await self.sender.answer(incoming.callback_id, "", False)
             return
         actions = await self.app.engine.handle(event, committed)
-        if not actions and self.earlier_replies is not None:
+        if not actions and self.earlier_replies is not None and event.chat_id > 0:
             await self.earlier_replies.wait(event.chat_id)  # a redelivery, or silence
         await self.render(event.chat_id, actions, incoming.callback_id)
 

@@ -10,7 +10,7 @@ while A is still sending its replies; Telegram then delivers the person's next u
 replica C, whose replies can overtake A's.
 
 `EarlierReplies.wait(chat_id)` closes that gap. The door calls it when the engine gave an
-update nothing to send (a redelivery is one; a silent group message another, for which
+update in a private chat nothing to send (a redelivery; rarely anything else, for which
 the check finds nothing and costs one indexed query): the 2xx waits until the chat has no
 reply in the outbox still pending or in flight, for `WAIT` seconds at most. If replies
 are still on their way then, `RepliesOnTheirWay` makes the webhook answer 503 with
@@ -39,8 +39,10 @@ from dialogs.store.outbox import decode
 
 log = logging.getLogger(__name__)
 
-WAIT = 3.0  # seconds a redelivery waits for the earlier replies before answering 503
-TAKE_OVER = timedelta(seconds=3)  # untried replies older than this have no sender left
+WAIT = 5.0  # seconds a redelivery waits for the earlier replies before answering 503
+# untried replies older than this have no sender left (a live sender claims each within
+# moments, unless the shared send budget holds it back that long)
+TAKE_OVER = timedelta(seconds=10)
 IN_FLIGHT = timedelta(seconds=30)  # a row "sending" longer than this was lost in a crash
 POLL = 0.1
 
