@@ -170,9 +170,7 @@ async def test_one_leader_runs_the_jobs_and_another_takes_over(pg, started: Star
     assert sum(r.leading.is_set() for r in replicas if r is not leader) == 1
 
 
-async def test_a_stopping_leader_hands_the_jobs_over_before_it_exits(
-    pg, started: Started
-) -> None:
+async def test_a_stopping_leader_hands_the_jobs_over_before_it_exits(pg, started: Started) -> None:
     """retire() (SIGTERM): the leader's jobs stop and another replica leads within a
     beat or two, while the stopping one is still connected (draining)."""
     from bot.replicas_pg import PgReplica
