@@ -43,7 +43,9 @@ WAIT = 5.0  # seconds a redelivery waits for the earlier replies before answerin
 # untried replies older than this have no sender left (a live sender claims each within
 # moments, unless the shared send budget holds it back that long)
 TAKE_OVER = timedelta(seconds=10)
-IN_FLIGHT = timedelta(seconds=30)  # a row "sending" longer than this was lost in a crash
+# a row "sending" longer than this was most likely lost in a crash (a Bot API call takes
+# well under a second; a file upload may take longer, and is then not waited for)
+IN_FLIGHT = timedelta(seconds=10)
 POLL = 0.1
 
 
