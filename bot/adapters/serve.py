@@ -60,11 +60,15 @@ def _split(listen: str) -> tuple[str, int]:
     return host, int(port)
 
 
-async def _serve_web(door: TelegramDoor, app: web.Application, listen: str) -> web.AppRunner:
+async def _serve_web(
+    door: TelegramDoor, app: web.Application, listen: str, shutdown_timeout: float | None = None
+) -> web.AppRunner:
     """Start the guarded web server (see bot.adapters.guard) on `listen`; a port in use
     fails here, before anything waits for Telegram."""
     settings = door.app.settings
-    runner = web.AppRunner(app, shutdown_timeout=settings.shutdown_grace)
+    if shutdown_timeout is None:
+        shutdown_timeout = settings.shutdown_grace
+    runner = web.AppRunner(app, shutdown_timeout=shutdown_timeout)
     await runner.setup()
     site = GuardedSite(
         runner,
@@ -170,7 +174,11 @@ async def webhook(app: App, runtime: str, replica: Replica) -> int:
     await check_redis(settings.redis_url)
     secret = settings.webhook_secret.get_secret_value()
     runner = await _serve_web(
-        door, door.web_app(webhook_path(settings.webhook_url), secret), settings.webhook_listen
+        door,
+        door.web_app(webhook_path(settings.webhook_url), secret),
+        settings.webhook_listen,
+        # _drain has waited for the updates in hand within SHUTDOWN_GRACE already
+        shutdown_timeout=min(1.0, settings.shutdown_grace),
     )
     outbox: asyncio.Task[None] | None = None
     watch = _follow(replica, door)
