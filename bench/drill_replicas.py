@@ -134,6 +134,27 @@ async def miss_rows(database_url: str) -> dict[int, int]:
     return {r["user_id"]: r["n"] for r in rows}
 
 
+async def outbox_of(database_url: str, chat_id: int) -> list[str]:
+    """The last reply rows of one chat, for the account of a miscount."""
+    import asyncpg
+
+    conn = await asyncpg.connect(database_url.replace("+asyncpg", ""))
+    try:
+        rows = await conn.fetch(
+            "SELECT id, status, attempts, action->>'type' AS type, created_at, updated_at, "
+            "last_error FROM outbox WHERE chat_id = $1 ORDER BY id DESC LIMIT 8",
+            chat_id,
+        )
+    finally:
+        await conn.close()
+    return [
+        f"  row {r['id']} {r['type']} {r['status']} attempts {r['attempts']} created "
+        f"{r['created_at']:%H:%M:%S.%f} updated {r['updated_at']:%H:%M:%S.%f} "
+        f"{r['last_error'] or ''}"
+        for r in rows
+    ]
+
+
 Disruption = Callable[[Cluster, dict[str, TcpProxy], Figures], Awaitable[None]]
 
 
@@ -224,6 +245,15 @@ async def scenario(
                     ]
                 await asyncio.sleep(1.0)  # replies of the last confirmations
                 rows = await miss_rows(database)
+                odd = [
+                    p
+                    for p in people
+                    if len(p.bot_messages) - base[p.id] != traffic.per_user[p.id] * per_question
+                ]
+                for person in odd[:2]:  # what they got, and what the outbox says
+                    tail = " | ".join(m.content[:25] for m in person.bot_messages[-6:])
+                    figures.notes.append(f"person {person.id} got: {tail}")
+                    figures.notes += await outbox_of(database, person.id)
             finally:
                 await cluster.close()
             if "Traceback" in cluster.logs():
