@@ -323,12 +323,13 @@ async def test_a_redelivery_is_confirmed_only_after_the_first_replicas_replies(
             await door.transport.close()
 
 
-async def test_replies_a_killed_replica_left_unsent_are_sent_by_the_redelivery(
+async def test_replies_a_killed_replica_left_unsent_hold_the_chat_until_the_leader_sends_them(
     fake_telegram: FakeTelegram, app: App, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Replica A died between its commit and its sends (its replies pending, untried).
-    The redelivery to B sends them, in order and once, before confirming."""
-    monkeypatch.setattr(order, "TAKE_OVER", order.timedelta(0))
+    The redelivery to B is not confirmed (503) until the leader's outbox loop has sent
+    them; then it is, and nothing is sent twice."""
+    monkeypatch.setattr(order, "WAIT", 0.2)
     a, b = await two_replicas(fake_telegram, app, True)
     await hold_replies(a)  # never released: A is gone
     user = fake_telegram.user(505, language_code="en")
@@ -339,15 +340,16 @@ async def test_replies_a_killed_replica_left_unsent_are_sent_by_the_redelivery(
         await asyncio.sleep(0.1)
         killed.cancel()
         await asyncio.gather(killed, return_exceptions=True)
-        await b.handle(b.transport.parse_update(first))  # the redelivery
-        assert b.earlier_replies is not None and b.earlier_replies.taken_over == 2
+        with pytest.raises(RepliesOnTheirWay):
+            await b.handle(b.transport.parse_update(first))  # the redelivery: 503
+        assert user.bot_messages == []  # B does not send A's replies itself
+        assert await b.outbox.drain() == 2  # the leader's loop (rows past their 30 s)
+        await b.handle(b.transport.parse_update(first))  # confirmed now
         texts = [m.content for m in user.bot_messages]
         assert len(texts) == 2 and "I am a bot" in texts[0]
         async with app.db.unit() as repo:
             rows = (await repo.session.execute(OutboxMessage.__table__.select())).all()
         assert {row.status for row in rows} == {"sent"}
-        await b.handle(b.transport.parse_update(first))  # once more: nothing more is sent
-        assert len(user.bot_messages) == 2
     finally:
         for door in (a, b):
             door.stopping.set()

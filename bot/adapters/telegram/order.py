@@ -16,11 +16,13 @@ reply in the outbox still pending or in flight, for `WAIT` seconds at most. If r
 are still on their way then, `RepliesOnTheirWay` makes the webhook answer 503 with
 Retry-After: Telegram tries again later and holds the person's next update back.
 
-Replies that nobody is sending (A was killed between its commit and its sends: every row
-still pending, untried, older than `TAKE_OVER`, none in flight) are sent from here, in
-order, instead of waiting for the leader's loop (which leaves young rows alone for 30 s).
-A row "sending" for longer than `IN_FLIGHT` belongs to a process that died mid-request:
-it does not hold the chat up (the leader marks it "unknown").
+Replies that a killed replica left pending are sent by the leader's outbox loop (it
+leaves untried rows alone for their first 30 s, while their own replica may still be
+sending them); the redelivery is confirmed after that. Nothing here sends: a second
+sender beside a live but slow one (the shared send budget can hold replies back for
+seconds) would itself break the order. A row "sending" for longer than `IN_FLIGHT`
+belongs to a process that died mid-request: it does not hold the chat up (the leader
+marks it "unknown").
 """
 
 from __future__ import annotations
@@ -33,16 +35,12 @@ from datetime import timedelta
 from sqlalchemy import select
 
 from bot.adapters.telegram.outbox import OutboxSender
-from dialogs.store.db import Database, StoreUnavailable
+from dialogs.store.db import Database, StoreUnavailable, is_connection_error
 from dialogs.store.models import OutboxMessage, utcnow
-from dialogs.store.outbox import decode
 
 log = logging.getLogger(__name__)
 
 WAIT = 5.0  # seconds a redelivery waits for the earlier replies before answering 503
-# untried replies older than this have no sender left (a live sender claims each within
-# moments, unless the shared send budget holds it back that long)
-TAKE_OVER = timedelta(seconds=10)
 # a row "sending" longer than this was most likely lost in a crash (a Bot API call takes
 # well under a second; a file upload may take longer, and is then not waited for)
 IN_FLIGHT = timedelta(seconds=10)
@@ -58,7 +56,6 @@ class EarlierReplies:
         self.db = db
         self.outbox = outbox
         self.waited = 0  # updates whose 2xx waited for earlier replies (for tests, logs)
-        self.taken_over = 0  # abandoned reply rows sent from here
 
     async def _open(self, chat_id: int) -> list[OutboxMessage]:
         query = (
@@ -70,8 +67,13 @@ class EarlierReplies:
             )
             .order_by(OutboxMessage.id)
         )
-        async with self.db.unit() as repo:
-            rows = list((await repo.session.execute(query)).scalars())
+        try:
+            async with self.db.unit() as repo:
+                rows = list((await repo.session.execute(query)).scalars())
+        except Exception as exc:
+            if is_connection_error(exc):  # the webhook answers 503: Telegram comes again
+                raise StoreUnavailable(type(exc).__name__) from exc
+            raise
         lost = utcnow() - IN_FLIGHT
         return [r for r in rows if not (r.status == "sending" and r.updated_at < lost)]
 
@@ -87,29 +89,5 @@ class EarlierReplies:
             if time.monotonic() > deadline:
                 log.info("chat %s: earlier replies still on their way; not confirmed", chat_id)
                 raise RepliesOnTheirWay("earlier replies on their way")
-            if self._abandoned(rows):
-                await self._send(chat_id, rows)
-            else:
-                await asyncio.sleep(POLL)
+            await asyncio.sleep(POLL)
             rows = await self._open(chat_id)
-
-    @staticmethod
-    def _abandoned(rows: list[OutboxMessage]) -> bool:
-        old = utcnow() - TAKE_OVER
-        return all(r.status == "pending" and r.attempts == 0 and r.created_at < old for r in rows)
-
-    async def _send(self, chat_id: int, rows: list[OutboxMessage]) -> None:
-        log.warning(
-            "chat %s: %d reply row(s) left unsent by another replica; sending them here",
-            chat_id,
-            len(rows),
-        )
-        for row in rows:
-            try:
-                action = decode(row.chat_id, row.action, row.id)
-            except (KeyError, ValueError):
-                continue  # the leader's loop marks it failed
-            self.taken_over += 1
-            await self.outbox.deliver(action)  # type: ignore[arg-type]  # claimed row by row
-            if self.outbox.stopping.is_set():
-                return
