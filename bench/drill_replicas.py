@@ -11,7 +11,10 @@ API in this process plays Telegram: it delivers each chat's updates one at a tim
 retries a non-2xx or timed-out delivery. Every person first says /start; then the traffic
 is a steady stream of questions the FAQ cannot answer, each followed by /cancel (which
 closes the "ask a person?" offer); a pair gets a known number of replies (measured in the
-warm-up) and stores one row (`faq_misses`). Scenarios:
+warm-up: 2) and stores one row (`faq_misses`). The default 10 pairs a second make 20
+replies a second, under the send budget every replica shares (SEND_RATE, 25 a second,
+under Telegram's ~30): at 15 pairs (30 replies) a second the replies queue behind the
+budget for as long as the drill runs. Scenarios:
 
 - replica-kill: kill -9 one replica after 3 s, start it again 3 s later;
 - pg-cut: the replicas reach PostgreSQL through a TCP proxy this script owns, cut for
@@ -372,6 +375,12 @@ async def main_async(args: argparse.Namespace) -> int:
     codes = [args.baseline, ROOT] if args.baseline else [ROOT]
     results = []
     print(f"load average at start: {' '.join(f'{x:.1f}' for x in os.getloadavg())}", flush=True)
+    if 2 * args.rate >= 25:
+        print(
+            f"note: {2 * args.rate:.0f} replies/s offered, over the shared send budget "
+            "(SEND_RATE 25/s): replies queue behind it and the slowest reply grows with the run",
+            flush=True,
+        )
     for name in names:
         for code in codes:
             make, proxied = SCENARIOS[name]
@@ -398,7 +407,14 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--only", choices=list(SCENARIOS))
     parser.add_argument("--users", type=int, default=60)
-    parser.add_argument("--rate", type=float, default=15.0, help="updates per second")
+    parser.add_argument(
+        "--rate",
+        type=float,
+        default=10.0,
+        help="question-and-/cancel pairs per second (2 updates, 2 replies each); keep 2 × "
+        "rate under SEND_RATE (25 messages/s shared by every replica) or the replies queue "
+        "behind the send budget and the slowest reply measures that queue",
+    )
     parser.add_argument("--seconds", type=float, default=20.0, help="seconds of traffic")
     parser.add_argument("--outage", type=float, default=10.0)
     parser.add_argument("--short", action="store_true", help="replica-kill, 20 users, 8 s")
