@@ -210,7 +210,10 @@ async def scenario(
         redis_url = f"redis://127.0.0.1:{proxies['redis'].port}/{db or 0}"
     workdir = Path(tempfile.mkdtemp(prefix=f"drill-{name}-"))
     try:
-        async with FakeTelegram(webhook_retry_delay=0.5, webhook_timeout=10, record=False) as fake:
+        # a token of its own: its Redis keys (presence, send budget) never meet the tests'
+        async with FakeTelegram(
+            token="770001:DRILL", webhook_retry_delay=0.5, webhook_timeout=10, record=False
+        ) as fake:
             cluster = await Cluster(fake, db_url, workdir, redis_url=redis_url, code=code).start()
             try:
                 people = [fake.user(FIRST_USER + i, language_code="en") for i in range(users)]
