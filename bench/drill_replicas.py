@@ -145,7 +145,8 @@ async def outbox_of(database_url: str, chat_id: int) -> list[str]:
     try:
         rows = await conn.fetch(
             "SELECT id, status, attempts, action->>'type' AS type, created_at, updated_at, "
-            "last_error FROM outbox WHERE chat_id = $1 ORDER BY id DESC LIMIT 8",
+            "last_error FROM outbox WHERE chat_id = $1 "
+            "ORDER BY status = 'sent', id DESC LIMIT 6",  # first what was not sent
             chat_id,
         )
     finally:
