@@ -378,3 +378,52 @@ async def test_the_webhook_answers_503_while_earlier_replies_are_on_their_way(
         for door in (a, b):
             door.stopping.set()
             await door.transport.close()
+
+
+async def test_a_claim_whose_commit_answer_was_lost_is_undone_and_sent_once(
+    fake_telegram: FakeTelegram, app: App
+) -> None:
+    """The database went away just as a reply's claim (pending -> sending) was committed:
+    the replica saw an error and did not send it, but the row was "sending" and nobody
+    would ever send it (the drill's PostgreSQL cut lost such a reply). Now exactly that
+    claim is undone when the database is back, and the loop sends the reply once."""
+    import contextlib
+
+    running = await start(fake_telegram, app, "aiogram", poll=False)
+    door = running.door
+    user = fake_telegram.user(507, language_code="en")
+
+    class LostAnswer:
+        """The first unit commits, then its connection fails as if the answer was lost."""
+
+        def __init__(self, db: Any) -> None:
+            self.db = db
+            self.armed = True
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(self.db, name)
+
+        @contextlib.asynccontextmanager
+        async def unit(self) -> AsyncIterator[Any]:
+            async with self.db.unit() as repo:
+                yield repo
+            if self.armed:
+                self.armed = False
+                raise ConnectionResetError("the answer to COMMIT was lost")
+
+    door.outbox.db = LostAnswer(app.db)  # type: ignore[assignment]
+    try:
+        await door.handle(door.transport.parse_update(message(507, "/start")))
+        async with app.db.unit() as repo:
+            rows = (await repo.session.execute(OutboxMessage.__table__.select())).all()
+        assert sorted(r.status for r in rows) == ["sending", "sent"]
+        assert len(user.bot_messages) == 1
+        await door.outbox._write_marks()  # the database is back: the claim is undone
+        assert await door.outbox.drain() == 1
+        assert await door.outbox.drain() == 0
+        assert len(user.bot_messages) == 2
+        async with app.db.unit() as repo:
+            rows = (await repo.session.execute(OutboxMessage.__table__.select())).all()
+        assert {r.status for r in rows} == {"sent"} and all(r.attempts == 1 for r in rows)
+    finally:
+        await stop(running)
