@@ -88,15 +88,20 @@ class OutboxSender:
     async def _attempt(self, row: int, action: Outbound) -> ApiError | None:
         """Claim the row and make one attempt; the Bot API's refusal, or None when the row
         is done with (sent and marked, taken by someone else, or waiting for the loop)."""
+        claimed_at = utcnow()
         try:
             async with self.db.unit() as repo:
-                if not await repo.outbox.claim(row):
+                if not await repo.outbox.claim(row, claimed_at):
                     return None  # sent by another sender, or finished meanwhile
         except Exception as exc:
             if not is_connection_error(exc):
                 raise
             log.warning("outbox row %s waits: database unreachable", row)
-            return None  # still pending: the loop sends it when the database is back
+            # the claim may have been committed with its answer lost: then the row is
+            # "sending" and nobody sends it; undo exactly that claim when the database is
+            # back (the row is pending again, for the loop)
+            self._unwritten.append((row, "unclaim", {"at": claimed_at}))
+            return None
         try:
             message_id = await self._send_once(action)
         except ApiError as exc:
@@ -139,6 +144,8 @@ class OutboxSender:
                     await repo.outbox.blocked(row)
                 elif status == "failed":
                     await repo.outbox.failed(row, values.get("error", ""))
+                elif status == "unclaim":
+                    await repo.outbox.unclaim(row, values["at"])
                 else:
                     stored = await repo.outbox.get(row)
                     if stored is not None and stored.attempts >= MAX_ATTEMPTS:
