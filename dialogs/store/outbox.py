@@ -193,12 +193,29 @@ class Outbox:
             added += result.rowcount or 0
         return added
 
-    async def claim(self, row_id: int) -> bool:
-        """pending -> sending; False if someone else took it (or it is finished)."""
+    async def claim(self, row_id: int, at: datetime | None = None) -> bool:
+        """pending -> sending (stamped `at`); False if someone else took it (or it is
+        finished)."""
         result = await self.s.execute(
             update(OutboxMessage)
             .where(OutboxMessage.id == row_id, OutboxMessage.status == "pending")
-            .values(status="sending", attempts=OutboxMessage.attempts + 1, updated_at=utcnow())
+            .values(
+                status="sending", attempts=OutboxMessage.attempts + 1, updated_at=at or utcnow()
+            )
+        )
+        return result.rowcount == 1
+
+    async def unclaim(self, row_id: int, at: datetime) -> bool:
+        """sending -> pending again, only for the claim stamped `at` (a claim whose commit
+        the claimer could not confirm, and which it never sent)."""
+        result = await self.s.execute(
+            update(OutboxMessage)
+            .where(
+                OutboxMessage.id == row_id,
+                OutboxMessage.status == "sending",
+                OutboxMessage.updated_at == at,
+            )
+            .values(status="pending", attempts=OutboxMessage.attempts - 1, updated_at=utcnow())
         )
         return result.rowcount == 1
 

@@ -58,13 +58,15 @@ class OutboxSender:
 
     # ------------------------------------------------------------------ one row
 
-    async def deliver(self, action: Outbound) -> None:
-        """Send the message of one outbox row (`action.outbox_id`) and mark the row."""
+    async def deliver(self, action: Outbound, priority: int = 0) -> None:
+        """Send the message of one outbox row (`action.outbox_id`) and mark the row.
+        `priority` is the row's (replies 0 go before notices and broadcasts)."""
         row = action.outbox_id
         assert row is not None
         delay = 0.5
         for attempt in range(INLINE_ATTEMPTS):
-            await self.sender.send_rate.acquire()  # before the claim: "sending" stays short
+            # before the claim: "sending" stays short
+            await self.sender.send_rate.acquire(priority)
             async with self._in_flight:
                 failure = await self._attempt(row, action)
             if failure is None:
@@ -86,15 +88,20 @@ class OutboxSender:
     async def _attempt(self, row: int, action: Outbound) -> ApiError | None:
         """Claim the row and make one attempt; the Bot API's refusal, or None when the row
         is done with (sent and marked, taken by someone else, or waiting for the loop)."""
+        claimed_at = utcnow()
         try:
             async with self.db.unit() as repo:
-                if not await repo.outbox.claim(row):
+                if not await repo.outbox.claim(row, claimed_at):
                     return None  # sent by another sender, or finished meanwhile
         except Exception as exc:
             if not is_connection_error(exc):
                 raise
             log.warning("outbox row %s waits: database unreachable", row)
-            return None  # still pending: the loop sends it when the database is back
+            # the claim may have been committed with its answer lost: then the row is
+            # "sending" and nobody sends it; undo exactly that claim when the database is
+            # back (the row is pending again, for the loop)
+            self._unwritten.append((row, "unclaim", {"at": claimed_at}))
+            return None
         try:
             message_id = await self._send_once(action)
         except ApiError as exc:
@@ -137,6 +144,8 @@ class OutboxSender:
                     await repo.outbox.blocked(row)
                 elif status == "failed":
                     await repo.outbox.failed(row, values.get("error", ""))
+                elif status == "unclaim":
+                    await repo.outbox.unclaim(row, values["at"])
                 else:
                     stored = await repo.outbox.get(row)
                     if stored is not None and stored.attempts >= MAX_ATTEMPTS:
@@ -199,21 +208,22 @@ class OutboxSender:
         """Send the due rows once; returns how many were taken."""
         async with self.db.unit() as repo:
             rows = await repo.outbox.due(500, fresh_after=fresh_after)
-        by_chat: dict[int, list[Outbound]] = defaultdict(list)
+        by_chat: dict[int, list[tuple[Outbound, int]]] = defaultdict(list)
         for row in rows:
             try:
-                by_chat[row.chat_id].append(decode(row.chat_id, row.action, row.id))  # type: ignore[arg-type]
+                action = decode(row.chat_id, row.action, row.id)
+                by_chat[row.chat_id].append((action, row.priority))  # type: ignore[arg-type]
             except (KeyError, ValueError) as exc:
                 log.error("outbox row %s cannot be read (%s)", row.id, exc)
                 await self.mark(row.id or 0, "failed", error="unreadable")
         gate = asyncio.Semaphore(CHATS_AT_ONCE)
 
-        async def chat(actions: list[Outbound]) -> None:
+        async def chat(actions: list[tuple[Outbound, int]]) -> None:
             async with gate:
-                for action in actions:
+                for action, priority in actions:
                     if self.stopping.is_set():
                         return
-                    await self.deliver(action)
+                    await self.deliver(action, priority)
 
         await asyncio.gather(*(chat(actions) for actions in by_chat.values()))
         return len(rows)
