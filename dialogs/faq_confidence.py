@@ -5,13 +5,18 @@ labelled questions (the dev sets only) as a small logistic regression over what 
 already tells: the best score, its margin over the runner-up, how much of the question the
 best entry explains (coverage), the runner-up's score, whether the runner-up is a near
 neighbour of the best (two entries the FAQ's own phrasings confuse, e.g. privacy / mydata),
-and the user's language. The model gives a probability that the best entry is right; the bot
-answers at once from a threshold chosen by cross-validation on the dev sets so that at most
-about 1 % of the dev questions would get a wrong answer at once.
+and the user's language; and over a second, independent opinion (faq_ngrams: character
+n-grams, no words): how similar the question is to the best entry (its centroid and its
+nearest phrasing), whether that model agrees the entry is the best and by how much it leads
+its rival, and the share of the
+question's words the FAQ does not know at all (off-topic questions are full of them).
+The model gives a probability that the best entry is right; the bot answers at once from a
+threshold chosen by cross-validation on the dev sets so that at most about 1 % of the dev
+questions would get a wrong answer at once.
 
 Everything learnt is data in knowledge/faq_calibration.yaml, written by
 `bench/faq_accuracy.py --calibrate`; the fitting code is here so that the tests can check it.
-Plain Python: eight weights and a few hundred rows need no numerical library.
+Plain Python: a dozen weights and a few hundred rows need no numerical library.
 """
 
 from __future__ import annotations
@@ -31,13 +36,37 @@ CALIBRATION = Path(__file__).resolve().parent.parent / "knowledge" / "faq_calibr
 # is one that scored somewhere under it: counting it as 0 would promise a margin nobody
 # measured, and a lone best entry of 0.5 would look surer than one with a runner-up at 0.3.
 ABSENT = 0.3
-FEATURES = ("bias", "score", "margin", "coverage", "runner_up", "near", "en", "sv")
+# Two entries the word matcher scores (all but) the same are a tie, whichever comes first:
+# "workshop" alone fits "what is a workshop" and "which workshop suits me" equally, and the
+# bot asks which one was meant rather than pick one by the order of the FAQ.
+TIE = 0.005
+FEATURES = (
+    "bias",
+    "score",
+    "margin",
+    "coverage",
+    "runner_up",
+    "near",
+    "en",
+    "sv",
+    "similarity",
+    "agree",
+    "lead",
+    "unknown",
+    "nearest",
+    "nearest_lead",
+)
 
 
 class Ranked(Protocol):
     entry_id: str
     score: float
     coverage: float
+    similarity: float
+    rival: float
+    unknown: float
+    nearest: float
+    nearest_rival: float
 
 
 @dataclass(frozen=True)
@@ -68,10 +97,24 @@ class Calibration:
             near,
             1.0 if lang == "en" else 0.0,
             1.0 if lang == "sv" else 0.0,
+            top.similarity,
+            1.0 if top.similarity > top.rival else 0.0,
+            top.similarity - top.rival,
+            top.unknown,
+            top.nearest,
+            top.nearest - top.nearest_rival,
         ]
 
-    def probability(self, matches: Sequence[Ranked], lang: str) -> float:
+    def answerable(self, matches: Sequence[Ranked]) -> bool:
+        """Whether the model may answer at all: the best entry explains enough of the
+        question, and is no tie with the runner-up (nor put before a runner-up with a higher
+        word score by the n-gram model: faq_match.SWAP)."""
         if not matches or matches[0].coverage < self.coverage:
+            return False
+        return len(matches) < 2 or matches[0].score - matches[1].score >= TIE
+
+    def probability(self, matches: Sequence[Ranked], lang: str) -> float:
+        if not self.answerable(matches):
             return 0.0
         return sigmoid(dot(self.weights, self.features(matches, lang)))
 

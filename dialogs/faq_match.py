@@ -20,6 +20,12 @@ How a question is scored against the FAQ:
 
 An entry scores its best over the three languages (the user's own is preferred a little),
 so a Swede writing Finnish is still understood; the answer comes in the user's language.
+
+5. A second opinion. A model that knows no words (faq_ngrams: character n-grams of the
+   phrasings, a centroid per entry and language, and the nearest phrasing) says how close
+   the question is to each ranked entry and to its best rival. The answer-at-once model
+   (faq_confidence) reads both opinions; when the two best word scores are within SWAP and
+   the n-grams prefer the runner-up, it goes first, to be offered rather than answered.
 """
 
 from __future__ import annotations
@@ -37,6 +43,7 @@ from rapidfuzz import fuzz, process
 
 from dialogs import faq_confidence as confidence
 from dialogs import faq_spoken as spoken
+from dialogs.faq_ngrams import NgramModel, normalise
 from knowledge.schema import Concept, FaqEntry
 
 LANGS = ("fi", "en", "sv")
@@ -88,6 +95,11 @@ BETA = 0.5  # F-beta: precision counts four times recall
 ENTRY_BLEND = 0.2  # share of the score from the entry as a whole (see Calibration.coverage)
 OTHER_LANG = 0.95  # phrasings in another language than the user's score a little less
 MAX_TERMS = 60  # longer questions are matched on their first 60 meaningful words
+# When the runner-up's word score is within this of the best's and the n-gram model
+# (faq_ngrams: centroid plus nearest phrasing) likes it better, it goes first. Such a pair is
+# never answered at once (its margin is negative, see faq_confidence.Calibration.answerable):
+# it only puts the likelier entry first among "did you mean". Chosen on the dev sets.
+SWAP = 0.15
 # Entries that cannot reach this score are not scored at all: below it an entry is neither
 # answered nor suggested, and cannot narrow the margin of a confident answer either.
 FLOOR = 0.3
@@ -205,6 +217,17 @@ class Match:
     entry_id: str
     score: float  # 0..1
     coverage: float = 1.0  # the share of the question's weight the entry explains, 0..1
+    # The second opinion (faq_ngrams): the question's character n-gram similarity to this
+    # entry, and the best similarity to any other entry (below `similarity`: the n-gram
+    # model agrees that this entry is the best), both 0..1.
+    similarity: float = 0.0
+    rival: float = 0.0
+    # …and the same against single phrasings: this entry's nearest, any other entry's
+    nearest: float = 0.0
+    nearest_rival: float = 0.0
+    # The share of the question's words the FAQ does not know at all (in the language that
+    # knows most of them), 0..1: the same for every match of one question.
+    unknown: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -268,16 +291,20 @@ class _LangIndex:
                 found.setdefault(candidate, ratio / 100.0)
         return found
 
-    def score(self, question: Sequence[str], keep: int = 3) -> dict[str, tuple[float, float]]:
-        """Scores of the entries that can be among the best `keep`, over this language.
+    def score(
+        self, question: Sequence[str], keep: int = 3
+    ) -> tuple[dict[str, tuple[float, float]], float]:
+        """Scores of the entries that can be among the best `keep`, over this language, and
+        the share of the question's terms that no phrasing in this language knows.
 
         How much of the question an entry covers (with all its phrasings together) bounds
         what any of its phrasings can score, so entries are scored best bound first and
         the search stops when no remaining entry could enter the best `keep`.
         """
         if not question:
-            return {}
+            return {}, 1.0
         matches = [self.similar(q) for q in question]
+        unknown = sum(1 for m in matches if not m) / len(matches)
         weights = [max((self.idf[t] for t in m), default=self.unknown) for m in matches]
         total = sum(weights)
         # how much of the question each entry covers: the best similarity per question word
@@ -328,7 +355,7 @@ class _LangIndex:
             value = (1 - ENTRY_BLEND) * top + ENTRY_BLEND * entry_recall
             scores[entry_id] = (value, entry_recall)
             best = sorted([*best, value], reverse=True)[:keep]
-        return scores
+        return scores, unknown
 
 
 class FaqMatcher:
@@ -350,17 +377,56 @@ class FaqMatcher:
             )
             for lang in LANGS
         }
+        self.ngrams = NgramModel(
+            (e.id, lang, self._ngram_words(text, lang))
+            for e in entries
+            for lang in LANGS
+            for text in e.questions.get(lang)
+        )
+
+    @staticmethod
+    def _ngram_words(text: str, lang: str) -> list[str]:
+        """The words the n-gram model reads: spoken forms written out, nothing else (neither
+        stems nor the synonym table, so that its opinion stays its own)."""
+        return normalise(words(text)[: MAX_TERMS * 2], lang)
 
     def match(self, text: str, lang: str = "fi", limit: int = 3) -> list[Match]:
         scores: dict[str, tuple[float, float]] = {}
+        unknown = 1.0
         for index_lang, index in self.indexes.items():
             factor = 1.0 if index_lang == lang else OTHER_LANG
             question = terms(text, index_lang, self.concepts, index.idf)
-            for entry_id, (value, coverage) in index.score(question, limit).items():
+            found, share = index.score(question, limit)
+            unknown = min(unknown, share)
+            for entry_id, (value, coverage) in found.items():
                 if value * factor > scores.get(entry_id, (0.0, 0.0))[0]:
                     scores[entry_id] = (value * factor, coverage)
         ranked = sorted(scores.items(), key=lambda kv: kv[1][0], reverse=True)[:limit]
-        return [Match(entry_id, round(v, 4), round(c, 4)) for entry_id, (v, c) in ranked]
+        if not ranked:
+            return []
+        opinions = self.ngrams.opinions(
+            self._ngram_words(text, lang), [entry_id for entry_id, _ in ranked]
+        )
+        out = []
+        for entry_id, (v, c) in ranked:
+            centroid, rival, nearest, nearest_rival = opinions[entry_id]
+            out.append(
+                Match(
+                    entry_id,
+                    round(v, 4),
+                    round(c, 4),
+                    similarity=round(centroid, 4),
+                    rival=round(rival, 4),
+                    nearest=round(nearest, 4),
+                    nearest_rival=round(nearest_rival, 4),
+                    unknown=round(unknown, 4),
+                )
+            )
+        if len(out) > 1 and out[0].score - out[1].score <= SWAP:
+            first, second = out[0], out[1]
+            if second.similarity + second.nearest > first.similarity + first.nearest:
+                out[0], out[1] = second, first
+        return out
 
 
 def unsure(lang: str) -> float:

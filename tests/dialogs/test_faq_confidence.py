@@ -109,7 +109,15 @@ def test_the_shipped_model_is_sensible() -> None:
     assert frozenset({"mydata", "privacy"}) in cal.neighbours
     sure = [Match("a", 0.95), Match("b", 0.3)]
     assert cal.probability(sure, "fi") > cal.probability([Match("a", 0.7), Match("b", 0.6)], "fi")
-    assert cal.probability([Match("a", 0.95, coverage=0.3)], "fi") == 0.0  # under the floor
+    under = cal.coverage - 0.05
+    assert cal.probability([Match("a", 0.95, coverage=under)], "fi") == 0.0  # under the floor
+    # the n-gram model agreeing, and leading its rival clearly, makes the bot surer; words
+    # the FAQ does not know at all make it less sure
+    agrees = [Match("a", 0.7, 0.8, similarity=0.6, rival=0.2), Match("b", 0.5)]
+    disagrees = [Match("a", 0.7, 0.8, similarity=0.2, rival=0.6), Match("b", 0.5)]
+    strange = [Match("a", 0.7, 0.8, similarity=0.6, rival=0.2, unknown=0.5), Match("b", 0.5)]
+    assert cal.probability(agrees, "fi") > cal.probability(disagrees, "fi")
+    assert cal.probability(agrees, "fi") > cal.probability(strange, "fi")
 
 
 def test_decide_follows_the_models_probability(matcher: FaqMatcher) -> None:

@@ -109,12 +109,18 @@ def test_spoken_and_written_questions_mean_the_same(
 
 def test_decisions_use_the_users_language() -> None:
     assert decide([], "fi") == "unknown"
-    sure = [Match("a", 0.95), Match("b", 0.5)]
+    # both models agree: the words' best is clear, the character n-grams' too
+    sure = [Match("a", 0.95, similarity=0.6, rival=0.2), Match("b", 0.5)]
     assert decide(sure, "fi") == decide(sure, "en") == decide(sure, "sv") == "answer"
-    close = [Match("a", 0.95), Match("b", 0.9)]
-    assert decide(close, "fi") == "suggest"  # too close to call
-    partial = [Match("a", 0.95, coverage=0.3), Match("b", 0.2)]
+    # too close to call: the runner-up nearly as good, and the n-grams prefer another entry
+    close = [Match("a", 0.95, similarity=0.35, rival=0.4), Match("b", 0.9)]
+    assert decide(close, "fi") == "suggest"
+    tie = [Match("a", 0.9, similarity=0.6, rival=0.2), Match("b", 0.9)]
+    assert decide(tie, "fi") == "suggest"  # a tie is never answered at once
+    partial = [Match("a", 0.95, coverage=0.2, similarity=0.6, rival=0.2), Match("b", 0.2)]
     assert decide(partial, "fi") == "suggest"  # most of the question is not explained
+    unsure_ngrams = [Match("a", 0.95, similarity=0.1, rival=0.5), Match("b", 0.5)]
+    assert decide(unsure_ngrams, "fi") == "suggest"  # the second opinion points elsewhere
     assert decide([Match("a", 0.2)], "sv") == "unknown"
     assert decide(sure, "de") == decide(sure, "fi")  # another language: the Finnish limits
     for lang in ("fi", "en", "sv"):

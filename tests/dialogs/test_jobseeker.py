@@ -158,7 +158,7 @@ async def test_a_clear_question_in_the_middle_of_the_finder_is_answered(
 def test_faq_decisions() -> None:
     assert decide([]) == "unknown"
     assert decide([Match("a", 0.3)]) == "unknown"
-    assert decide([Match("a", 0.95), Match("b", 0.5)]) == "answer"
+    assert decide([Match("a", 0.95, similarity=0.6, rival=0.2), Match("b", 0.5)]) == "answer"
     assert decide([Match("a", 0.95), Match("b", 0.9)]) == "suggest"  # too close to call
     assert decide([Match("a", 0.5)]) == "suggest"
 
