@@ -45,6 +45,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from tests.fake_telegram import FakeTelegram, FakeUser  # noqa: E402
+from tests.processes import die_with_parent  # noqa: E402
 from tests.tcp_proxy import TcpProxy  # noqa: E402
 
 PG = os.environ.get("DRILL_PG", "postgresql://postgres@127.0.0.1:5432/test")
@@ -124,6 +125,7 @@ class Bot:
                 env=self.env,
                 stdout=asyncio.subprocess.DEVNULL,
                 stderr=log,
+                preexec_fn=die_with_parent,
             )
 
     async def ready(self, predicate: Callable[[], object], seconds: float = 180) -> None:

@@ -30,6 +30,7 @@ import aiohttp
 
 from tests.balancer import Balancer
 from tests.fake_telegram import FakeTelegram
+from tests.processes import die_with_parent
 
 ROOT = Path(__file__).resolve().parent.parent
 PG_URL = os.environ.get("TEST_DATABASE_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
@@ -91,6 +92,7 @@ class ReplicaProcess:
                 sys.executable, "-m", "bot", "webhook", *args,
                 cwd=self.workdir, env=self.env,
                 stdout=asyncio.subprocess.DEVNULL, stderr=log,
+                preexec_fn=die_with_parent,
             )  # fmt: skip
 
     async def healthy(self, seconds: float = 180.0) -> None:

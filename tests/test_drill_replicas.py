@@ -33,7 +33,12 @@ async def test_replica_kill_drill_loses_nothing() -> None:
         sys.executable, str(ROOT / "bench" / "drill_replicas.py"), "--short",
         cwd=ROOT, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
     )  # fmt: skip
-    out, _ = await asyncio.wait_for(process.communicate(), 600)
+    try:
+        out, _ = await asyncio.wait_for(process.communicate(), 600)
+    finally:
+        if process.returncode is None:  # timed out or cancelled: its replicas die with it
+            process.kill()
+            await process.wait()
     text = out.decode()
     assert process.returncode == 0, text
     line = next(row for row in text.splitlines() if row.startswith("replica-kill"))

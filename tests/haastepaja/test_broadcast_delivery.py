@@ -26,6 +26,7 @@ from tests.adapters.test_runtimes import settings_for, start, stop
 from tests.fake_telegram import FakeTelegram
 from tests.haastepaja.conftest import NOW
 from tests.haastepaja.helpers import broadcast, make_event, people
+from tests.processes import die_with_parent
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 
@@ -240,7 +241,7 @@ async def test_kill_9_mid_broadcast_and_restart_invites_everyone_once(
         logs.append(log)
         return await asyncio.create_subprocess_exec(
             sys.executable, "-m", "bot", "run", cwd=ROOT, env=env,
-            stdout=asyncio.subprocess.DEVNULL, stderr=log,
+            stdout=asyncio.subprocess.DEVNULL, stderr=log, preexec_fn=die_with_parent,
         )  # fmt: skip
 
     def received() -> int:
