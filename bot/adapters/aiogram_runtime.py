@@ -12,7 +12,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
 import orjson
-from aiogram import Bot
+from aiogram import Bot, methods
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.exceptions import (
@@ -24,6 +24,7 @@ from aiogram.exceptions import (
     TelegramRetryAfter,
     TelegramServerError,
 )
+from aiogram.methods.base import Response
 from aiogram.types import (
     BotCommand,
     BotCommandScopeChat,
@@ -47,6 +48,26 @@ def _dumps(value: Any) -> str:
 
 
 NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
+
+# aiogram reads every answer as `Response[<the method's result type>]`, a pydantic generic
+# model made on first use. pydantic keeps those models only weakly, so the garbage
+# collector drops them and the next call builds the model again (its whole schema: a few
+# milliseconds). Holding them here keeps each one built once.
+_RESPONSE_MODELS = [
+    Response[method.__returning__]  # type: ignore[name-defined]
+    for method in (
+        methods.AnswerCallbackQuery,
+        methods.DeleteWebhook,
+        methods.EditMessageText,
+        methods.GetMe,
+        methods.GetUpdates,
+        methods.SendDocument,
+        methods.SendMessage,
+        methods.SendPhoto,
+        methods.SetMyCommands,
+        methods.SetWebhook,
+    )
+]
 
 
 # the library's exception classes in the door's terms; subclasses before their bases
