@@ -151,25 +151,18 @@ class Outbox:
     ) -> int:
         """Queue one message; returns its row id (written, not committed)."""
         now = utcnow()
-        stmt = (
-            insert(TABLE)
-            .values(
-                kind=kind,
-                priority=PRIORITY[kind],
-                chat_id=chat_id,
-                user_id=user_id,
-                broadcast_id=broadcast_id,
-                action=action,
-                status="pending",
-                attempts=0,
-                due_at=due_at or now,
-                created_at=now,
-                updated_at=now,
-            )
-            .returning(TABLE.c.id)
-        )
+        params = {
+            "kind": kind,
+            "priority": PRIORITY[kind],
+            "chat_id": chat_id,
+            "user_id": user_id,
+            "broadcast_id": broadcast_id,
+            "action": action,
+            "due_at": due_at or now,
+            "now": now,
+        }
         conn = await self.s.connection()
-        return int((await conn.execute(stmt)).scalar_one())
+        return int((await conn.execute(_ADD, params)).scalar_one())
 
     async def broadcast(
         self,
@@ -371,18 +364,51 @@ def _stripped(postgres: bool) -> Any:
     return func.json_object("type", func.coalesce(func.json_extract(TABLE.c.action, "$.type"), "?"))
 
 
+# the hot statements, built once (building one costs more than running it on SQLite)
+_ADD = (
+    insert(TABLE)
+    .values(
+        kind=bindparam("kind"),
+        priority=bindparam("priority"),
+        chat_id=bindparam("chat_id"),
+        user_id=bindparam("user_id"),
+        broadcast_id=bindparam("broadcast_id"),
+        action=bindparam("action", type_=TABLE.c.action.type),
+        status="pending",
+        attempts=0,
+        due_at=bindparam("due_at"),
+        created_at=bindparam("now"),
+        updated_at=bindparam("now"),
+    )
+    .returning(TABLE.c.id)
+)
+_CLAIM = (
+    update(TABLE)
+    .where(TABLE.c.id.in_(bindparam("ids", expanding=True)), TABLE.c.status == "pending")
+    .values(status="sending", attempts=TABLE.c.attempts + 1, updated_at=bindparam("now"))
+    .returning(TABLE.c.id)
+)
+_SENT = {
+    postgres: update(TABLE)
+    .where(TABLE.c.id == bindparam("row_id"))
+    .values(
+        status="sent",
+        sent_message_id=bindparam("message_id"),
+        last_error=None,
+        updated_at=bindparam("now"),
+        action=_stripped(postgres),
+    )
+    for postgres in (False, True)
+}
+
+
 async def claim_rows(conn: AsyncConnection, row_ids: Iterable[int]) -> set[int]:
     """pending -> sending for each of `row_ids` that is still pending, in one statement;
     returns the ids claimed (the others were taken by another sender or are finished)."""
     ids = sorted(set(row_ids))  # one lock order for every sender (PostgreSQL)
     if not ids:
         return set()
-    result = await conn.execute(
-        update(TABLE)
-        .where(TABLE.c.id.in_(ids), TABLE.c.status == "pending")
-        .values(status="sending", attempts=TABLE.c.attempts + 1, updated_at=utcnow())
-        .returning(TABLE.c.id)
-    )
+    result = await conn.execute(_CLAIM, {"ids": ids, "now": utcnow()})
     return {int(row_id) for row_id in result.scalars()}
 
 
@@ -391,18 +417,8 @@ async def mark_sent(conn: AsyncConnection, sent: list[tuple[int, int | None]]) -
     pairs, one statement run for all of them."""
     if not sent:
         return
-    stmt = (
-        update(TABLE)
-        .where(TABLE.c.id == bindparam("row_id"))
-        .values(
-            status="sent",
-            sent_message_id=bindparam("message_id"),
-            last_error=None,
-            updated_at=bindparam("now"),
-            action=_stripped(conn.dialect.name == "postgresql"),
-        )
-    )
     now = utcnow()
     await conn.execute(
-        stmt, [{"row_id": row, "message_id": message, "now": now} for row, message in sent]
+        _SENT[conn.dialect.name == "postgresql"],
+        [{"row_id": row, "message_id": message, "now": now} for row, message in sent],
     )
