@@ -33,6 +33,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -49,14 +50,16 @@ def child(out: str, argv: list[str], profile: bool) -> int:
     from sqlalchemy import event
     from sqlalchemy.engine import Engine
 
-    counts = {"statements": 0, "commits": 0, "cpu": 0.0}
+    counts: dict[str, Any] = {"statements": 0, "commits": 0, "cpu": 0.0, "sql": {}}
     on = False
     profiler = cProfile.Profile()
     started = 0.0
 
-    def statement(*_: object) -> None:
+    def statement(_conn: object, _cursor: object, sql: str, *_: object) -> None:
         if on:
             counts["statements"] += 1
+            text = " ".join(sql.split())[:110]
+            counts["sql"][text] = counts["sql"].get(text, 0) + 1
 
     def commit(*_: object) -> None:
         if on:
@@ -164,6 +167,9 @@ async def drive(args: argparse.Namespace) -> None:
         f"{1000 * counts['cpu'] / n:.2f} ms CPU"
         + (" (with the profiler's overhead)" if not args.no_profile else "")
     )
+    print("\nSQL statements per update:")
+    for text, times in sorted(counts["sql"].items(), key=lambda kv: -kv[1])[:15]:
+        print(f"  {times / n:5.2f}  {text}")
     if args.no_profile:
         return
     print()

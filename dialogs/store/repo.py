@@ -122,15 +122,22 @@ class Users(_Table):
 
     async def lock(self, user_id: int, locale: str) -> tuple[User, bool]:
         """The user's row, created on first contact and locked for this transaction
-        (on PostgreSQL), so that two processes never handle one user at the same time.
-        Their dialog state comes in the same statement: `states.get` then needs none."""
+        (on PostgreSQL), so that two processes never handle one user at the same time."""
+        user, _, created = await self.lock_with_state(user_id, locale)
+        return user, created
+
+    async def lock_with_state(
+        self, user_id: int, locale: str
+    ) -> tuple[User, DialogState | None, bool]:
+        """`lock`, and the user's dialog state (None: none yet) in the same statement."""
         query = _user_and_state(self.postgres)
         found = (await self.s.execute(query, {"user_id": user_id})).first()
         if found is not None:  # the usual case: one statement
-            return found[0], False
+            return found[0], found[1], False
         stmt = self._insert(User).values(id=user_id, locale=locale).on_conflict_do_nothing()
         created = (await self.s.execute(stmt)).rowcount == 1
-        return (await self.s.execute(query, {"user_id": user_id})).first()[0], created
+        found = (await self.s.execute(query, {"user_id": user_id})).one()
+        return found[0], found[1], created
 
     async def with_role(self, role: str) -> list[User]:
         rows = await self.s.execute(select(User).where(User.roles.contains(role)))
