@@ -94,6 +94,14 @@ def child(out: str, argv: list[str], profile: bool) -> int:
 # ---------------------------------------------------------------------- the load
 
 
+def written(path: Path, wait: float = 120) -> dict[str, Any]:
+    """The bot process's counts, once it has written them."""
+    deadline = time.monotonic() + wait
+    while not path.exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return json.loads(path.read_text())
+
+
 async def drive(args: argparse.Namespace) -> None:
     from bench.telegram_load import (
         TOKEN,
@@ -151,13 +159,10 @@ async def drive(args: argparse.Namespace) -> None:
                 calls = api_calls(fake) - calls
                 await asyncio.sleep(0.5)  # the last replies' marks
                 process.send_signal(signal.SIGUSR2)
-                deadline = time.monotonic() + 120
-                while not Path(out + ".json").exists() and time.monotonic() < deadline:
-                    await asyncio.sleep(0.1)
+                counts = await asyncio.to_thread(written, Path(out + ".json"))
             finally:
                 process.terminate()
                 await process.wait()
-    counts = json.loads(Path(out + ".json").read_text())
     n = measured.updates or 1
     print(
         f"{args.runtime} + {args.database}: {measured.updates} updates answered "

@@ -297,9 +297,8 @@ async def main() -> None:
             if "ptb" in args.only:
                 db = f"sqlite+aiosqlite:///{tmp}/p{n}.db"
                 env = {**lifted, "DATABASE_URL": db}
-                plans.append(
-                    (f"kierto-bot PTB + SQLite{tag}", [*kierto, "--runtime", "ptb"], env, False, tree)
-                )
+                ptb = [*kierto, "--runtime", "ptb"]
+                plans.append((f"kierto-bot PTB + SQLite{tag}", ptb, env, False, tree))
         for name, command, env, echo, tree in plans:
             result = await measure(name, command, env, args.users, args.steps, echo, tree)
             results.append(result)
