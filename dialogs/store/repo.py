@@ -107,6 +107,14 @@ def _answers_of(postgres: bool) -> Any:
     return select(Answer).where(Answer.assessment_id == bindparam("assessment_id"))
 
 
+@_prepared
+def _answer_values(postgres: bool) -> Any:
+    """Only what `Answers.values` returns: no Answer objects to build."""
+    return select(Answer.question_id, Answer.value, Answer.text).where(
+        Answer.assessment_id == bindparam("assessment_id")
+    )
+
+
 class _Table:
     def __init__(self, session: AsyncSession, postgres: bool) -> None:
         self.s = session
@@ -275,10 +283,9 @@ class Answers(_Table):
     async def values(self, assessment_id: int) -> dict[str, Any]:
         """Question id -> the answer as the flows use it: an option id, a list of them, or
         the free text."""
-        return {
-            q: (a.text if a.value is None else a.value)
-            for q, a in (await self.of(assessment_id)).items()
-        }
+        query = _answer_values(self.postgres)
+        rows = await self.s.execute(query, {"assessment_id": assessment_id})
+        return {q: (text if value is None else value) for q, value, text in rows}
 
     async def of(self, assessment_id: int) -> dict[str, Answer]:
         query = _answers_of(self.postgres)
