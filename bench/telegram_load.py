@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/telegram_load.py                    # 1,000 users x 20 updates
     .venv/bin/python bench/telegram_load.py --users 200 --steps 10 --only echo sqlite
+    .venv/bin/python bench/telegram_load.py --users 200 --baseline-ref main   # before/after
 
 Each bot runs in its own process, as in production, against the fake Bot API server in
 this process (tests/fake_telegram/), which also plays the users. Every user runs a
@@ -17,6 +18,12 @@ Bots measured in the same run:
   a company", the company name, Y-tunnus skipped, questions of the KIERTO-kartoitus
   answered with buttons (each answer written to the store), /help, an FAQ question.
   The echo bot gets the same number of text messages.
+
+With `--baseline-ref REF` every kierto-bot row is measured twice in the same run, first
+with the code at git REF (unpacked into a temporary folder and run with this checkout's
+virtual environment), then with this checkout: before/after figures under the same load
+of the machine. Where the CPU of an update goes, and its SQL statements and transactions:
+bench/profile_update.py.
 
 Flood control and the send rate are lifted for the bots under test (this measures the
 bot, not Telegram's 30 messages/s). Needs PostgreSQL at BENCH_PG (default: the local test
