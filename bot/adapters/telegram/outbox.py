@@ -35,7 +35,7 @@ from typing import Any
 from bot.adapters.telegram.errors import ApiError, ApiErrorKind
 from bot.adapters.telegram.sender import Sender
 from dialogs.actions import Edit, Send, SendFile
-from dialogs.store.db import Database, is_connection_error
+from dialogs.store.db import Database, StoreUnavailable, is_connection_error
 from dialogs.store.models import utcnow
 from dialogs.store.outbox import claim_rows, decode, mark_sent
 
@@ -90,17 +90,22 @@ class Ledger:
                 async with self.db.connection() as conn:
                     await mark_sent(conn, [(row, message) for row, message, _ in sent])
                     taken = await claim_rows(conn, [row for row, _ in claims])
-            except Exception as exc:  # every waiter learns of it; an outage is no bug
-                outage = is_connection_error(exc)
+            except BaseException as exc:  # every waiter learns of it; an outage is no bug
+                # cancelled (the process is stopping): as an outage, the rows stay pending
+                cancelled = not isinstance(exc, Exception)
+                outage = cancelled or is_connection_error(exc)
+                failure = StoreUnavailable("stopping") if cancelled else exc
                 for _, _, future in sent:
                     if not future.done():
                         if outage:
                             future.set_result(False)
                         else:
-                            future.set_exception(exc)
+                            future.set_exception(failure)
                 for _, future in claims:
                     if not future.done():
-                        future.set_exception(exc)
+                        future.set_exception(failure)
+                if cancelled:
+                    raise
                 continue
             for _, _, future in sent:
                 if not future.done():
