@@ -91,7 +91,7 @@ class Ledger:
                     await mark_sent(conn, [(row, message) for row, message, _ in sent])
                     taken = await claim_rows(conn, [row for row, _ in claims])
             except BaseException as exc:  # every waiter learns of it; an outage is no bug
-                # cancelled (the process is stopping): as an outage, the rows stay pending
+                # cancelled (the process is stopping): treated as an outage
                 cancelled = not isinstance(exc, Exception)
                 outage = cancelled or is_connection_error(exc)
                 failure = StoreUnavailable("stopping") if cancelled else exc
