@@ -51,6 +51,8 @@ from tests.fake_telegram import FakeTelegram, FakeUser  # noqa: E402
 
 TOKEN = "123456:BENCH"
 STEP_TIMEOUT = float(os.environ.get("BENCH_TIMEOUT", "120"))  # seconds a step may wait
+# seconds a bot process may take to start (imports, migrations; slow on a busy machine)
+START_TIMEOUT = float(os.environ.get("BENCH_START_TIMEOUT", "300"))
 BENCH_PG = os.environ.get("BENCH_PG", "postgresql://postgres@127.0.0.1:5432/test")
 
 
@@ -136,12 +138,12 @@ async def run_user(
 
 
 async def wait_ready(fake: FakeTelegram, process: asyncio.subprocess.Process) -> None:
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + START_TIMEOUT
     while not any(name.lower() == "getupdates" for name in fake.counts):
         if process.returncode is not None:
             raise RuntimeError("the bot process ended before it started polling")
         if time.monotonic() > deadline:
-            raise RuntimeError("the bot did not start polling within 60 s")
+            raise RuntimeError(f"the bot did not start polling within {START_TIMEOUT:.0f} s")
         await asyncio.sleep(0.05)
 
 
