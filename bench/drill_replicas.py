@@ -3,6 +3,7 @@
     .venv/bin/python bench/drill_replicas.py                 # every scenario, 20 s of traffic
     .venv/bin/python bench/drill_replicas.py --short         # replica kill only, ~3 s (a test)
     .venv/bin/python bench/drill_replicas.py --only pg-cut --users 100 --rate 20
+    .venv/bin/python bench/drill_replicas.py --only rolling --baseline /tmp/old-checkout
 
 Not a test. Real `kierto-bot webhook` processes (tests/replica_cluster.py) on a fresh
 PostgreSQL database and Redis, behind the test balancer (tests/balancer.py); the fake Bot
@@ -10,7 +11,10 @@ API in this process plays Telegram: it delivers each chat's updates one at a tim
 retries a non-2xx or timed-out delivery. Every person first says /start; then the traffic
 is a steady stream of questions the FAQ cannot answer, each followed by /cancel (which
 closes the "ask a person?" offer); a pair gets a known number of replies (measured in the
-warm-up) and stores one row (`faq_misses`). Scenarios:
+warm-up: 2) and stores one row (`faq_misses`). The default 10 pairs a second make 20
+replies a second, under the send budget every replica shares (SEND_RATE, 25 a second,
+under Telegram's ~30): at 15 pairs (30 replies) a second the replies queue behind the
+budget for as long as the drill runs. Scenarios:
 
 - replica-kill: kill -9 one replica after 3 s, start it again 3 s later;
 - pg-cut: the replicas reach PostgreSQL through a TCP proxy this script owns, cut for
@@ -22,8 +26,14 @@ warm-up) and stores one row (`faq_misses`). Scenarios:
 
 Traffic goes on until the disruption is over (a replica started again and healthy) and
 2 s more, at least `--seconds`. Each prints: updates sent, answered, answered twice, lost,
-stored twice, the slowest reply (from the person's message to Telegram's 2xx, which a
-replica gives after the replies are sent). The exit status is non-zero on any loss or duplicate.
+stored twice, the slowest reply and the 99th percentile (from the person's message to
+Telegram's 2xx, which a replica gives after the replies are sent), and for the slowest
+updates what happened to each delivery (which replica, what it answered, how long). The
+exit status is non-zero on any loss or duplicate.
+
+`--baseline DIR` runs each scenario first with the replicas running the bot of another
+checkout (e.g. `git worktree add /tmp/old <commit>`), then with this one, in one run: the
+before/after figures under the same load.
 """
 
 from __future__ import annotations
@@ -64,7 +74,9 @@ class Figures:
     lost: int = 0
     stored_twice: int = 0
     not_stored: int = 0
+    in_flight: int = 0  # missing replies whose row was in flight at a kill (at most once)
     slowest: float = 0.0
+    p99: float = 0.0
     notes: list[str] = field(default_factory=list)
 
     @property
@@ -75,8 +87,9 @@ class Figures:
         return (
             f"{self.scenario:13} updates sent {self.sent:5}  answered {self.answered:5}  "
             f"answered twice {self.answered_twice:3}  lost {self.lost:3}  stored twice "
-            f"{self.stored_twice:3}  not stored {self.not_stored:3}  slowest reply "
-            f"{self.slowest:5.1f} s  {'OK' if self.ok else 'FAILED'}"
+            f"{self.stored_twice:3}  not stored {self.not_stored:3}  in flight at a kill "
+            f"{self.in_flight:2}  slowest reply "
+            f"{self.slowest:5.1f} s  p99 {self.p99:5.1f} s  {'OK' if self.ok else 'FAILED'}"
             + "".join(f"\n{'':15}{note}" for note in self.notes)
         )
 
@@ -115,6 +128,24 @@ class Traffic:
         return done
 
 
+async def in_flight_at_a_crash(database_url: str) -> dict[int, int]:
+    """Reply rows per chat that were in flight when their replica died: "unknown" (the
+    leader marked them after 2 minutes) or still "sending" long after every update was
+    confirmed."""
+    import asyncpg
+
+    conn = await asyncpg.connect(database_url.replace("+asyncpg", ""))
+    try:
+        rows = await conn.fetch(
+            "SELECT chat_id, count(*) AS n FROM outbox WHERE status = 'unknown' OR "
+            "(status = 'sending' AND updated_at < now() at time zone 'utc' - interval '10 s') "
+            "GROUP BY chat_id"
+        )
+    finally:
+        await conn.close()
+    return {r["chat_id"]: r["n"] for r in rows}
+
+
 async def miss_rows(database_url: str) -> dict[int, int]:
     import asyncpg
 
@@ -126,13 +157,65 @@ async def miss_rows(database_url: str) -> dict[int, int]:
     return {r["user_id"]: r["n"] for r in rows}
 
 
+async def outbox_of(database_url: str, chat_id: int) -> list[str]:
+    """The last reply rows of one chat, for the account of a miscount."""
+    import asyncpg
+
+    conn = await asyncpg.connect(database_url.replace("+asyncpg", ""))
+    try:
+        rows = await conn.fetch(
+            "SELECT id, status, attempts, action->>'type' AS type, created_at, updated_at, "
+            "last_error FROM outbox WHERE chat_id = $1 "
+            "ORDER BY status = 'sent', id DESC LIMIT 6",  # first what was not sent
+            chat_id,
+        )
+    finally:
+        await conn.close()
+    return [
+        f"  row {r['id']} {r['type']} {r['status']} attempts {r['attempts']} created "
+        f"{r['created_at']:%H:%M:%S.%f} updated {r['updated_at']:%H:%M:%S.%f} "
+        f"{r['last_error'] or ''}"
+        for r in rows
+    ]
+
+
 Disruption = Callable[[Cluster, dict[str, TcpProxy], Figures], Awaitable[None]]
 
 
+def p99(values: list[float]) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(0.99 * len(ordered)))] if ordered else 0.0
+
+
+def history(update_id: int, sent_at: float, fake: FakeTelegram, cluster: Cluster) -> str:
+    """What happened to one update: Telegram's deliveries and the balancer's forwards."""
+    assert cluster.balancer is not None
+    names = {r.url: f"r{r.index}" for r in cluster.replicas}
+    parts = [
+        f"+{d.time - sent_at:.1f}s→{d.status or 'none'} in {d.duration:.1f}s"
+        for d in fake.webhook_deliveries
+        if d.update_id == update_id
+    ]
+    hops = [
+        f"+{f.started - sent_at:.1f}s {names.get(f.backend, f.backend)}:{f.status} "
+        f"{f.duration:.1f}s"
+        for f in cluster.balancer.forwarded
+        if f.update_id == update_id
+    ]
+    return f"update {update_id}: Telegram {', '.join(parts)}; balancer {', '.join(hops)}"
+
+
 async def scenario(
-    name: str, disrupt: Disruption, *, users: int, rate: float, seconds: float, proxied: set[str]
+    name: str,
+    disrupt: Disruption,
+    *,
+    users: int,
+    rate: float,
+    seconds: float,
+    proxied: set[str],
+    code: Path = ROOT,
 ) -> Figures:
-    figures = Figures(name)
+    figures = Figures(name if code == ROOT else f"{name} (baseline)")
     database = await fresh_database("kb_drill")
     proxies: dict[str, TcpProxy] = {}
     db_url, redis_url = database, REDIS
@@ -148,8 +231,11 @@ async def scenario(
         redis_url = f"redis://127.0.0.1:{proxies['redis'].port}/{db or 0}"
     workdir = Path(tempfile.mkdtemp(prefix=f"drill-{name}-"))
     try:
-        async with FakeTelegram(webhook_retry_delay=0.5, webhook_timeout=10, record=False) as fake:
-            cluster = await Cluster(fake, db_url, workdir, redis_url=redis_url).start()
+        # a token of its own: its Redis keys (presence, send budget) never meet the tests'
+        async with FakeTelegram(
+            token="770001:DRILL", webhook_retry_delay=0.5, webhook_timeout=10, record=False
+        ) as fake:
+            cluster = await Cluster(fake, db_url, workdir, redis_url=redis_url, code=code).start()
             try:
                 people = [fake.user(FIRST_USER + i, language_code="en") for i in range(users)]
                 for person in people:
@@ -172,13 +258,30 @@ async def scenario(
                 finally:
                     over.set()
                 await run
-                await Cluster.wait(
-                    lambda: set(traffic.sent_at) <= set(traffic.confirmed()),
-                    180,
-                    "every update confirmed",
-                )
+                try:
+                    await Cluster.wait(
+                        lambda: set(traffic.sent_at) <= set(traffic.confirmed()),
+                        300,
+                        "every update confirmed",
+                    )
+                except TimeoutError:  # reported below (as lost), with what happened
+                    missing = sorted(set(traffic.sent_at) - set(traffic.confirmed()))
+                    figures.notes.append(f"{len(missing)} update(s) never confirmed")
+                    figures.notes += [
+                        history(u, traffic.sent_at[u], fake, cluster) for u in missing[:3]
+                    ]
                 await asyncio.sleep(1.0)  # replies of the last confirmations
                 rows = await miss_rows(database)
+                crashed = await in_flight_at_a_crash(database)
+                odd = [
+                    p
+                    for p in people
+                    if len(p.bot_messages) - base[p.id] != traffic.per_user[p.id] * per_question
+                ]
+                for person in odd[:2]:  # what they got, and what the outbox says
+                    tail = " | ".join(m.content[:25] for m in person.bot_messages[-6:])
+                    figures.notes.append(f"person {person.id} got: {tail}")
+                    figures.notes += await outbox_of(database, person.id)
             finally:
                 await cluster.close()
             if "Traceback" in cluster.logs():
@@ -190,13 +293,28 @@ async def scenario(
         figures.notes.append(
             f"deliveries Telegram retried: {len(failed)} ({', '.join(statuses) or 'none'})"
         )
-        figures.slowest = max(confirmed[u] - t for u, t in traffic.sent_at.items())
+        end = time.monotonic()
+        waits = {u: confirmed.get(u, end) - t for u, t in traffic.sent_at.items()}
+        figures.slowest = max(waits.values())
+        figures.p99 = p99(list(waits.values()))
+        # the person whose reply was slowest: what held their updates up
+        for update_id in sorted(waits, key=waits.__getitem__, reverse=True)[:3]:
+            if waits[update_id] > 2.0:
+                figures.notes.append(
+                    f"{waits[update_id]:.1f} s: "
+                    + history(update_id, traffic.sent_at[update_id], fake, cluster)
+                )
         for person in people:
             expected = traffic.per_user[person.id] * per_question
             got = len(person.bot_messages) - base[person.id]
             figures.answered += 2 * (min(got, expected) // max(per_question, 1))
             figures.answered_twice += max(0, got - expected)
-            figures.lost += max(0, expected - got)
+            # a reply whose row was in flight when its replica was killed may never have
+            # reached Telegram: the outbox sends at most once (no idempotency key), and
+            # counts it here, not as lost
+            missing = max(0, expected - got)
+            figures.in_flight += min(missing, crashed.get(person.id, 0))
+            figures.lost += missing - min(missing, crashed.get(person.id, 0))
             stored = rows.get(person.id, 0) - rows_before.get(person.id, 0)
             figures.stored_twice += max(0, stored - traffic.per_user[person.id])
             figures.not_stored += max(0, traffic.per_user[person.id] - stored)
@@ -284,21 +402,34 @@ SCENARIOS: dict[str, tuple[Callable[[float], Disruption], set[str]]] = {
 
 async def main_async(args: argparse.Namespace) -> int:
     names = [args.only] if args.only else list(SCENARIOS)
+    codes = [args.baseline, ROOT] if args.baseline else [ROOT]
     results = []
-    for name in names:
-        make, proxied = SCENARIOS[name]
-        started = time.monotonic()
-        figures = await scenario(
-            name,
-            make(args.outage),
-            users=args.users,
-            rate=args.rate,
-            seconds=args.seconds,
-            proxied=proxied,
+    print(f"load average at start: {' '.join(f'{x:.1f}' for x in os.getloadavg())}", flush=True)
+    if 2 * args.rate >= 25:
+        print(
+            f"note: {2 * args.rate:.0f} replies/s offered, over the shared send budget "
+            "(SEND_RATE 25/s): replies queue behind it and the slowest reply grows with the run",
+            flush=True,
         )
-        figures.notes.append(f"{time.monotonic() - started:.0f} s in all")
-        print(figures.line(), flush=True)
-        results.append(figures)
+    for name in names:
+        for code in codes:
+            make, proxied = SCENARIOS[name]
+            started = time.monotonic()
+            figures = await scenario(
+                name,
+                make(args.outage),
+                users=args.users,
+                rate=args.rate,
+                seconds=args.seconds,
+                proxied=proxied,
+                code=code,
+            )
+            figures.notes.append(
+                f"{time.monotonic() - started:.0f} s in all; load average "
+                + " ".join(f"{x:.1f}" for x in os.getloadavg())
+            )
+            print(figures.line(), flush=True)
+            results.append(figures)
     return 0 if all(f.ok for f in results) else 1
 
 
@@ -306,11 +437,21 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--only", choices=list(SCENARIOS))
     parser.add_argument("--users", type=int, default=60)
-    parser.add_argument("--rate", type=float, default=15.0, help="updates per second")
+    parser.add_argument(
+        "--rate",
+        type=float,
+        default=10.0,
+        help="question-and-/cancel pairs per second (2 updates, 2 replies each); keep 2 × "
+        "rate under SEND_RATE (25 messages/s shared by every replica) or the replies queue "
+        "behind the send budget and the slowest reply measures that queue",
+    )
     parser.add_argument("--seconds", type=float, default=20.0, help="seconds of traffic")
     parser.add_argument("--outage", type=float, default=10.0)
     parser.add_argument("--short", action="store_true", help="replica-kill, 20 users, 8 s")
+    parser.add_argument("--baseline", help="another checkout to run first, for before/after")
     args = parser.parse_args()
+    if args.baseline:
+        args.baseline = Path(args.baseline).resolve()
     if args.short:
         args.only, args.users, args.seconds, args.rate = "replica-kill", 20, 8.0, 10.0
     return asyncio.run(main_async(args))

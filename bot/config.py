@@ -66,6 +66,10 @@ class Settings(BaseSettings):
     # (their replies are in the outbox and go out at the next start); keep it under the
     # orchestrator's kill timeout (docker-compose `stop_grace_period`).
     shutdown_grace: float = Field(default=8.0, ge=0)
+    # A webhook replica's first seconds of that grace (at most half of it): /healthz
+    # answers 503 while requests are still taken, until the balancer has taken the
+    # replica out (HAProxy: two failed checks, 2 s + 0.5 s in deploy/haproxy.cfg).
+    drain_seconds: float = Field(default=3.0, ge=0)
     # While the database is unreachable polling pauses, retrying after 1, 2, 4… seconds
     # up to this; the webhook answers 503 with this as Retry-After.
     db_retry_max: float = Field(default=30.0, gt=0)

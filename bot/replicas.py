@@ -139,7 +139,9 @@ class Replica:
     """A process's place among its peers. `join()` before the schema is migrated (raises
     `ReplicaRefused`), `start()` after; `run_once(job)` adds a job for the leader only;
     `lost` is set when the door lock could not be taken back after a lost connection (the
-    process should stop); `close()` at the end."""
+    process should stop); `retire()` at SIGTERM hands the once-only jobs to another
+    replica at once (instead of when this process has finished draining); `close()` at
+    the end."""
 
     def __init__(self, settings: Settings, db: Database, role: str) -> None:
         self.settings = settings
@@ -148,6 +150,7 @@ class Replica:
         self.name = replica_name()
         self.lost = asyncio.Event()
         self.leading = asyncio.Event()  # set while this process runs the once-only jobs
+        self.retiring = False  # after retire(): never leads again
         self.jobs: list[Job] = []
         self._running: list[tuple[asyncio.Task[None], asyncio.Event]] = []
         self._loop: asyncio.Task[None] | None = None
@@ -173,6 +176,12 @@ class Replica:
         if self._presence is not None:
             self._presence.start()
 
+    async def retire(self) -> None:
+        """Stop the once-only jobs and let another replica take them (this process is
+        stopping: it serves what it has in hand, but leads no more)."""
+        self.retiring = True
+        await self._stop_jobs()
+
     async def close(self) -> None:
         await self._stop_jobs()
         if self._presence is not None:
@@ -194,7 +203,7 @@ class Replica:
             log.exception("a once-only job failed")
 
     def _lead(self) -> None:
-        if not self.leading.is_set():
+        if not self.leading.is_set() and not self.retiring:
             log.info("replica %s now runs the once-only jobs", self.name)
             self.leading.set()
             for job in self.jobs:

@@ -11,6 +11,8 @@
   request was sent, its failure or timeout is answered 502/504 and Telegram retries it.
 - `mirror(body) -> bool` picks requests to send to two backends at once (a duplicate
   delivery to two replicas); the answer is the better of the two.
+- `forwarded` records every request handed to a backend (update id, backend, when, how
+  long, the answer), for the drills' account of their slowest replies.
 """
 
 from __future__ import annotations
@@ -18,11 +20,31 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+import json
+import time
 from collections import Counter
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import aiohttp
 from aiohttp import web
+
+
+@dataclass
+class Forwarded:
+    update_id: int | None
+    backend: str
+    started: float  # time.monotonic()
+    duration: float
+    status: int | str  # the backend's answer, or what went wrong
+
+
+def _update_id(body: bytes) -> int | None:
+    try:
+        value = json.loads(body).get("update_id")
+    except (ValueError, AttributeError):
+        return None
+    return value if isinstance(value, int) else None
 
 
 class Balancer:
@@ -42,6 +64,7 @@ class Balancer:
         self.sent: Counter[str] = Counter()  # requests per backend
         self.statuses: Counter[int] = Counter()  # answers given to the client
         self.mirrored = 0
+        self.forwarded: list[Forwarded] = []
         self.port = 0
         self._turn = itertools.count()
         self._runner: web.AppRunner | None = None
@@ -122,7 +145,16 @@ class Balancer:
         self, order: list[str], request: web.Request, headers: dict[str, str], body: bytes
     ) -> web.Response:
         assert self._session is not None
+        update_id = _update_id(body) if request.method == "POST" else None
         for backend in order:
+            started = time.monotonic()
+
+            def record(status: int | str, backend: str = backend, started: float = started) -> None:
+                if update_id is not None:
+                    self.forwarded.append(
+                        Forwarded(update_id, backend, started, time.monotonic() - started, status)
+                    )
+
             try:
                 async with self._session.request(
                     request.method,
@@ -133,6 +165,7 @@ class Balancer:
                 ) as resp:
                     self.sent[backend] += 1
                     content = await resp.read()
+                    record(resp.status)
                     return web.Response(
                         status=resp.status,
                         body=content,
@@ -143,11 +176,14 @@ class Balancer:
                         },
                     )
             except aiohttp.ClientConnectorError:
+                record("refused")
                 self.healthy.discard(backend)
                 continue  # not sent: the next backend may take it
             except TimeoutError:
+                record("timeout")
                 return web.Response(status=504, text="backend timed out")
             except Exception as exc:  # sent, then the backend went away
+                record(type(exc).__name__)
                 with contextlib.suppress(Exception):
                     self.healthy.discard(backend)
                 return web.Response(status=502, text=f"backend failed: {type(exc).__name__}")

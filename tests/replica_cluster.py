@@ -93,7 +93,9 @@ class ReplicaProcess:
                 stdout=asyncio.subprocess.DEVNULL, stderr=log,
             )  # fmt: skip
 
-    async def healthy(self, seconds: float = 60.0) -> None:
+    async def healthy(self, seconds: float = 180.0) -> None:
+        """Wait until /healthz answers 200 (the replica is ready: tests/balancer.py sends
+        it requests from then on)."""
         deadline = time.monotonic() + seconds
         async with aiohttp.ClientSession() as session:
             while True:
@@ -142,7 +144,9 @@ class Cluster:
         redis_url: str | None = None,
         mirror: Callable[[bytes], bool] | None = None,
         env: dict[str, str] | None = None,
+        code: Path = ROOT,
     ) -> None:
+        self.code = code  # the checkout whose bot the replicas run (a drill's baseline)
         self.fake = fake
         self.database_url = database_url
         self.workdir = workdir
@@ -165,10 +169,13 @@ class Cluster:
             "FLOOD_RATE": "1000",
             "FLOOD_BURST": "1000",
             "LOG_LEVEL": "WARNING",
-            "PYTHONPATH": str(ROOT),
-            "KNOWLEDGE_DIR": str(ROOT / "knowledge"),
+            "PYTHONPATH": str(self.code),
+            "KNOWLEDGE_DIR": str(self.code / "knowledge"),
         }
-        for name in ("ADMIN_IDS", "STAFF_CHAT_ID", "REDIS_URL", "HEALTH_LISTEN"):
+        # a restarted replica reuses the bytecode of its first start, as an installed
+        # package does (compiling every module again costs seconds of CPU at each start)
+        for name in ("ADMIN_IDS", "STAFF_CHAT_ID", "REDIS_URL", "HEALTH_LISTEN",
+                     "PYTHONDONTWRITEBYTECODE"):  # fmt: skip
             env.pop(name, None)
         if self.redis_url:
             env["REDIS_URL"] = self.redis_url

@@ -50,7 +50,8 @@ def test_the_bot_gets_only_settings_it_knows() -> None:
 def test_the_image_starts_the_bot_and_checks_its_health() -> None:
     dockerfile = (ROOT / "Dockerfile").read_text(encoding="utf-8")
     assert 'CMD ["kierto-bot", "run"]' in dockerfile
-    assert "HEALTHCHECK" in dockerfile and "/healthz" in dockerfile
+    # the container's health is liveness; readiness (/healthz) is the balancer's
+    assert "HEALTHCHECK" in dockerfile and "/livez" in dockerfile
     assert "HEALTH_LISTEN=0.0.0.0:8080" in dockerfile
 
 
@@ -61,7 +62,7 @@ def test_the_bot_scales_behind_the_balancer() -> None:
     assert "ports" not in bot and "container_name" not in bot
     assert bot["command"] == ["kierto-bot", "${BOT_MODE:-webhook}"]
     assert bot["environment"]["WEBHOOK_LISTEN"] == "0.0.0.0:8080"
-    assert "/healthz" in " ".join(bot["healthcheck"]["test"])
+    assert "/livez" in " ".join(bot["healthcheck"]["test"])  # liveness, not readiness
     assert balancer["image"].startswith("haproxy:")
     assert balancer["ports"] == ["8080:8080", "127.0.0.1:8081:8081"]  # webhook; back office
     assert "./deploy/haproxy.cfg:/usr/local/etc/haproxy/haproxy.cfg:ro" in balancer["volumes"]
@@ -80,7 +81,17 @@ def test_the_balancer_checks_each_replica_on_healthz_and_finds_them_in_dns() -> 
     template = next(line for line in lines if line.startswith("server-template"))
     _, count, address = template.split()[1:4]
     assert address == "bot:8080" and int(count) >= 3  # the compose service and its port
-    assert "resolvers docker" in next(line for line in lines if line.startswith("default-server"))
+    checks = next(line for line in lines if line.startswith("default-server"))
+    assert "resolvers docker" in checks
+    # a draining replica is out within inter + fastinter = 2.5 s, inside DRAIN_SECONDS
+    inter, fastinter, fall = (
+        re.search(rf"{word} (\d+)(ms|s)?", checks).groups()  # type: ignore[union-attr]
+        for word in ("inter", "fastinter", "fall")
+    )
+    seconds = float(inter[0]) + float(fastinter[0]) / (1000 if fastinter[1] == "ms" else 1)
+    assert int(fall[0]) == 2
+    drain = float(compose()["services"]["bot"]["environment"]["DRAIN_SECONDS"])
+    assert seconds <= drain
     assert "nameserver dns 127.0.0.11:53" in lines  # Docker's DNS
 
 
@@ -119,3 +130,5 @@ def test_docker_waits_longer_than_the_bot_s_shutdown_grace() -> None:
     grace = float(bot["environment"]["SHUTDOWN_GRACE"])
     stop = bot["stop_grace_period"]
     assert stop.endswith("s") and float(stop[:-1]) > grace
+    # the drain is the first part of the grace, at most half of it (bot/adapters/serve.py)
+    assert 0 < float(bot["environment"]["DRAIN_SECONDS"]) <= grace / 2

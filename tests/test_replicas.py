@@ -170,6 +170,27 @@ async def test_one_leader_runs_the_jobs_and_another_takes_over(pg, started: Star
     assert sum(r.leading.is_set() for r in replicas if r is not leader) == 1
 
 
+async def test_a_stopping_leader_hands_the_jobs_over_before_it_exits(pg, started: Started) -> None:
+    """retire() (SIGTERM): the leader's jobs stop and another replica leads within a
+    beat or two, while the stopping one is still connected (draining)."""
+    from bot.replicas_pg import PgReplica
+
+    _, schema = pg
+    log: list[str] = []
+    replicas = [await started.start(schema, "webhook") for _ in range(2)]
+    for i, replica in enumerate(replicas):
+        replica.run_once(job_recorder(log, f"r{i}"))
+    await eventually(lambda: len(running(log)) == 1)
+    leader = next(r for r in replicas if r.leading.is_set())
+    other = next(r for r in replicas if r is not leader)
+    await leader.retire()
+    assert isinstance(leader, PgReplica) and leader.conn is not None  # still connected
+    assert f"stop r{replicas.index(leader)}" in log
+    await eventually(lambda: other.leading.is_set(), 10)
+    await asyncio.sleep(2.5)  # a beat later the retired one has not come back
+    assert not leader.leading.is_set() and running(log) == {f"r{replicas.index(other)}"}
+
+
 async def test_a_lost_connection_stops_the_jobs_and_the_leadership_moves(
     pg, started: Started
 ) -> None:

@@ -1,12 +1,21 @@
-"""Flood control: a fast user is slowed with one notice; others are not affected."""
+"""Flood control: a fast user is slowed with one notice; others are not affected. The send
+budget: replies before broadcast rows, and a 429 that pauses everyone."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 
 import pytest
 
-from bot.throttle import MemoryThrottle, RedisSendRate, RedisThrottle, Verdict, check_redis
+from bot.throttle import (
+    MemoryThrottle,
+    RedisSendRate,
+    RedisThrottle,
+    SendRate,
+    Verdict,
+    check_redis,
+)
 from tests.conftest import REDIS_URL, service_missing
 from tests.tcp_proxy import TcpProxy
 
@@ -142,8 +151,102 @@ async def test_the_send_budget_is_shared_through_redis(redis_throttle) -> None:
     try:
         for rate in (first, second, first, second, first):
             await rate.acquire()  # the 5 tokens of one shared bucket
-        script = first._script
-        assert int(await script(keys=[key], args=[5, 5])) > 0  # empty for both now
+        assert await second._take(0) > 0  # empty for both now
     finally:
         await first.close()
         await second.close()
+
+
+# ---------------------------------------------------------------------- the send budget
+
+
+async def test_a_429_pause_holds_every_priority_and_leaves_no_burst_after_it() -> None:
+    clock = Clock()
+    budget = SendRate(10, burst=10, reserve=2, clock=clock)
+    assert budget._take_local(2) == 0  # a full bucket: anyone may take
+    await budget.pause(3)
+    assert budget._take_local(0) == pytest.approx(3)  # a reply waits too
+    assert budget._take_local(2) == pytest.approx(3)
+    await budget.pause(1)  # a shorter pause does not shorten the longer one
+    clock.now += 2
+    assert budget._take_local(0) == pytest.approx(1)
+    clock.now += 1
+    # the bucket starts again with the reserve and one token, not the 10 it could hold
+    assert budget._take_local(0) == 0
+    assert budget._take_local(2) > 0  # what is left is the replies' reserve
+    assert budget._take_local(0) == 0
+    assert budget._take_local(0) == 0
+    assert budget._take_local(0) > 0
+
+
+async def test_a_request_holding_a_token_waits_out_a_pause_begun_since() -> None:
+    budget = SendRate(10)
+    await budget.acquire()
+    await budget.hold()  # no pause: at once
+    await budget.pause(2)
+    held = asyncio.create_task(budget.hold())
+    await asyncio.sleep(0.05)
+    assert not held.done()
+    await asyncio.wait_for(held, 10)
+    assert budget.clock() >= budget.paused_until
+
+
+async def test_replies_take_the_next_token_before_queued_broadcast_rows() -> None:
+    budget = SendRate(50, burst=1, reserve=0)
+    await budget.acquire()  # the bucket is empty now
+    order: list[str] = []
+
+    async def take(name: str, priority: int) -> None:
+        await budget.acquire(priority)
+        order.append(name)
+
+    waiting = [asyncio.create_task(take(f"broadcast {i}", 2)) for i in range(3)]
+    await asyncio.sleep(0)  # they are in line
+    waiting.append(asyncio.create_task(take("notice", 1)))
+    await asyncio.sleep(0)
+    waiting.append(asyncio.create_task(take("reply", 0)))
+    await asyncio.gather(*waiting)
+    assert order == ["reply", "notice", "broadcast 0", "broadcast 1", "broadcast 2"]
+
+
+async def test_a_cancelled_waiter_leaves_the_line() -> None:
+    budget = SendRate(50, burst=1, reserve=0)
+    await budget.acquire()
+    first = asyncio.create_task(budget.acquire(0))
+    second = asyncio.create_task(budget.acquire(2))
+    await asyncio.sleep(0)
+    first.cancel()
+    await second  # not stuck behind the cancelled one
+    assert budget._queue == []
+
+
+async def test_a_429_in_one_process_pauses_the_others_through_redis(redis_throttle) -> None:
+    key = f"{redis_throttle.prefix}budget"
+    first, second = RedisSendRate(REDIS_URL, 1000, key), RedisSendRate(REDIS_URL, 1000, key)
+    try:
+        assert await second._take(2) == 0
+        await first.pause(30)
+        assert await second._take(0) > 25  # seconds: this process saw no 429 itself
+        assert await second._take(2) > 25
+        assert second.state == "ok"
+    finally:
+        await first.close()
+        await second.close()
+
+
+async def test_an_interactive_waiter_holds_back_other_processes_broadcasts(redis_throttle) -> None:
+    key = f"{redis_throttle.prefix}budget"
+    replies, broadcasts = RedisSendRate(REDIS_URL, 5, key), RedisSendRate(REDIS_URL, 5, key)
+    redis = replies.health.redis
+    try:
+        assert await broadcasts._take(2) == 0
+        # another process's reply is waiting for a token (its mark), though tokens are there
+        now = float((await redis.time())[0])
+        await redis.hset(key, mapping={"tokens": 5, "at": now, "hi": now + 60})
+        assert await broadcasts._take(2) > 30  # holds back
+        assert await replies._take(0) == 0  # the reply takes one at once
+        await redis.hset(key, "hi", 0)
+        assert await broadcasts._take(2) == 0
+    finally:
+        await replies.close()
+        await broadcasts.close()

@@ -7,6 +7,7 @@ import contextlib
 import logging
 import os
 import sys
+import time
 from collections.abc import AsyncIterator
 from datetime import timedelta
 
@@ -14,6 +15,7 @@ from aiohttp import web
 
 from bot.adapters.guard import GuardedSite, quiet_accept_errors
 from bot.adapters.telegram import TelegramDoor, Transport, install_signal_handlers, webhook_path
+from bot.adapters.telegram.order import EarlierReplies
 from bot.app import App
 from bot.replicas import Replica
 from bot.scheduler import maintenance
@@ -58,11 +60,15 @@ def _split(listen: str) -> tuple[str, int]:
     return host, int(port)
 
 
-async def _serve_web(door: TelegramDoor, app: web.Application, listen: str) -> web.AppRunner:
+async def _serve_web(
+    door: TelegramDoor, app: web.Application, listen: str, shutdown_timeout: float | None = None
+) -> web.AppRunner:
     """Start the guarded web server (see bot.adapters.guard) on `listen`; a port in use
     fails here, before anything waits for Telegram."""
     settings = door.app.settings
-    runner = web.AppRunner(app, shutdown_timeout=settings.shutdown_grace)
+    if shutdown_timeout is None:
+        shutdown_timeout = settings.shutdown_grace
+    runner = web.AppRunner(app, shutdown_timeout=shutdown_timeout)
     await runner.setup()
     site = GuardedSite(
         runner,
@@ -97,18 +103,31 @@ def _follow(replica: Replica, door: TelegramDoor) -> asyncio.Task[None]:
         door.outbox.in_flight_limit = IN_FLIGHT_LIMIT
 
     async def watch() -> None:
-        await replica.lost.wait()
-        log.error("stopping: this process lost its place among the replicas")
-        door.stopping.set()
+        lost = asyncio.create_task(replica.lost.wait())
+        stopping = asyncio.create_task(door.stopping.wait())
+        try:
+            await asyncio.wait({lost, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            lost.cancel()
+            stopping.cancel()
+        if replica.lost.is_set():
+            log.error("stopping: this process lost its place among the replicas")
+            door.stopping.set()
+        # stopping: another replica takes the once-only jobs now, not after the drain
+        await replica.retire()
 
     return asyncio.create_task(watch())
 
 
-async def _close(door: TelegramDoor, outbox: asyncio.Task[None] | None) -> None:
+async def _close(
+    door: TelegramDoor, outbox: asyncio.Task[None] | None, grace: float | None = None
+) -> None:
     door.stopping.set()
     if outbox is not None:
         with contextlib.suppress(asyncio.CancelledError, TimeoutError):
-            await asyncio.wait_for(outbox, door.app.settings.shutdown_grace)
+            await asyncio.wait_for(
+                outbox, door.app.settings.shutdown_grace if grace is None else max(grace, 0.1)
+            )
     await door.throttle.close()
     await door.sender.send_rate.close()
     await door.transport.close()
@@ -149,16 +168,22 @@ async def webhook(app: App, runtime: str, replica: Replica) -> int:
         )
         return 2
     door = _door(app, runtime)
+    door.earlier_replies = EarlierReplies(app.db, door.outbox)
     install_signal_handlers(door.stopping)
     quiet_accept_errors()
     await check_redis(settings.redis_url)
     secret = settings.webhook_secret.get_secret_value()
     runner = await _serve_web(
-        door, door.web_app(webhook_path(settings.webhook_url), secret), settings.webhook_listen
+        door,
+        door.web_app(webhook_path(settings.webhook_url), secret),
+        settings.webhook_listen,
+        # _drain has waited for the updates in hand within SHUTDOWN_GRACE already
+        shutdown_timeout=min(1.0, settings.shutdown_grace),
     )
     outbox: asyncio.Task[None] | None = None
     watch = _follow(replica, door)
     try:
+        # /healthz answers 503 ("starting") until the door is prepared (web.Readiness)
         await door.prepare()
         if not door.stopping.is_set():
             outbox = asyncio.create_task(door.outbox.run(replica.leading.is_set))
@@ -167,7 +192,34 @@ async def webhook(app: App, runtime: str, replica: Replica) -> int:
             async with beside(app, door):
                 await door.stopping.wait()
     finally:
-        await runner.cleanup()  # lets the requests in hand finish, for SHUTDOWN_GRACE at most
-        watch.cancel()
-        await _close(door, outbox)
+        left = await _drain(door, runner)
+        await asyncio.gather(watch, return_exceptions=True)  # retire() is done
+        await _close(door, outbox, left)
     return 0
+
+
+async def _drain(door: TelegramDoor, runner: web.AppRunner) -> float:
+    """SIGTERM in a webhook replica, all within SHUTDOWN_GRACE: /healthz answers 503 at
+    once (the replica is draining) while webhook requests are still handled, until the
+    balancer has seen it and sends no more (DRAIN_SECONDS at most); then the port is
+    closed (a balancer sends what it could not connect for to another replica) and the
+    updates in hand are finished and committed. Returns the grace left."""
+    settings = door.app.settings
+    door.stopping.set()
+    started = time.monotonic()
+    grace = settings.shutdown_grace
+    took = await door.readiness.drain(min(settings.drain_seconds, grace / 2))
+    for site in list(runner.sites):
+        await site.stop()  # no new connections
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(max(grace - (time.monotonic() - started), 0.1)):
+            await door.progress.settled()
+    in_hand = door.progress.in_hand
+    await runner.cleanup()  # what is still in hand now is cut off (and comes again)
+    log.info(
+        "drained in %.1f s (the balancer's part %.1f s); %d update(s) cut off",
+        time.monotonic() - started,
+        took,
+        in_hand,
+    )
+    return grace - (time.monotonic() - started)

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 from dialogs.actions import Btn
 from dialogs.flow import END, Step
 from dialogs.haastepaja import clock
+from dialogs.haastepaja import fields as f
 from dialogs.haastepaja.jobs import already_invited, begin_broadcast
 from dialogs.haastepaja.segments import Segment, audience, load_profiles
 from dialogs.haastepaja.when import WhenError, fmt, parse_start
@@ -269,13 +270,11 @@ async def ask_at(ctx: Context, data: Draft) -> None:
 
 
 async def take_at(ctx: Context, data: Draft, text: str) -> bool:
-    from dialogs.haastepaja.compose import when_error
-
     event = await ctx.repo.hp_events.get(data.event or 0)
     try:
         at = parse_start(text, clock.now()).start
     except WhenError as error:
-        ctx.send(when_error(ctx, error))
+        ctx.send(f.when_error(ctx, error))
         return True
     if event is not None and at >= (event.deadline or event.starts_at):
         ctx.send(ctx._("⚠️ That is after signing up closes. Please choose an earlier time."))

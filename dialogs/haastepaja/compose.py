@@ -16,18 +16,11 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 
 from dialogs.actions import Btn, Keyboard
-from dialogs.flow import Flow, Step
+from dialogs.flow import Flow, ShowHandler, Step
 from dialogs.haastepaja import clock
-from dialogs.haastepaja.invite import too_long
-from dialogs.haastepaja.when import (
-    HELSINKI,
-    WhenError,
-    fmt,
-    fmt_span,
-    parse_deadline,
-    parse_end,
-    parse_start,
-)
+from dialogs.haastepaja import fields as f
+from dialogs.haastepaja.fields import Then
+from dialogs.haastepaja.when import When, fmt, fmt_span
 from dialogs.router import Context
 from dialogs.store.haastepaja import HaastepajaEvent
 from dialogs.ui import esc, rows
@@ -40,30 +33,58 @@ def steps() -> tuple[Step, ...]:
     from dialogs.haastepaja import preview as p
 
     return (
-        Step("title", show=ask_title, text=take_title, goes=("start", "check")),
-        Step("start", show=ask_start, text=take_start, goes=("end", "place", "check")),
-        Step("end", show=ask_end, text=take_end, goes=("place", "check")),
+        Step(
+            "title", show=ask_title, text=f.line(f.TITLE_MAX, took_title), goes=("start", "check")
+        ),
+        Step("start", show=ask_start, text=f.start(took_start), goes=("end", "place", "check")),
+        Step("end", show=f.ask_end, text=f.end(start_of, took_end), goes=("place", "check")),
         Step(
             "place",
             show=ask_place,
-            text=take_place,
+            text=f.place(took_place),
             buttons={"online": online},
             goes=("url", "cap", "check"),
         ),
-        Step("url", show=ask_url, text=take_url, goes=("cap", "check")),
-        Step("cap", show=ask_cap, text=take_cap, buttons={"none": no_cap}, goes=("dl", "check")),
-        Step("dl", show=ask_dl, text=take_dl, buttons={"none": no_dl}, goes=("fi", "check")),
-        Step("fi", show=ask_fi, text=take_fi, goes=("more", "check")),
+        Step("url", show=ask_url, text=f.link(took_url), goes=("cap", "check")),
+        Step(
+            "cap",
+            show=ask_cap,
+            text=f.places(lambda: compose.button("cap", "none"), took_cap),
+            buttons={"none": no_cap},
+            goes=("dl", "check"),
+        ),
+        Step(
+            "dl",
+            show=ask_dl,
+            text=f.deadline(start_of, took_dl),
+            buttons={"none": no_dl},
+            goes=("fi", "check"),
+        ),
+        Step("fi", show=ask_fi, text=f.description(took_fi), goes=("more", "check")),
         Step(
             "more",
             show=ask_more,
             buttons={"en": add_lang, "sv": add_lang, "done": more_done},
             goes=("en_t", "sv_t", "check"),
         ),
-        Step("en_t", show=ask_lang_title("en"), text=take_lang_title("en"), goes=("en_d",)),
-        Step("en_d", show=ask_lang_text("en"), text=take_lang_text("en"), goes=("more",)),
-        Step("sv_t", show=ask_lang_title("sv"), text=take_lang_title("sv"), goes=("sv_d",)),
-        Step("sv_d", show=ask_lang_text("sv"), text=take_lang_text("sv"), goes=("more",)),
+        *(
+            step
+            for lang in ("en", "sv")
+            for step in (
+                Step(
+                    f"{lang}_t",
+                    show=ask_lang_title(lang),
+                    text=f.line(f.TITLE_MAX, took_lang_title(lang)),
+                    goes=(f"{lang}_d",),
+                ),
+                Step(
+                    f"{lang}_d",
+                    show=ask_lang_text(lang),
+                    text=f.description(took_lang_text(lang)),
+                    goes=("more",),
+                ),
+            )
+        ),
         Step(
             "check",
             show=show_check,
@@ -78,12 +99,6 @@ def steps() -> tuple[Step, ...]:
         ),
         *a.steps(),
     )
-
-
-TITLE_MAX = 120
-PLACE_MAX = 300
-DESCRIPTION_MAX = 3000
-CAPACITY_MAX = 10_000
 
 
 @dataclass(frozen=True)
@@ -112,31 +127,6 @@ class Draft:
     tags: tuple[str, ...] = ()
     langs: tuple[str, ...] = ()
     at: str = ""  # when to send; "" = now
-
-
-def when_error(ctx: Context, error: WhenError) -> str:
-    example = ctx._(
-        "Type it as for example <code>5.2. klo 13</code> or <code>5.2.2027 13:00</code>."
-    )
-    if error.code == "weekday":
-        day = error.details["day"]
-        noon = datetime(day.year, day.month, day.day, 12, tzinfo=HELSINKI)
-        written = f"{day.day}.{day.month}.{day.year}"
-        problem = ctx._(
-            "The weekday does not match the date: {day} is {weekday}.",
-            day=written,
-            weekday=fmt(noon, lang=ctx.lang).split()[0],
-        )
-    else:
-        problem = {
-            "unreadable": ctx._("I could not read that as a date and time."),
-            "no_such_date": ctx._("That date does not exist."),
-            "no_such_time": ctx._("That time does not exist."),
-            "past": ctx._("That moment has already passed."),
-            "end_before": ctx._("The end must be after the start."),
-            "deadline_after": ctx._("The signup deadline must be before the start."),
-        }[error.code]
-    return f"⚠️ {problem} {example}"
 
 
 def parsed(moment: str) -> datetime:
@@ -205,13 +195,8 @@ async def ask_title(ctx: Context, data: Draft) -> None:
     )
 
 
-async def take_title(ctx: Context, data: Draft, text: str) -> bool:
-    title = " ".join(text.split())
-    if len(title) > TITLE_MAX:
-        ctx.send(ctx._("⚠️ Please keep the title under {n} characters.", n=TITLE_MAX))
-        return True
+async def took_title(ctx: Context, data: Draft, title: str) -> None:
     await compose.next(ctx, replace(data, title=title), "start")
-    return True
 
 
 async def ask_start(ctx: Context, data: Draft) -> None:
@@ -223,12 +208,11 @@ async def ask_start(ctx: Context, data: Draft) -> None:
     )
 
 
-async def take_start(ctx: Context, data: Draft, text: str) -> bool:
-    try:
-        when = parse_start(text, clock.now())
-    except WhenError as error:
-        ctx.send(when_error(ctx, error))
-        return True
+def start_of(data: Draft) -> datetime:
+    return parsed(data.start)
+
+
+async def took_start(ctx: Context, data: Draft, when: When) -> None:
     data = replace(data, start=when.start.isoformat())
     if data.end and not when.end and parsed(data.end) <= when.start:
         data = replace(data, end="")  # the old end no longer fits: ask it again
@@ -241,28 +225,12 @@ async def take_start(ctx: Context, data: Draft, text: str) -> bool:
     else:
         ctx.send(ctx._("🗓 Starts {when}", when=fmt(when.start, lang=ctx.lang)))
         compose.move(ctx, "end", data)
-        await ask_end(ctx, data)
-    return True
+        await f.ask_end(ctx, data)
 
 
-async def ask_end(ctx: Context, data: Draft) -> None:
-    ctx.send(
-        ctx._(
-            "When does it end? A time on the same day, like <code>16</code> or "
-            "<code>15.30</code>, or a date and time."
-        )
-    )
-
-
-async def take_end(ctx: Context, data: Draft, text: str) -> bool:
-    try:
-        end = parse_end(text, parsed(data.start), clock.now())
-    except WhenError as error:
-        ctx.send(when_error(ctx, error))
-        return True
+async def took_end(ctx: Context, data: Draft, end: datetime) -> None:
     ctx.send(ctx._("🗓 {when}", when=fmt_span(parsed(data.start), end, ctx.lang)))
     await compose.next(ctx, replace(data, end=end.isoformat()), "place")
-    return True
 
 
 async def ask_place(ctx: Context, data: Draft) -> None:
@@ -272,16 +240,9 @@ async def ask_place(ctx: Context, data: Draft) -> None:
     )
 
 
-async def take_place(ctx: Context, data: Draft, text: str) -> bool:
-    place = " ".join(text.split())
-    if len(place) > PLACE_MAX:
-        ctx.send(ctx._("⚠️ Please keep the place under {n} characters.", n=PLACE_MAX))
-        return True
-    if place.startswith(("https://", "http://")) and " " not in place:
-        await compose.next(ctx, replace(data, place="", url=place), "cap")
-        return True
-    await compose.next(ctx, replace(data, place=place, url=""), "cap")
-    return True
+async def took_place(ctx: Context, data: Draft, where: tuple[str, str]) -> None:
+    place, url = where
+    await compose.next(ctx, replace(data, place=place, url=url), "cap")
 
 
 async def online(ctx: Context, data: Draft, value: str) -> None:
@@ -293,13 +254,8 @@ async def ask_url(ctx: Context, data: Draft) -> None:
     ctx.send(ctx._("Type the link to the online meeting (starting with https://)."))
 
 
-async def take_url(ctx: Context, data: Draft, text: str) -> bool:
-    url = text.strip()
-    if not url.startswith("https://") or " " in url or len(url) > 500:
-        ctx.send(ctx._("⚠️ That does not look like a link. It should start with https://"))
-        return True
-    await compose.next(ctx, replace(data, url=url, editing=data.editing), "cap")
-    return True
+async def took_url(ctx: Context, data: Draft, url: str) -> None:
+    await compose.next(ctx, replace(data, url=url), "cap")
 
 
 async def ask_cap(ctx: Context, data: Draft) -> None:
@@ -309,20 +265,8 @@ async def ask_cap(ctx: Context, data: Draft) -> None:
     )
 
 
-async def take_cap(ctx: Context, data: Draft, text: str) -> bool:
-    raw = text.strip()
-    if not raw.isdigit() or not 1 <= int(raw) <= CAPACITY_MAX:
-        ctx.send(
-            ctx._(
-                "⚠️ Type the number of places as digits, from 1 to {max}, for example "
-                "<code>25</code>, or press No limit.",
-                max=CAPACITY_MAX,
-            ),
-            rows([Btn(ctx._("No limit"), compose.button("cap", "none"))]),
-        )
-        return True
-    await compose.next(ctx, replace(data, cap=int(raw)), "dl")
-    return True
+async def took_cap(ctx: Context, data: Draft, cap: int) -> None:
+    await compose.next(ctx, replace(data, cap=cap), "dl")
 
 
 async def no_cap(ctx: Context, data: Draft, value: str) -> None:
@@ -339,14 +283,8 @@ async def ask_dl(ctx: Context, data: Draft) -> None:
     )
 
 
-async def take_dl(ctx: Context, data: Draft, text: str) -> bool:
-    try:
-        deadline = parse_deadline(text, parsed(data.start), clock.now())
-    except WhenError as error:
-        ctx.send(when_error(ctx, error))
-        return True
+async def took_dl(ctx: Context, data: Draft, deadline: datetime) -> None:
     await compose.next(ctx, replace(data, dl=deadline.isoformat()), "fi")
-    return True
 
 
 async def no_dl(ctx: Context, data: Draft, value: str) -> None:
@@ -358,29 +296,13 @@ async def ask_fi(ctx: Context, data: Draft) -> None:
         ctx._(
             "(6/7) Write the invitation text in Finnish: what the haastepaja is about, whose "
             "challenge it is and who should come. At most {n} characters.",
-            n=DESCRIPTION_MAX,
+            n=f.DESCRIPTION_MAX,
         )
     )
 
 
-def description_ok(ctx: Context, text: str) -> bool:
-    if len(text) > DESCRIPTION_MAX:
-        ctx.send(
-            ctx._(
-                "⚠️ That is {n} characters; an invitation must fit in one Telegram message. "
-                "Please shorten it to at most {max} characters.",
-                n=len(text),
-                max=DESCRIPTION_MAX,
-            )
-        )
-        return False
-    return True
-
-
-async def take_fi(ctx: Context, data: Draft, text: str) -> bool:
-    if description_ok(ctx, text.strip()):
-        await compose.next(ctx, replace(data, fi=text.strip()), "more")
-    return True
+async def took_fi(ctx: Context, data: Draft, text: str) -> None:
+    await compose.next(ctx, replace(data, fi=text), "more")
 
 
 async def ask_more(ctx: Context, data: Draft) -> None:
@@ -411,43 +333,36 @@ async def more_done(ctx: Context, data: Draft, value: str) -> None:
     await compose.next(ctx, replace(data, editing=False), "check")
 
 
-def ask_lang_title(lang: str):
-    async def ask(ctx: Context, data: Draft) -> None:
+def ask_lang_title(lang: str) -> ShowHandler:
+    async def ask(ctx: Context, data: object) -> None:
         ctx.send(ctx._("The title in {lang}:", lang=LANGUAGE_NAMES[lang]))
 
     return ask
 
 
-def take_lang_title(lang: str):
-    async def take(ctx: Context, data: Draft, text: str) -> bool:
-        title = " ".join(text.split())
-        if len(title) > TITLE_MAX:
-            ctx.send(ctx._("⚠️ Please keep the title under {n} characters.", n=TITLE_MAX))
-            return True
+def took_lang_title(lang: str) -> Then[str]:
+    async def took(ctx: Context, data: Draft, title: str) -> None:
         data = replace(data, **{f"{lang}_t": title})
         compose.move(ctx, f"{lang}_d", data)
         await compose.table[f"{lang}_d"].show(ctx, data)
-        return True
 
-    return take
+    return took
 
 
-def ask_lang_text(lang: str):
-    async def ask(ctx: Context, data: Draft) -> None:
+def ask_lang_text(lang: str) -> ShowHandler:
+    async def ask(ctx: Context, data: object) -> None:
         ctx.send(ctx._("The invitation text in {lang}:", lang=LANGUAGE_NAMES[lang]))
 
     return ask
 
 
-def take_lang_text(lang: str):
-    async def take(ctx: Context, data: Draft, text: str) -> bool:
-        if description_ok(ctx, text.strip()):
-            data = replace(data, **{lang: text.strip()})
-            compose.move(ctx, "more", data)
-            await ask_more(ctx, data)
-        return True
+def took_lang_text(lang: str) -> Then[str]:
+    async def took(ctx: Context, data: Draft, text: str) -> None:
+        data = replace(data, **{lang: text})
+        compose.move(ctx, "more", data)
+        await ask_more(ctx, data)
 
-    return take
+    return took
 
 
 # ---------------------------------------------------------------------- read back
@@ -513,17 +428,9 @@ async def save(ctx: Context, data: Draft, value: str) -> None:
         return
     event = as_event(data, ctx.user.id, new_token())
     event.remind_24h_at, event.remind_2h_at = reminder_times(event.starts_at, now)
-    for lang in ("fi", "en", "sv"):
-        if too_long(ctx.translator(lang), replace_id(event)):
-            ctx.send(
-                ctx._(
-                    "⚠️ The invitation in {lang} is too long for one Telegram message. "
-                    "Please shorten its text.",
-                    lang=LANGUAGE_NAMES[lang],
-                )
-            )
-            await show_check(ctx, data)
-            return
+    if not f.invitation_fits(ctx, replace_id(event)):
+        await show_check(ctx, data)
+        return
     await ctx.repo.hp_events.add(event)
     ctx.repo.audit.log("event_create", f"haastepaja:{event.id}", ctx.user.id)
     data = replace(data, event=event.id)

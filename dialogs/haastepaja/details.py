@@ -12,24 +12,28 @@ from dataclasses import dataclass, replace
 
 from dialogs.actions import Btn
 from dialogs.flow import END, Flow, Step
+from dialogs.haastepaja import fields as f
 from dialogs.router import Context
 from dialogs.ui import esc, rows
 
 
 def steps() -> tuple[Step, ...]:
     return (
-        Step("name", show=ask_name, text=take_name, buttons={"stop": stop}, goes=("company", END)),
+        Step(
+            "name",
+            show=ask_name,
+            text=f.line(f.NAME_MAX, took_name),
+            buttons={"stop": stop},
+            goes=("company", END),
+        ),
         Step(
             "company",
             show=ask_company,
-            text=take_company,
+            text=f.line(f.NAME_MAX, took_company),
             buttons={"skip": skip_company},
             goes=(END,),
         ),
     )
-
-
-NAME_MAX = 120
 
 
 @dataclass(frozen=True)
@@ -60,15 +64,10 @@ async def ask_name(ctx: Context, data: Details) -> None:
     )
 
 
-async def take_name(ctx: Context, data: Details, text: str) -> bool:
-    name = " ".join(text.split())
-    if len(name) > NAME_MAX:
-        ctx.send(ctx._("⚠️ Please keep it under {n} characters.", n=NAME_MAX))
-        return True
+async def took_name(ctx: Context, data: Details, name: str) -> None:
     data = replace(data, name=name)
     details_flow.move(ctx, "company", data)
     await ask_company(ctx, data)
-    return True
 
 
 async def ask_company(ctx: Context, data: Details) -> None:
@@ -78,13 +77,8 @@ async def ask_company(ctx: Context, data: Details) -> None:
     )
 
 
-async def take_company(ctx: Context, data: Details, text: str) -> bool:
-    company = " ".join(text.split())
-    if len(company) > NAME_MAX:
-        ctx.send(ctx._("⚠️ Please keep it under {n} characters.", n=NAME_MAX))
-        return True
+async def took_company(ctx: Context, data: Details, company: str) -> None:
     await save(ctx, data, company)
-    return True
 
 
 async def skip_company(ctx: Context, data: Details, value: str) -> None:

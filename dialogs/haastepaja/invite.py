@@ -158,6 +158,21 @@ def moved_text(t: Translator, event: HaastepajaEvent) -> str:
     )
 
 
+def place_changed_text(t: Translator, event: HaastepajaEvent) -> str:
+    title, _ = event.text("title", t.lang)
+    return "\n".join(
+        [
+            t._(
+                "📍 The place of the haastepaja <b>{title}</b> has changed. If you cannot come "
+                "there, press the button below.",
+                title=esc(title),
+            ),
+            f"🗓 {fmt_span(event.starts_at, event.ends_at, t.lang)}",
+            place_line(t, event),
+        ]
+    )
+
+
 def promoted_text(t: Translator, event: HaastepajaEvent) -> str:
     title, _ = event.text("title", t.lang)
     return t._(

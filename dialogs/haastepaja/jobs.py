@@ -21,11 +21,11 @@ from datetime import datetime, timedelta
 
 from dialogs.actions import Send
 from dialogs.haastepaja import deliver
+from dialogs.haastepaja.changes import tell_people
 from dialogs.haastepaja.invite import (
     Seats,
     invitation_keyboard,
     invitation_text,
-    reminder_keyboard,
     reminder_text,
 )
 from dialogs.haastepaja.segments import Segment, audience, load_profiles
@@ -105,31 +105,12 @@ async def fire_reminders(db: Database, i18n: I18n, now: datetime) -> int:
                 event.remind_2h_at = None
             if now >= event.starts_at:
                 continue
-            sent += await notify_going(
-                repo, i18n, event, lambda t, e=event, k=kind: reminder_text(t, e, k)
+            sent += await tell_people(
+                repo, i18n, event, lambda t, e=event, k=kind: reminder_text(t, e, k), ("going",)
             )
     if sent:
         log.info("queued %d reminders", sent)
     return sent
-
-
-async def notify_going(
-    repo: Repository,
-    tr: Translators,
-    event: HaastepajaEvent,
-    make: Callable[[Translator], str],
-) -> int:
-    """Queue `make(t)` (with the "I can't come after all" button) to everyone going."""
-    assert event.id is not None
-    messages = []
-    for rsvp in await repo.rsvps.of_event(event.id, "going"):
-        user = await repo.users.get(rsvp.user_id)
-        if user is None or user.blocked:
-            continue
-        t = tr(user.locale)
-        keyboard = reminder_keyboard(t, event) if event.status == "open" else ()
-        messages.append((user.id, Send(user.id, make(t), keyboard)))
-    return await deliver.queue_notices(repo, messages)
 
 
 def report_text(t: Translator, event: HaastepajaEvent, counts: dict[str, int]) -> str:

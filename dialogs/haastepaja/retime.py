@@ -1,7 +1,9 @@
-"""Change an event's time: start (and end) -> confirm -> everyone going hears it.
+"""Change an event's time: start (and end) -> confirm -> everyone concerned hears it.
 
-The reminders' due times move with the event; people who are coming get the new time in
-their language with a one-press "I can't come after all".
+The reminders' due times move with the event; people who are coming or on the waitlist
+get the new time in their language with a one-press "I can't come after all", and every
+invitation already delivered is edited in place to show the new time
+(dialogs.haastepaja.changes).
 """
 
 from __future__ import annotations
@@ -12,17 +14,18 @@ from datetime import datetime
 from dialogs.actions import Btn
 from dialogs.flow import END, Flow, Step
 from dialogs.haastepaja import clock
+from dialogs.haastepaja import fields as f
+from dialogs.haastepaja.changes import tell_people, update_invitations
 from dialogs.haastepaja.invite import moved_text
-from dialogs.haastepaja.jobs import notify_going
-from dialogs.haastepaja.when import WhenError, fmt_span, parse_end, parse_start, reminder_times
+from dialogs.haastepaja.when import When, fmt_span, reminder_times
 from dialogs.router import Context
 from dialogs.ui import rows
 
 
 def steps() -> tuple[Step, ...]:
     return (
-        Step("start", show=ask_start, text=take_start, goes=("end", "confirm")),
-        Step("end", show=ask_end, text=take_end, goes=("confirm",)),
+        Step("start", show=ask_start, text=f.start(took_start), goes=("end", "confirm")),
+        Step("end", show=f.ask_end, text=f.end(start_of, took_end), goes=("confirm",)),
         Step("confirm", show=show_confirm, buttons={"yes": apply, "no": keep}, goes=(END,)),
     )
 
@@ -58,52 +61,34 @@ async def ask_start(ctx: Context, data: Retime) -> None:
     )
 
 
-async def take_start(ctx: Context, data: Retime, text: str) -> bool:
-    from dialogs.haastepaja.compose import when_error
+def start_of(data: Retime) -> datetime:
+    return datetime.fromisoformat(data.start)
 
-    try:
-        when = parse_start(text, clock.now())
-    except WhenError as error:
-        ctx.send(when_error(ctx, error))
-        return True
+
+async def took_start(ctx: Context, data: Retime, when: When) -> None:
     data = replace(data, start=when.start.isoformat(), end=when.end.isoformat() if when.end else "")
     step = "confirm" if when.end else "end"
     retime.move(ctx, step, data)
     await retime.table[step].show(ctx, data)
-    return True
 
 
-async def ask_end(ctx: Context, data: Retime) -> None:
-    ctx.send(
-        ctx._(
-            "When does it end? A time on the same day, like <code>16</code> or "
-            "<code>15.30</code>, or a date and time."
-        )
-    )
-
-
-async def take_end(ctx: Context, data: Retime, text: str) -> bool:
-    from dialogs.haastepaja.compose import when_error
-
-    try:
-        end = parse_end(text, datetime.fromisoformat(data.start), clock.now())
-    except WhenError as error:
-        ctx.send(when_error(ctx, error))
-        return True
+async def took_end(ctx: Context, data: Retime, end: datetime) -> None:
     data = replace(data, end=end.isoformat())
     retime.move(ctx, "confirm", data)
     await show_confirm(ctx, data)
-    return True
 
 
 async def show_confirm(ctx: Context, data: Retime) -> None:
-    going = (await ctx.repo.rsvps.counts(data.event))["going"]
+    counts = await ctx.repo.rsvps.counts(data.event)
+    concerned = counts["going"] + counts["waitlist"]
     span = fmt_span(datetime.fromisoformat(data.start), datetime.fromisoformat(data.end), ctx.lang)
     ctx.send(
         ctx.n_(
-            "Change the time to {when}? The {n} person coming gets a message.",
-            "Change the time to {when}? The {n} people coming get a message.",
-            going,
+            "Change the time to {when}? The {n} person coming or on the waitlist gets a "
+            "message, and the invitations already sent show the new time.",
+            "Change the time to {when}? The {n} people coming or on the waitlist get a "
+            "message, and the invitations already sent show the new time.",
+            concerned,
             when=span,
         ),
         rows(
@@ -131,7 +116,8 @@ async def apply(ctx: Context, data: Retime, value: str) -> None:
         event.deadline = event.starts_at
     event.remind_24h_at, event.remind_2h_at = reminder_times(event.starts_at, now)
     event.updated_at = now
-    queued = await notify_going(ctx.repo, ctx.translator, event, lambda t: moved_text(t, event))
+    queued = await tell_people(ctx.repo, ctx.translator, event, lambda t: moved_text(t, event))
+    edited = await update_invitations(ctx.repo, ctx.translator, event)
     ctx.repo.audit.log("event_retime", f"haastepaja:{event.id}", ctx.user.id)
     ctx.send(
         ctx.n_(
@@ -139,6 +125,16 @@ async def apply(ctx: Context, data: Retime, value: str) -> None:
             "✅ Time changed. Messages to {n} people are queued.",
             queued,
         )
+        + " "
+        + updated_line(ctx, edited)
+    )
+
+
+def updated_line(ctx: Context, edited: int) -> str:
+    return ctx.n_(
+        "{n} invitation already sent is updated in place.",
+        "{n} invitations already sent are updated in place.",
+        edited,
     )
 
 

@@ -177,14 +177,18 @@ async def refresh_invitation(ctx: Context, event: HaastepajaEvent, rsvp: Rsvp) -
     ctx.actions.append(Edit(rsvp.user_id, rsvp.message_id, text, keyboard))
 
 
-async def announce_promotions(ctx: Context, event: HaastepajaEvent, promoted: list[Rsvp]) -> None:
-    """Tell each person moved up from the waitlist, in their language, with the calendar."""
+async def announce_promotions(
+    ctx: Context, event: HaastepajaEvent, promoted: list[Rsvp], refresh: bool = True
+) -> None:
+    """Tell each person moved up from the waitlist, in their language; `refresh` also
+    edits their invitation (a caller that updates every invitation says False)."""
     for rsvp in promoted:
         user = await ctx.repo.users.get(rsvp.user_id)
         if user is None or user.blocked:
             continue
         t = ctx.translator(user.locale)
-        await refresh_invitation(ctx, event, rsvp)
+        if refresh:
+            await refresh_invitation(ctx, event, rsvp)
         deliver.notice(
             ctx,
             rsvp.user_id,

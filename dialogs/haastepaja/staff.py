@@ -3,7 +3,8 @@
 `/events` lists upcoming and past events; each opens a card (`hpe:<id>:open`) with live
 counts — invited, delivered, blocked, unknown, queued; going, waitlist, not going, checked
 in — and buttons for the attendee list (CSV, XLSX), the check-in QR code, inviting more
-people, a change of time and cancelling. Only staff, coordinators and ADMIN_IDS pass.
+people, a change of time (dialogs.haastepaja.retime), a change of texts, place, places or
+deadline (dialogs.haastepaja.edit) and cancelling. Only staff, coordinators and ADMIN_IDS pass.
 """
 
 from __future__ import annotations
@@ -11,9 +12,11 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 
-from dialogs.actions import Btn, Send
+from dialogs.actions import Btn
 from dialogs.haastepaja import clock, deliver
+from dialogs.haastepaja.changes import tell_people, update_invitations
 from dialogs.haastepaja.invite import cancelled_text
+from dialogs.haastepaja.retime import updated_line
 from dialogs.haastepaja.rsvp import CHECKIN_PREFIX
 from dialogs.haastepaja.when import fmt, fmt_span
 from dialogs.payload import Payload
@@ -24,7 +27,7 @@ from dialogs.ui import esc, rows
 from locales.i18n import N_
 
 router = Router("haastepaja-staff")
-ACTIONS = ("open", "csv", "xlsx", "qr", "cx", "cxy", "cxn", "inv", "time")
+ACTIONS = ("open", "csv", "xlsx", "qr", "cx", "cxy", "cxn", "inv", "time", "edit")
 # on one broadcast, `<action>.<broadcast id>`: cancel a scheduled one; pause, resume or
 # stop a running one
 BROADCAST_ACTIONS = ("bcx.", "bps.", "brs.", "bst.")
@@ -182,6 +185,7 @@ def card_keyboard(ctx: Context, event: HaastepajaEvent, broadcasts: list[tuple[i
         buttons += [
             Btn(ctx._("📣 Invite people"), card_payload(eid, "inv")),
             Btn(ctx._("🗓 Change the time"), card_payload(eid, "time")),
+            Btn(ctx._("✏️ Change texts, place, places"), card_payload(eid, "edit")),
             Btn(ctx._("❌ Cancel the event"), card_payload(eid, "cx")),
         ]
     for broadcast_id, status in broadcasts:
@@ -246,12 +250,14 @@ async def card_button(ctx: Context, press: CardButton) -> None:
                 ),
             )
     elif action == "cx":
-        going = (await ctx.repo.rsvps.counts(event.id or 0))["going"]
+        counts = await ctx.repo.rsvps.counts(event.id or 0)
         ctx.send(
             ctx.n_(
-                "Cancel this haastepaja? The {n} person coming gets a message.",
-                "Cancel this haastepaja? The {n} people coming get a message.",
-                going,
+                "Cancel this haastepaja? The {n} person coming or on the waitlist gets a "
+                "message, and the invitations already sent say it is cancelled.",
+                "Cancel this haastepaja? The {n} people coming or on the waitlist get a "
+                "message, and the invitations already sent say it is cancelled.",
+                counts["going"] + counts["waitlist"],
             ),
             rows(
                 [
@@ -273,6 +279,8 @@ async def card_button(ctx: Context, press: CardButton) -> None:
         from dialogs.haastepaja.retime import retime
 
         await retime.begin(ctx, str(event.id))
+    elif action == "edit":
+        await edit_flow.begin(ctx, str(event.id))
     else:
         await broadcast_action(ctx, event, action)
 
@@ -322,7 +330,8 @@ async def broadcast_action(ctx: Context, event: HaastepajaEvent, action: str) ->
 
 
 async def cancel_event(ctx: Context, event: HaastepajaEvent) -> None:
-    """Cancel once; everyone coming or waiting hears it in their language."""
+    """Cancel once; everyone coming or waiting hears it in their language, and the
+    invitations already sent are edited to say it is cancelled."""
     if event.status == "cancelled":
         ctx.send(ctx._("This event was already cancelled."))
         return
@@ -331,14 +340,8 @@ async def cancel_event(ctx: Context, event: HaastepajaEvent) -> None:
     for broadcast in await ctx.repo.broadcasts.of_event(event.id or 0):
         if broadcast.status == "scheduled":
             broadcast.status = "cancelled"
-    messages = []
-    for status in ("going", "waitlist"):
-        for rsvp in await ctx.repo.rsvps.of_event(event.id or 0, status):
-            user = await ctx.repo.users.get(rsvp.user_id)
-            if user is not None and not user.blocked:
-                text = cancelled_text(ctx.translator(user.locale), event)
-                messages.append((user.id, Send(user.id, text)))
-    queued = await deliver.queue_notices(ctx.repo, messages)
+    queued = await tell_people(ctx.repo, ctx.translator, event, lambda t: cancelled_text(t, event))
+    edited = await update_invitations(ctx.repo, ctx.translator, event)
     ctx.repo.audit.log("event_cancel", f"haastepaja:{event.id}", ctx.user.id)
     ctx.edit(
         ctx.message_id,
@@ -346,7 +349,9 @@ async def cancel_event(ctx: Context, event: HaastepajaEvent) -> None:
             "❌ Cancelled. A message to {n} person is queued.",
             "❌ Cancelled. Messages to {n} people are queued.",
             queued,
-        ),
+        )
+        + " "
+        + updated_line(ctx, edited),
     )
 
 
@@ -402,7 +407,8 @@ async def new_event(ctx: Context, args: str) -> None:
 # the flows this module opens (declared in their own modules)
 from dialogs.haastepaja.compose import compose  # noqa: E402
 from dialogs.haastepaja.details import details_flow  # noqa: E402
+from dialogs.haastepaja.edit import edit_flow  # noqa: E402
 from dialogs.haastepaja.retime import retime  # noqa: E402
 
-for _flow in (compose, details_flow, retime):
+for _flow in (compose, details_flow, retime, edit_flow):
     router.flow(_flow)

@@ -17,7 +17,7 @@ from sqlalchemy import JSON, BigInteger, Column, UniqueConstraint, delete, func,
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import Field, SQLModel
 
-from dialogs.store.models import utcnow
+from dialogs.store.models import OutboxMessage, utcnow
 
 EVENT_STATUSES = ("open", "cancelled")
 RSVP_STATUSES = ("going", "not_going", "waitlist")
@@ -246,6 +246,21 @@ class Broadcasts(_Part):
             .with_for_update(skip_locked=True)  # one process reports each
         )
         return list((await self.s.execute(query)).scalars())
+
+    async def delivered(self, event_id: int) -> dict[int, tuple[int, int]]:
+        """The event's delivered invitations: user id -> (chat id, Telegram's message id)."""
+        query = (
+            select(OutboxMessage.user_id, OutboxMessage.chat_id, OutboxMessage.sent_message_id)
+            .join(Broadcast, Broadcast.id == OutboxMessage.broadcast_id)
+            .where(
+                Broadcast.event_id == event_id,
+                OutboxMessage.status == "sent",
+                OutboxMessage.sent_message_id.is_not(None),
+                OutboxMessage.user_id.is_not(None),
+            )
+        )
+        rows = (await self.s.execute(query)).all()
+        return {int(user): (int(chat), int(message)) for user, chat, message in rows}
 
     async def set_status(self, broadcast_id: int, status: str) -> None:
         await self.s.execute(

@@ -200,9 +200,24 @@ class Outbox:
             added += result.rowcount or 0
         return added
 
-    async def claim(self, row_id: int) -> bool:
-        """pending -> sending; False if someone else took it (or it is finished)."""
-        return row_id in await claim_rows(await self.s.connection(), [row_id])
+    async def claim(self, row_id: int, at: datetime | None = None) -> bool:
+        """pending -> sending (stamped `at`); False if someone else took it (or it is
+        finished)."""
+        return row_id in await claim_rows(await self.s.connection(), [row_id], at)
+
+    async def unclaim(self, row_id: int, at: datetime) -> bool:
+        """sending -> pending again, only for the claim stamped `at` (a claim whose commit
+        the claimer could not confirm, and which it never sent)."""
+        result = await self.s.execute(
+            update(OutboxMessage)
+            .where(
+                OutboxMessage.id == row_id,
+                OutboxMessage.status == "sending",
+                OutboxMessage.updated_at == at,
+            )
+            .values(status="pending", attempts=OutboxMessage.attempts - 1, updated_at=utcnow())
+        )
+        return result.rowcount == 1
 
     async def claim_due(
         self, limit: int = 100, *, created_before: datetime | None = None
@@ -402,13 +417,16 @@ _SENT = {
 }
 
 
-async def claim_rows(conn: AsyncConnection, row_ids: Iterable[int]) -> set[int]:
-    """pending -> sending for each of `row_ids` that is still pending, in one statement;
-    returns the ids claimed (the others were taken by another sender or are finished)."""
+async def claim_rows(
+    conn: AsyncConnection, row_ids: Iterable[int], at: datetime | None = None
+) -> set[int]:
+    """pending -> sending (stamped `at`, see `Outbox.unclaim`) for each of `row_ids` that
+    is still pending, in one statement; returns the ids claimed (the others were taken by
+    another sender or are finished)."""
     ids = sorted(set(row_ids))  # one lock order for every sender (PostgreSQL)
     if not ids:
         return set()
-    result = await conn.execute(_CLAIM, {"ids": ids, "now": utcnow()})
+    result = await conn.execute(_CLAIM, {"ids": ids, "now": at or utcnow()})
     return {int(row_id) for row_id in result.scalars()}
 
 

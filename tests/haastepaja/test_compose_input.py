@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dialogs.haastepaja.compose import DESCRIPTION_MAX
+from dialogs.haastepaja.fields import DESCRIPTION_MAX
 
 
 async def at_step(staff, step: str) -> str:

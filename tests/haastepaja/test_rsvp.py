@@ -91,7 +91,7 @@ async def test_cancelled_event_takes_no_answers_and_tells_those_coming(app, chat
     await staff.press(f"hpe:{event_id}:open")
     assert "tulossa 1" in staff.last.text
     await staff.press(f"hpe:{event_id}:cx")
-    assert "1 tulossa oleva saa viestin" in staff.last.text
+    assert "1 tulossa oleva tai jonottava saa viestin" in staff.last.text
     await staff.press(f"hpe:{event_id}:cxy")
     notices = [r for r in await outbox(app, "notice") if r.user_id == 1]
     assert len(notices) == 1 and "on peruttu" in decode(1, notices[0].action).text

@@ -19,13 +19,14 @@ from aiohttp import web
 from sqlalchemy import text as sql
 
 from bot.adapters.telegram.errors import ApiError, ApiErrorKind
+from bot.adapters.telegram.order import EarlierReplies
 from bot.adapters.telegram.outbox import OutboxSender
 from bot.adapters.telegram.polling import Poller
 from bot.adapters.telegram.progress import Progress
 from bot.adapters.telegram.sender import Sender
 from bot.adapters.telegram.transport import Transport
 from bot.adapters.telegram.updates import Incoming
-from bot.adapters.telegram.web import web_app
+from bot.adapters.telegram.web import Readiness, web_app
 from bot.app import App
 from bot.throttle import SendRate, Throttle, Verdict
 from dialogs.actions import Action, Edit, Send, Toast
@@ -46,9 +47,13 @@ class TelegramDoor:
         self.throttle = throttle
         self.sender = Sender(transport, send_rate or SendRate(app.settings.send_rate), app.db)
         self.stopping = asyncio.Event()
+        self.readiness = Readiness(self.stopping)  # what /healthz tells the balancer
         self.outbox = OutboxSender(self.sender, app.db, self.stopping)
         app.engine.outbox = True  # replies are queued with the update's writes
         self.progress = Progress()
+        # webhook replicas: a redelivery is confirmed only once the chat's earlier replies
+        # are out (bot/adapters/telegram/order.py); None when polling
+        self.earlier_replies: EarlierReplies | None = None
         self.poller = Poller(
             transport,
             self._handle_update,
@@ -124,6 +129,8 @@ class TelegramDoor:
                 await self.sender.answer(incoming.callback_id, "", False)
             return
         actions = await self.app.engine.handle(event, committed)
+        if not actions and self.earlier_replies is not None and event.chat_id > 0:
+            await self.earlier_replies.wait(event.chat_id)  # a redelivery, or silence
         await self.render(event.chat_id, actions, incoming.callback_id)
 
     async def render(self, chat_id: int, actions: list[Action], callback_id: str | None) -> None:
@@ -196,6 +203,7 @@ class TelegramDoor:
             await self.set_menus()
         except ApiError as exc:
             log.error("could not set the command menus: %s", exc)
+        self.readiness.ready()
 
     async def set_menus(self) -> None:
         """Show Telegram the command menus the engine defines (per language, and per chat

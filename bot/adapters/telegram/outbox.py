@@ -29,7 +29,7 @@ import contextlib
 import logging
 from collections import defaultdict
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from bot.adapters.telegram.errors import ApiError, ApiErrorKind
@@ -59,15 +59,17 @@ class Ledger:
 
     def __init__(self, db: Database) -> None:
         self.db = db
-        self._claims: list[tuple[int, asyncio.Future[bool]]] = []
+        self._claims: list[tuple[int, asyncio.Future[bool], list[datetime]]] = []
         self._sent: list[tuple[int, int | None, asyncio.Future[bool]]] = []
         self._writer: asyncio.Task[None] | None = None
 
-    async def claim(self, row: int) -> bool:
+    async def claim(self, row: int, stamp: list[datetime]) -> bool:
         """pending -> sending, committed; False if another sender took the row (or it is
-        finished). Raises what the database raised (an outage: `is_connection_error`)."""
+        finished). Raises what the database raised (an outage: `is_connection_error`).
+        The time the claim is stamped with (`updated_at`) is appended to `stamp` before
+        the statement runs, so a claim whose commit was not confirmed can be undone."""
         future = asyncio.get_running_loop().create_future()
-        self._claims.append((row, future))
+        self._claims.append((row, future, stamp))
         self._start()
         return await future
 
@@ -86,10 +88,13 @@ class Ledger:
         while self._claims or self._sent:
             claims, self._claims = self._claims, []
             sent, self._sent = self._sent, []
+            now = utcnow()
+            for _, _, stamp in claims:
+                stamp.append(now)
             try:
                 async with self.db.connection() as conn:
                     await mark_sent(conn, [(row, message) for row, message, _ in sent])
-                    taken = await claim_rows(conn, [row for row, _ in claims])
+                    taken = await claim_rows(conn, [row for row, _, _ in claims], now)
             except BaseException as exc:  # every waiter learns of it; an outage is no bug
                 # cancelled (the process is stopping): treated as an outage
                 cancelled = not isinstance(exc, Exception)
@@ -101,7 +106,7 @@ class Ledger:
                             future.set_result(False)
                         else:
                             future.set_exception(failure)
-                for _, future in claims:
+                for _, future, _ in claims:
                     if not future.done():
                         future.set_exception(failure)
                 if cancelled:
@@ -110,7 +115,7 @@ class Ledger:
             for _, _, future in sent:
                 if not future.done():
                     future.set_result(True)
-            for row, future in claims:
+            for row, future, _ in claims:
                 # a row asked for twice in one batch (the fast path and the loop) is one
                 # claim: only the first asker may send it
                 if not future.done():
@@ -131,13 +136,15 @@ class OutboxSender:
 
     # ------------------------------------------------------------------ one row
 
-    async def deliver(self, action: Outbound) -> None:
-        """Send the message of one outbox row (`action.outbox_id`) and mark the row."""
+    async def deliver(self, action: Outbound, priority: int = 0) -> None:
+        """Send the message of one outbox row (`action.outbox_id`) and mark the row.
+        `priority` is the row's (replies 0 go before notices and broadcasts)."""
         row = action.outbox_id
         assert row is not None
         delay = 0.5
         for attempt in range(INLINE_ATTEMPTS):
-            await self.sender.send_rate.acquire()  # before the claim: "sending" stays short
+            # before the claim: "sending" stays short
+            await self.sender.send_rate.acquire(priority)
             async with self._in_flight:
                 failure = await self._attempt(row, action)
             if failure is None:
@@ -159,14 +166,20 @@ class OutboxSender:
     async def _attempt(self, row: int, action: Outbound) -> ApiError | None:
         """Claim the row and make one attempt; the Bot API's refusal, or None when the row
         is done with (sent and marked, taken by someone else, or waiting for the loop)."""
+        stamp: list[datetime] = []  # the claim's time, once the ledger has tried to write it
         try:
-            if not await self.ledger.claim(row):
+            if not await self.ledger.claim(row, stamp):
                 return None  # sent by another sender, or finished meanwhile
         except Exception as exc:
             if not is_connection_error(exc):
                 raise
             log.warning("outbox row %s waits: database unreachable", row)
-            return None  # still pending: the loop sends it when the database is back
+            # the claim may have been committed with its answer lost: then the row is
+            # "sending" and nobody sends it; undo exactly that claim when the database is
+            # back (the row is pending again, for the loop)
+            if stamp:
+                self._unwritten.append((row, "unclaim", {"at": stamp[0]}))
+            return None
         try:
             message_id = await self._send_once(action)
         except ApiError as exc:
@@ -209,6 +222,8 @@ class OutboxSender:
                     await repo.outbox.blocked(row)
                 elif status == "failed":
                     await repo.outbox.failed(row, values.get("error", ""))
+                elif status == "unclaim":
+                    await repo.outbox.unclaim(row, values["at"])
                 else:
                     stored = await repo.outbox.get(row)
                     if stored is not None and stored.attempts >= MAX_ATTEMPTS:
@@ -271,21 +286,22 @@ class OutboxSender:
         """Send the due rows once; returns how many were taken."""
         async with self.db.unit() as repo:
             rows = await repo.outbox.due(500, fresh_after=fresh_after)
-        by_chat: dict[int, list[Outbound]] = defaultdict(list)
+        by_chat: dict[int, list[tuple[Outbound, int]]] = defaultdict(list)
         for row in rows:
             try:
-                by_chat[row.chat_id].append(decode(row.chat_id, row.action, row.id))  # type: ignore[arg-type]
+                action = decode(row.chat_id, row.action, row.id)
+                by_chat[row.chat_id].append((action, row.priority))  # type: ignore[arg-type]
             except (KeyError, ValueError) as exc:
                 log.error("outbox row %s cannot be read (%s)", row.id, exc)
                 await self.mark(row.id or 0, "failed", error="unreadable")
         gate = asyncio.Semaphore(CHATS_AT_ONCE)
 
-        async def chat(actions: list[Outbound]) -> None:
+        async def chat(actions: list[tuple[Outbound, int]]) -> None:
             async with gate:
-                for action in actions:
+                for action, priority in actions:
                     if self.stopping.is_set():
                         return
-                    await self.deliver(action)
+                    await self.deliver(action, priority)
 
         await asyncio.gather(*(chat(actions) for actions in by_chat.values()))
         return len(rows)

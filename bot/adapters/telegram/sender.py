@@ -1,6 +1,7 @@
 """Bot API calls with Telegram's rules for failures, and the door's actions as calls.
 
-- 429 waits `retry_after`; 5xx and network errors are retried with backoff;
+- 429 pauses all sending (the shared send budget) for `retry_after`; 5xx and network
+  errors are retried with backoff;
 - 403 marks the user blocked and nothing more is sent to them;
 - "message is not modified" counts as success; an edit of a message that is gone or too
   old becomes a new message; HTML Telegram refuses is sent again as plain text;
@@ -54,16 +55,19 @@ class Sender:
         for attempt in range(1 if once else MAX_ATTEMPTS):
             if limited:
                 await self.send_rate.acquire()
+            await self.send_rate.hold()  # a 429 seen since the token was taken
             try:
                 return await what()
             except ApiError as exc:
+                if exc.kind is ApiErrorKind.RETRY:
+                    # Telegram's flood wait is for the bot, not for this chat: nobody sends
+                    await self.send_rate.pause(exc.retry_after or 1.0)
                 if once and exc.kind is not ApiErrorKind.NOT_MODIFIED:
                     if exc.kind is ApiErrorKind.BLOCKED and chat_id is not None:
                         await self.mark_blocked(chat_id)
                     raise
                 if exc.kind is ApiErrorKind.RETRY:
-                    delay = exc.retry_after or 1.0
-                    log.warning("Telegram asked to wait %.1f s (429)", delay)
+                    delay = exc.retry_after or 1.0  # the budget is paused as long
                 elif exc.kind in BACKOFF:
                     delay = min(0.5 * 2**attempt, 8.0)
                     log.warning("Telegram API %s error; retrying in %.1f s", exc.kind, delay)
