@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/engine_cost.py                  # 50 users x 20 events
     .venv/bin/python bench/engine_cost.py --users 200
+    .venv/bin/python bench/engine_cost.py --outbox         # replies written as outbox rows
 
 Drives `Engine.handle` directly with the same conversation as bench/telegram_load.py
 (/start, company, name, Y-tunnus skipped, kartoitus answers, /help, an FAQ question),
@@ -12,6 +13,11 @@ all users at once, and prints the CPU time and the number of SQL statements per 
 - SQLite through aiosqlite's worker thread: the baseline, measured in the same run;
 - PostgreSQL (asyncpg), when the local test server is reachable (BENCH_PG, as for
   bench/telegram_load.py).
+
+With `--outbox` the engine writes every reply to the outbox in the event's transaction, as
+it does behind the Telegram doors; sending the rows (a claim and a "sent" mark each, group-
+committed) is the door's work and is not measured here: bench/profile_update.py measures
+the whole bot process.
 """
 
 from __future__ import annotations
@@ -57,10 +63,17 @@ async def conversation(me: Conversation, steps: int) -> int:
 
 
 async def measure(
-    name: str, db: Database, kb: Knowledge, matcher: FaqMatcher, users: int, steps: int
+    name: str,
+    db: Database,
+    kb: Knowledge,
+    matcher: FaqMatcher,
+    users: int,
+    steps: int,
+    outbox: bool = False,
 ) -> None:
     settings = Settings(_env_file=None, database_url=db.url)
     app: App = await build_app(settings, db=db, kb=kb, matcher=matcher)
+    app.engine.outbox = outbox
     statements = 0
 
     def count(*_: object) -> None:
@@ -87,6 +100,7 @@ async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--users", type=int, default=50)
     parser.add_argument("--steps", type=int, default=20, help="events per user")
+    parser.add_argument("--outbox", action="store_true", help="replies as outbox rows")
     args = parser.parse_args()
     kb = load()
     matcher = FaqMatcher(kb.faq, kb.synonyms.concepts)
@@ -106,6 +120,7 @@ async def main() -> None:
             matcher,
             args.users,
             args.steps,
+            args.outbox,
         )
         await measure(
             "SQLite via aiosqlite's thread (baseline)",
@@ -114,9 +129,11 @@ async def main() -> None:
             matcher,
             args.users,
             args.steps,
+            args.outbox,
         )
     if url := await fresh_pg_database("kierto_engine_bench"):
-        await measure("PostgreSQL (asyncpg)", Database(url), kb, matcher, args.users, args.steps)
+        db = Database(url)
+        await measure("PostgreSQL (asyncpg)", db, kb, matcher, args.users, args.steps, args.outbox)
 
 
 if __name__ == "__main__":

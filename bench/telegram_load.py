@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/telegram_load.py                    # 1,000 users x 20 updates
     .venv/bin/python bench/telegram_load.py --users 200 --steps 10 --only echo sqlite
+    .venv/bin/python bench/telegram_load.py --users 200 --baseline-ref main   # before/after
 
 Each bot runs in its own process, as in production, against the fake Bot API server in
 this process (tests/fake_telegram/), which also plays the users. Every user runs a
@@ -18,6 +19,12 @@ Bots measured in the same run:
   answered with buttons (each answer written to the store), /help, an FAQ question.
   The echo bot gets the same number of text messages.
 
+With `--baseline-ref REF` every kierto-bot row is measured twice in the same run, first
+with the code at git REF (unpacked into a temporary folder and run with this checkout's
+virtual environment), then with this checkout: before/after figures under the same load
+of the machine. Where the CPU of an update goes, and its SQL statements and transactions:
+bench/profile_update.py.
+
 Flood control and the send rate are lifted for the bots under test (this measures the
 bot, not Telegram's 30 messages/s). Needs PostgreSQL at BENCH_PG (default: the local test
 server) for the PostgreSQL row; it is skipped with a note when the server is not there.
@@ -27,8 +34,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import io
 import os
+import subprocess
 import sys
+import tarfile
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -41,6 +51,8 @@ from tests.fake_telegram import FakeTelegram, FakeUser  # noqa: E402
 
 TOKEN = "123456:BENCH"
 STEP_TIMEOUT = float(os.environ.get("BENCH_TIMEOUT", "120"))  # seconds a step may wait
+# seconds a bot process may take to start (imports, migrations; slow on a busy machine)
+START_TIMEOUT = float(os.environ.get("BENCH_START_TIMEOUT", "300"))
 BENCH_PG = os.environ.get("BENCH_PG", "postgresql://postgres@127.0.0.1:5432/test")
 
 
@@ -126,24 +138,31 @@ async def run_user(
 
 
 async def wait_ready(fake: FakeTelegram, process: asyncio.subprocess.Process) -> None:
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + START_TIMEOUT
     while not any(name.lower() == "getupdates" for name in fake.counts):
         if process.returncode is not None:
             raise RuntimeError("the bot process ended before it started polling")
         if time.monotonic() > deadline:
-            raise RuntimeError("the bot did not start polling within 60 s")
+            raise RuntimeError(f"the bot did not start polling within {START_TIMEOUT:.0f} s")
         await asyncio.sleep(0.05)
 
 
 async def measure(
-    name: str, command: list[str], env: dict[str, str], users: int, steps: int, echo: bool
+    name: str,
+    command: list[str],
+    env: dict[str, str],
+    users: int,
+    steps: int,
+    echo: bool,
+    cwd: Path = ROOT,
 ) -> Result:
     result = Result(name)
-    log = Path(tempfile.gettempdir()) / f"kierto-bench-{name.split()[0]}.log"
+    slug = "-".join(name.lower().replace("+", "").split())
+    log = Path(tempfile.gettempdir()) / f"kierto-bench-{slug}.log"
     async with FakeTelegram(token=TOKEN, record=False, privacy_mode=True) as fake:
         process = await asyncio.create_subprocess_exec(
             *command,
-            cwd=ROOT,
+            cwd=cwd,
             stdout=asyncio.subprocess.DEVNULL,
             stderr=log.open("wb"),
             env={
@@ -205,6 +224,19 @@ async def fresh_pg_database(name: str = "kierto_bench") -> str | None:
     return f"{base}/{name}"
 
 
+def checkout(ref: str, into: Path) -> Path:
+    """The project's files at git `ref` (say `main`), unpacked into `into`: the bot
+    processes of a `--baseline-ref` row run from there (`python -m bot` imports the
+    working directory's packages first), with this checkout's virtual environment."""
+    archive = subprocess.run(
+        ["git", "archive", "--format=tar", ref], cwd=ROOT, check=True, capture_output=True
+    ).stdout
+    into.mkdir(parents=True, exist_ok=True)
+    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+        tar.extractall(into, filter="data")
+    return into
+
+
 def api_calls(fake: FakeTelegram) -> int:
     return sum(n for method, n in fake.counts.items() if method.lower() != "getupdates")
 
@@ -231,6 +263,12 @@ async def main() -> None:
         choices=["echo", "sqlite", "postgres", "ptb"],
         default=["echo", "sqlite", "postgres", "ptb"],
     )
+    parser.add_argument(
+        "--baseline-ref",
+        metavar="REF",
+        help="also measure each kierto-bot row with the code at git REF (say main), right "
+        "before the row itself: before/after figures from the same run",
+    )
     args = parser.parse_args()
     python = sys.executable
     kierto = [python, "-m", "bot", "run"]
@@ -248,36 +286,33 @@ async def main() -> None:
     )
     results: list[Result] = []
     with tempfile.TemporaryDirectory() as tmp:
-        plans: list[tuple[str, list[str], dict[str, str], bool]] = []
+        trees = [("", ROOT)]
+        if args.baseline_ref:
+            base = checkout(args.baseline_ref, Path(tmp) / "baseline")
+            trees.insert(0, (f" [{args.baseline_ref}]", base))
+        plans: list[tuple[str, list[str], dict[str, str], bool, Path]] = []
         if "echo" in args.only:
-            plans.append(("bare aiogram echo bot", [python, "bench/echo_bot.py"], {}, True))
-        if "sqlite" in args.only:
-            plans.append(
-                (
-                    "kierto-bot aiogram + SQLite",
-                    kierto,
-                    {**lifted, "DATABASE_URL": f"sqlite+aiosqlite:///{tmp}/a.db"},
-                    False,
-                )
-            )
-        if "postgres" in args.only and (url := await fresh_pg_database()):
-            plans.append(
-                ("kierto-bot aiogram + PostgreSQL", kierto, {**lifted, "DATABASE_URL": url}, False)
-            )
-        if "ptb" in args.only:
-            plans.append(
-                (
-                    "kierto-bot PTB + SQLite",
-                    [*kierto, "--runtime", "ptb"],
-                    {**lifted, "DATABASE_URL": f"sqlite+aiosqlite:///{tmp}/p.db"},
-                    False,
-                )
-            )
-        for name, command, env, echo in plans:
-            result = await measure(name, command, env, args.users, args.steps, echo)
+            plans.append(("bare aiogram echo bot", [python, "bench/echo_bot.py"], {}, True, ROOT))
+        for n, (tag, tree) in enumerate(trees):
+            if "sqlite" in args.only:
+                db = f"sqlite+aiosqlite:///{tmp}/a{n}.db"
+                env = {**lifted, "DATABASE_URL": db}
+                plans.append((f"kierto-bot aiogram + SQLite{tag}", kierto, env, False, tree))
+        for n, (tag, tree) in enumerate(trees):
+            if "postgres" in args.only and (url := await fresh_pg_database(f"kierto_bench{n}")):
+                env = {**lifted, "DATABASE_URL": url}
+                plans.append((f"kierto-bot aiogram + PostgreSQL{tag}", kierto, env, False, tree))
+        for n, (tag, tree) in enumerate(trees):
+            if "ptb" in args.only:
+                db = f"sqlite+aiosqlite:///{tmp}/p{n}.db"
+                env = {**lifted, "DATABASE_URL": db}
+                ptb = [*kierto, "--runtime", "ptb"]
+                plans.append((f"kierto-bot PTB + SQLite{tag}", ptb, env, False, tree))
+        for name, command, env, echo, tree in plans:
+            result = await measure(name, command, env, args.users, args.steps, echo, tree)
             results.append(result)
             print(
-                f"{name:<34} {result.rate:8.0f} updates/s   p50 {result.percentile(0.5):7.1f} ms"
+                f"{name:<42} {result.rate:8.0f} updates/s   p50 {result.percentile(0.5):7.1f} ms"
                 f"   p99 {result.percentile(0.99):8.1f} ms   ({result.updates} answered, "
                 f"{result.failures} unanswered, {result.seconds:.1f} s{busy(result)})",
                 flush=True,
@@ -288,7 +323,7 @@ async def main() -> None:
         for result in results:
             if result is not baseline:
                 print(
-                    f"{result.name:<34} {result.rate / baseline.rate:6.0%} of the echo bot's "
+                    f"{result.name:<42} {result.rate / baseline.rate:6.0%} of the echo bot's "
                     "throughput"
                 )
 

@@ -251,14 +251,15 @@ class Engine:
 
     async def _context(self, repo, event: Event) -> Context:
         lang = self.i18n.pick(event.sender.language_code)
-        user, created = await repo.users.lock(event.user_id, lang)
+        user, state, created = await repo.users.lock_with_state(event.user_id, lang)
         if not user.locale_chosen and event.sender.language_code and user.locale != lang:
             user.locale = lang
         if utcnow() - user.last_seen_at > LAST_SEEN_PRECISION:  # not a write every event
             user.last_seen_at = utcnow()
         if user.blocked:
             user.blocked = False  # they wrote to us again, so they unblocked the bot
-        state = await repo.states.get(user.id)
+        if state is None:  # first contact (or a state erased meanwhile)
+            state = await repo.states.get(user.id)
         in_staff_chat = event.chat_id == self.services.staff_chat_id and not event.sender.is_private
         # in the staff chat everyone reads one language, the programme's default
         t = self.i18n(self.i18n.default if in_staff_chat else user.locale)

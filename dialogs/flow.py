@@ -54,6 +54,7 @@ Telegram's command menus list them in registration order (`dialogs.routers()`).
 from __future__ import annotations
 
 import dataclasses
+import functools
 import logging
 import types
 import typing
@@ -167,16 +168,23 @@ def dump_data(data: Any) -> dict[str, Any]:
     }
 
 
+@functools.cache
+def _shape(cls: type) -> tuple[tuple[dataclasses.Field[Any], ...], dict[str, Any], frozenset[str]]:
+    """A data class's fields, type hints and field names, worked out once per class
+    (`typing.get_type_hints` evaluates every annotation again each time it is asked)."""
+    fields = dataclasses.fields(cls)
+    return fields, typing.get_type_hints(cls), frozenset(f.name for f in fields)
+
+
 def load_data(cls: type[D], raw: object) -> D | None:
     """`cls` from stored JSON, or None when it does not fit (old keys, wrong types)."""
     if not isinstance(raw, dict):
         return None
-    hints = typing.get_type_hints(cls)
-    names = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+    fields, hints, names = _shape(cls)
     if set(raw) - names - RESERVED_KEYS:
         return None
     values: dict[str, Any] = {}
-    for f in dataclasses.fields(cls):  # type: ignore[arg-type]
+    for f in fields:
         if f.name not in raw:
             if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
                 return None

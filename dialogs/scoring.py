@@ -91,11 +91,40 @@ def applies(question: Question, answers: Answers) -> bool:
 
 def sequence(kb: Knowledge, answers: Answers) -> list[str]:
     """The questions this company is asked, in order: profile first, then the themes."""
-    q = kb.questionnaire
-    ids = [x.id for x in q.profile if applies(x, answers)]
-    for theme in q.themes:
-        ids += [x.id for x in theme.questions if applies(x, answers)]
-    return ids
+    # it depends only on the answers that `ask_if` / `skip_if` name, and one kartoitus
+    # event asks for it several times: remembered per knowledge base and those answers
+    deps, known = _branching(kb)
+    key = tuple(_frozen(answers.get(pid)) for pid in deps)
+    ids = known.get(key)
+    if ids is None:
+        if len(known) > 4096:
+            known.clear()
+        q = kb.questionnaire
+        ids = [x.id for x in q.profile if applies(x, answers)]
+        for theme in q.themes:
+            ids += [x.id for x in theme.questions if applies(x, answers)]
+        known[key] = ids
+    return list(ids)
+
+
+_BRANCHING: dict[int, tuple[Knowledge, tuple[str, ...], dict[tuple[Any, ...], list[str]]]] = {}
+
+
+def _branching(kb: Knowledge) -> tuple[tuple[str, ...], dict[tuple[Any, ...], list[str]]]:
+    """The question ids the branching reads, and the sequences already worked out."""
+    entry = _BRANCHING.get(id(kb))
+    if entry is None or entry[0] is not kb:  # a new knowledge base (tests load several)
+        q = kb.questionnaire
+        every = [*q.profile, *(x for theme in q.themes for x in theme.questions)]
+        deps = sorted({pid for x in every for pid in (*x.ask_if, *x.skip_if)})
+        if len(_BRANCHING) > 64:
+            _BRANCHING.clear()
+        entry = _BRANCHING[id(kb)] = (kb, tuple(deps), {})
+    return entry[1], entry[2]
+
+
+def _frozen(value: Any) -> Any:
+    return tuple(value) if isinstance(value, list) else value
 
 
 def answer_score(kb: Knowledge, qid: str, value: Any) -> tuple[float | None, bool]:

@@ -1,8 +1,14 @@
 """The python-telegram-bot 22 runtime (`--runtime ptb`): PTB's Bot and types as a `Transport`.
 
-PTB's `Bot` (with its httpx request layer) sends every request and `Update.de_json` parses
-updates. The door around it (polling, webhook, failures, flood control) is the same as for
-aiogram: `bot.adapters.telegram.TelegramDoor`.
+PTB's `Bot` sends every request and `Update.de_json` parses updates. The door around it
+(polling, webhook, failures, flood control) is the same as for aiogram:
+`bot.adapters.telegram.TelegramDoor`.
+
+PTB's own HTTP layer (`HTTPXRequest`) cost more CPU per request than all of kierto-bot's
+work on an update (httpx and httpcore's connection pool); `AiohttpRequest` is PTB's
+documented extension point (`telegram.request.BaseRequest`) on aiohttp's client, the one
+aiogram uses. PTB still builds every request, reads every answer and raises its own
+errors (`BaseRequest.post`), so nothing else changes.
 """
 
 from __future__ import annotations
@@ -11,6 +17,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from datetime import timedelta
 from typing import Any, TypeVar
 
+import aiohttp
 from telegram import (
     Bot,
     BotCommand,
@@ -22,8 +29,15 @@ from telegram import (
     LinkPreviewOptions,
     Update,
 )
-from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
-from telegram.request import HTTPXRequest
+from telegram.error import (
+    BadRequest,
+    Forbidden,
+    NetworkError,
+    RetryAfter,
+    TelegramError,
+    TimedOut,
+)
+from telegram.request import BaseRequest, RequestData
 
 from bot.adapters.telegram.errors import ApiError, ApiErrorKind, api_call, api_error, classify
 from bot.adapters.telegram.updates import ALLOWED_UPDATES, Incoming, incoming
@@ -76,6 +90,97 @@ def markup(keyboard: Keyboard) -> InlineKeyboardMarkup | None:
     )
 
 
+class AiohttpRequest(BaseRequest):
+    """PTB's networking backend on aiohttp (see the module docstring). Timeouts as
+    HTTPXRequest's: connect, read, write (aiohttp has no write timeout of its own: the
+    whole request is bounded by connect + write + read) and the wait for a pooled
+    connection."""
+
+    def __init__(
+        self,
+        connection_pool_size: int = 1,
+        read_timeout: float | None = 5.0,
+        write_timeout: float | None = 5.0,
+        connect_timeout: float | None = 5.0,
+        pool_timeout: float | None = 1.0,
+    ) -> None:
+        self._pool_size = connection_pool_size
+        self._read_timeout = read_timeout
+        self._write_timeout = write_timeout
+        self._connect_timeout = connect_timeout
+        self._pool_timeout = pool_timeout
+        self._session: aiohttp.ClientSession | None = None
+
+    @property
+    def read_timeout(self) -> float | None:
+        return self._read_timeout
+
+    async def initialize(self) -> None:
+        if self._session is None or self._session.closed:
+            self._session = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(limit=self._pool_size),
+                headers={"User-Agent": self.USER_AGENT},
+            )
+
+    async def shutdown(self) -> None:
+        if self._session is not None and not self._session.closed:
+            await self._session.close()
+
+    async def do_request(
+        self,
+        url: str,
+        method: str,
+        request_data: RequestData | None = None,
+        read_timeout: Any = BaseRequest.DEFAULT_NONE,
+        write_timeout: Any = BaseRequest.DEFAULT_NONE,
+        connect_timeout: Any = BaseRequest.DEFAULT_NONE,
+        pool_timeout: Any = BaseRequest.DEFAULT_NONE,
+    ) -> tuple[int, bytes]:
+        if self._session is None or self._session.closed:
+            raise RuntimeError("This AiohttpRequest is not initialized!")
+
+        def given(value: Any, default: float | None) -> float | None:
+            return default if value is BaseRequest.DEFAULT_NONE else value
+
+        read = given(read_timeout, self._read_timeout)
+        write = given(write_timeout, self._write_timeout)
+        connect = given(connect_timeout, self._connect_timeout)
+        pool = given(pool_timeout, self._pool_timeout)
+        parts = (connect, write, read)
+        total = None if None in parts else sum(p or 0.0 for p in parts) + (pool or 0.0)
+        timeout = aiohttp.ClientTimeout(
+            total=total, connect=pool, sock_connect=connect, sock_read=read
+        )
+        data: Any = None
+        if request_data is not None:
+            files = request_data.multipart_data
+            if files:
+                form = aiohttp.FormData(quote_fields=False)
+                for name, value in request_data.json_parameters.items():
+                    form.add_field(name, value)
+                for name, file in files.items():
+                    if isinstance(file, tuple):
+                        filename, content, *mime = file
+                        form.add_field(
+                            name,
+                            content,
+                            filename=filename,
+                            content_type=mime[0] if mime else None,
+                        )
+                    else:
+                        form.add_field(name, file)
+                data = form
+            else:
+                data = request_data.json_parameters  # a form, as HTTPXRequest sends it
+        try:
+            async with self._session.request(method, url, data=data, timeout=timeout) as res:
+                return res.status, await res.read()
+        except TimeoutError as exc:
+            raise TimedOut from exc
+        except aiohttp.ClientError as exc:
+            raise NetworkError(f"aiohttp.{type(exc).__name__}: {exc}") from exc
+
+
 class PtbTransport:
     name = "ptb"
 
@@ -84,14 +189,14 @@ class PtbTransport:
             token,
             base_url=f"{api_url}/bot",
             base_file_url=f"{api_url}/file/bot",
-            request=HTTPXRequest(
+            request=AiohttpRequest(
                 connection_pool_size=128,
                 read_timeout=15,
                 write_timeout=30,
                 connect_timeout=10,
                 pool_timeout=10,
             ),
-            get_updates_request=HTTPXRequest(
+            get_updates_request=AiohttpRequest(
                 connection_pool_size=2, read_timeout=60, connect_timeout=10
             ),
         )

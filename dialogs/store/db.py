@@ -19,11 +19,13 @@ from pathlib import Path
 from typing import Any
 
 import aiosqlite
+import orjson
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import event
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
@@ -88,6 +90,12 @@ def _asyncpg_connection_error(exc: BaseException) -> bool:
         | asyncpg.exceptions.AdminShutdownError
         | asyncpg.exceptions.CrashShutdownError,
     )
+
+
+def _json_dumps(value: Any) -> str:
+    """JSON columns (dialog state, answers, outbox rows) written by orjson: the same JSON as
+    the json module's, several times faster (non-ASCII letters are kept as they are)."""
+    return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -158,7 +166,13 @@ class Database:
         if not self.is_sqlite:
             kwargs.update(pool_size=10, max_overflow=20, pool_pre_ping=True)
         # hide_parameters: an error logged by SQLAlchemy must not quote people's answers
-        self.engine: AsyncEngine = create_async_engine(url, hide_parameters=True, **kwargs)
+        self.engine: AsyncEngine = create_async_engine(
+            url,
+            hide_parameters=True,
+            json_serializer=_json_dumps,
+            json_deserializer=orjson.loads,
+            **kwargs,
+        )
         if self.is_sqlite:
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
         self._sessions = async_sessionmaker(self.engine, expire_on_commit=False)
@@ -173,6 +187,16 @@ class Database:
             session: AsyncSession = await stack.enter_async_context(self._sessions())
             async with session.begin():
                 yield Repository(session, postgres=not self.is_sqlite)
+
+    @contextlib.asynccontextmanager
+    async def connection(self) -> AsyncIterator[AsyncConnection]:
+        """One short transaction on a bare connection, for SQLAlchemy Core statements
+        where an ORM session is not needed (the outbox's claims and marks); it commits
+        when the block ends, under the same SQLite write lock as `unit()`."""
+        async with contextlib.AsyncExitStack() as stack:
+            if self._write_lock is not None:
+                await stack.enter_async_context(self._write_lock)
+            yield await stack.enter_async_context(self.engine.begin())
 
     async def migrate(self, revision: str = "head") -> None:
         """Apply Alembic migrations up to `revision` (the bot does this at every start)."""

@@ -28,6 +28,11 @@ copy of people's answers. `prune` removes finished rows after a while.
 Claiming is one atomic `UPDATE … WHERE status = 'pending'`, so two senders (the fast path
 and the loop, or two processes) never send one row twice; on PostgreSQL the loop's
 selection uses `FOR UPDATE SKIP LOCKED`.
+
+The statements on the hot path (`add`, `claim`, the marks) are SQLAlchemy Core, one
+statement each with no ORM bookkeeping; `claim_rows` and `mark_sent` claim and mark many
+rows at once on a bare connection, for the sender's group commit
+(bot/adapters/telegram/outbox.py).
 """
 
 from __future__ import annotations
@@ -37,13 +42,15 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import bindparam, delete, func, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from dialogs.actions import Action, Btn, Edit, Keyboard, Send, SendFile
 from dialogs.store.models import OutboxMessage, utcnow
 
 PRIORITY = {"reply": 0, "notice": 1, "broadcast": 2}
 FINISHED = ("sent", "blocked", "failed", "unknown")
+TABLE = OutboxMessage.__table__  # Core statements: no ORM bookkeeping on the hot path
 
 
 # ---------------------------------------------------------------------- action <-> JSON
@@ -142,20 +149,20 @@ class Outbox:
         broadcast_id: int | None = None,
         due_at: datetime | None = None,
     ) -> int:
-        """Queue one message; returns its row id (flushed, not committed)."""
-        row = OutboxMessage(
-            kind=kind,
-            priority=PRIORITY[kind],
-            chat_id=chat_id,
-            user_id=user_id,
-            broadcast_id=broadcast_id,
-            action=action,
-            due_at=due_at or utcnow(),
-        )
-        self.s.add(row)
-        await self.s.flush()
-        assert row.id is not None
-        return row.id
+        """Queue one message; returns its row id (written, not committed)."""
+        now = utcnow()
+        params = {
+            "kind": kind,
+            "priority": PRIORITY[kind],
+            "chat_id": chat_id,
+            "user_id": user_id,
+            "broadcast_id": broadcast_id,
+            "action": action,
+            "due_at": due_at or now,
+            "now": now,
+        }
+        conn = await self.s.connection()
+        return int((await conn.execute(_ADD, params)).scalar_one())
 
     async def broadcast(
         self,
@@ -196,14 +203,7 @@ class Outbox:
     async def claim(self, row_id: int, at: datetime | None = None) -> bool:
         """pending -> sending (stamped `at`); False if someone else took it (or it is
         finished)."""
-        result = await self.s.execute(
-            update(OutboxMessage)
-            .where(OutboxMessage.id == row_id, OutboxMessage.status == "pending")
-            .values(
-                status="sending", attempts=OutboxMessage.attempts + 1, updated_at=at or utcnow()
-            )
-        )
-        return result.rowcount == 1
+        return row_id in await claim_rows(await self.s.connection(), [row_id], at)
 
     async def unclaim(self, row_id: int, at: datetime) -> bool:
         """sending -> pending again, only for the claim stamped `at` (a claim whose commit
@@ -272,15 +272,16 @@ class Outbox:
         return await self.s.get(OutboxMessage, row_id)
 
     async def _finish(self, row_id: int, status: str, **values: Any) -> None:
-        row = await self.s.get(OutboxMessage, row_id)
-        if row is None:
-            return  # erased meanwhile (/forget)
-        row.status = status
-        row.updated_at = utcnow()
-        for name, value in values.items():
-            setattr(row, name, value)
+        """One statement; a row erased meanwhile (/forget) is simply not there. (Core: an
+        OutboxMessage this session loaded earlier keeps its old values in memory.)"""
         if status in FINISHED:
-            row.action = {"type": row.action.get("type", "?")}  # keep no text once done
+            values["action"] = _stripped(self.postgres)  # keep no text once done
+        conn = await self.s.connection()
+        await conn.execute(
+            update(TABLE)
+            .where(TABLE.c.id == row_id)
+            .values(status=status, updated_at=utcnow(), **values)
+        )
 
     async def sent(self, row_id: int, message_id: int | None) -> None:
         await self._finish(row_id, "sent", sent_message_id=message_id, last_error=None)
@@ -365,3 +366,77 @@ class Outbox:
             )
         )
         return result.rowcount or 0
+
+
+# ---------------------------------------------------------------------- many rows at once
+
+
+def _stripped(postgres: bool) -> Any:
+    """SQL for a finished row's action: only its type is kept ({"type": "send"})."""
+    if postgres:
+        kind = func.coalesce(TABLE.c.action.op("->>")("type"), "?")
+        return func.json_build_object("type", kind)
+    return func.json_object("type", func.coalesce(func.json_extract(TABLE.c.action, "$.type"), "?"))
+
+
+# the hot statements, built once (building one costs more than running it on SQLite)
+_ADD = (
+    insert(TABLE)
+    .values(
+        kind=bindparam("kind"),
+        priority=bindparam("priority"),
+        chat_id=bindparam("chat_id"),
+        user_id=bindparam("user_id"),
+        broadcast_id=bindparam("broadcast_id"),
+        action=bindparam("action", type_=TABLE.c.action.type),
+        status="pending",
+        attempts=0,
+        due_at=bindparam("due_at"),
+        created_at=bindparam("now"),
+        updated_at=bindparam("now"),
+    )
+    .returning(TABLE.c.id)
+)
+_CLAIM = (
+    update(TABLE)
+    .where(TABLE.c.id.in_(bindparam("ids", expanding=True)), TABLE.c.status == "pending")
+    .values(status="sending", attempts=TABLE.c.attempts + 1, updated_at=bindparam("now"))
+    .returning(TABLE.c.id)
+)
+_SENT = {
+    postgres: update(TABLE)
+    .where(TABLE.c.id == bindparam("row_id"))
+    .values(
+        status="sent",
+        sent_message_id=bindparam("message_id"),
+        last_error=None,
+        updated_at=bindparam("now"),
+        action=_stripped(postgres),
+    )
+    for postgres in (False, True)
+}
+
+
+async def claim_rows(
+    conn: AsyncConnection, row_ids: Iterable[int], at: datetime | None = None
+) -> set[int]:
+    """pending -> sending (stamped `at`, see `Outbox.unclaim`) for each of `row_ids` that
+    is still pending, in one statement; returns the ids claimed (the others were taken by
+    another sender or are finished)."""
+    ids = sorted(set(row_ids))  # one lock order for every sender (PostgreSQL)
+    if not ids:
+        return set()
+    result = await conn.execute(_CLAIM, {"ids": ids, "now": at or utcnow()})
+    return {int(row_id) for row_id in result.scalars()}
+
+
+async def mark_sent(conn: AsyncConnection, sent: list[tuple[int, int | None]]) -> None:
+    """Mark rows sent, with Telegram's message id, keeping no text: (row id, message id)
+    pairs, one statement run for all of them."""
+    if not sent:
+        return
+    now = utcnow()
+    await conn.execute(
+        _SENT[conn.dialect.name == "postgresql"],
+        [{"row_id": row, "message_id": message, "now": now} for row, message in sent],
+    )

@@ -2,15 +2,21 @@
 
 Methods add, change and flush; they never commit. `Database.unit()` commits once, after the
 whole event has been handled.
+
+The statements every event runs (the update id, the user with their dialog state, the
+kartoitus answers) are built once and run with bound values (`_prepared`): building an
+SQLAlchemy statement costs far more than running a cached one on SQLite.
 """
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from datetime import datetime
 from functools import cached_property
 from typing import Any
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import bindparam, delete, func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -48,6 +54,67 @@ def telegram_id_ok(value: int) -> bool:
     return -INT64_MAX <= value <= INT64_MAX
 
 
+def _prepared(build: Callable[[bool], Any]) -> Callable[[bool], Any]:
+    """A statement built once per dialect (`build(postgres)`), run with bound values."""
+    return functools.cache(build)
+
+
+@_prepared
+def _mark_update(postgres: bool) -> Any:
+    table = ProcessedUpdate.__table__  # Core: no ORM bookkeeping for a plain insert
+    insert = (pg_insert if postgres else sqlite_insert)(table)
+    return insert.values(
+        update_id=bindparam("update_id"), processed_at=bindparam("at")
+    ).on_conflict_do_nothing()
+
+
+@_prepared
+def _user_and_state(postgres: bool) -> Any:
+    """The user, locked (PostgreSQL), and their dialog state (or None) in one statement."""
+    return (
+        select(User, DialogState)
+        .outerjoin(DialogState, DialogState.user_id == User.id)
+        .where(User.id == bindparam("user_id"))
+        .with_for_update(of=User)
+    )
+
+
+@_prepared
+def _put_answer(postgres: bool) -> Any:
+    insert = (pg_insert if postgres else sqlite_insert)(Answer.__table__)
+    stmt = insert.values(
+        assessment_id=bindparam("assessment_id"),
+        question_id=bindparam("question_id"),
+        version=bindparam("version"),
+        value=bindparam("value", type_=Answer.__table__.c.value.type),
+        text=bindparam("text"),
+        answered_at=bindparam("at"),
+    )
+    new = stmt.excluded
+    return stmt.on_conflict_do_update(
+        index_elements=["assessment_id", "question_id"],
+        set_={
+            "value": new.value,
+            "text": new.text,
+            "version": new.version,
+            "answered_at": new.answered_at,
+        },
+    )
+
+
+@_prepared
+def _answers_of(postgres: bool) -> Any:
+    return select(Answer).where(Answer.assessment_id == bindparam("assessment_id"))
+
+
+@_prepared
+def _answer_values(postgres: bool) -> Any:
+    """Only what `Answers.values` returns: no Answer objects to build."""
+    return select(Answer.question_id, Answer.value, Answer.text).where(
+        Answer.assessment_id == bindparam("assessment_id")
+    )
+
+
 class _Table:
     def __init__(self, session: AsyncSession, postgres: bool) -> None:
         self.s = session
@@ -64,13 +131,21 @@ class Users(_Table):
     async def lock(self, user_id: int, locale: str) -> tuple[User, bool]:
         """The user's row, created on first contact and locked for this transaction
         (on PostgreSQL), so that two processes never handle one user at the same time."""
-        query = select(User).where(User.id == user_id).with_for_update()
-        user = (await self.s.execute(query)).scalar_one_or_none()
-        if user is not None:  # the usual case: one statement
-            return user, False
+        user, _, created = await self.lock_with_state(user_id, locale)
+        return user, created
+
+    async def lock_with_state(
+        self, user_id: int, locale: str
+    ) -> tuple[User, DialogState | None, bool]:
+        """`lock`, and the user's dialog state (None: none yet) in the same statement."""
+        query = _user_and_state(self.postgres)
+        found = (await self.s.execute(query, {"user_id": user_id})).first()
+        if found is not None:  # the usual case: one statement
+            return found[0], found[1], False
         stmt = self._insert(User).values(id=user_id, locale=locale).on_conflict_do_nothing()
         created = (await self.s.execute(stmt)).rowcount == 1
-        return (await self.s.execute(query)).scalar_one(), created
+        found = (await self.s.execute(query, {"user_id": user_id})).one()
+        return found[0], found[1], created
 
     async def with_role(self, role: str) -> list[User]:
         rows = await self.s.execute(select(User).where(User.roles.contains(role)))
@@ -92,9 +167,9 @@ class States(_Table):
 class Updates(_Table):
     async def mark(self, update_id: int) -> bool:
         """Record an update id; False when it was handled before (a redelivery)."""
-        stmt = self._insert(ProcessedUpdate).values(update_id=update_id, processed_at=utcnow())
-        result = await self.s.execute(stmt.on_conflict_do_nothing())
-        return result.rowcount == 1
+        conn = await self.s.connection()
+        params = {"update_id": update_id, "at": utcnow()}
+        return (await conn.execute(_mark_update(self.postgres), params)).rowcount == 1
 
     async def prune(self, before: datetime) -> int:
         result = await self.s.execute(
@@ -184,19 +259,18 @@ class Answers(_Table):
         self, assessment_id: int, question_id: str, version: str, value: Any, text: str | None
     ) -> None:
         """Write (or overwrite) one answer at once, as it is given."""
-        stmt = self._insert(Answer).values(
-            assessment_id=assessment_id,
-            question_id=question_id,
-            version=version,
-            value=value,
-            text=text,
-            answered_at=utcnow(),
+        conn = await self.s.connection()
+        await conn.execute(
+            _put_answer(self.postgres),
+            {
+                "assessment_id": assessment_id,
+                "question_id": question_id,
+                "version": version,
+                "value": value,
+                "text": text,
+                "at": utcnow(),
+            },
         )
-        stmt = stmt.on_conflict_do_update(
-            index_elements=["assessment_id", "question_id"],
-            set_={"value": value, "text": text, "version": version, "answered_at": utcnow()},
-        )
-        await self.s.execute(stmt)
 
     async def drop(self, assessment_id: int, question_id: str) -> None:
         await self.s.execute(
@@ -209,13 +283,13 @@ class Answers(_Table):
     async def values(self, assessment_id: int) -> dict[str, Any]:
         """Question id -> the answer as the flows use it: an option id, a list of them, or
         the free text."""
-        return {
-            q: (a.text if a.value is None else a.value)
-            for q, a in (await self.of(assessment_id)).items()
-        }
+        query = _answer_values(self.postgres)
+        rows = await self.s.execute(query, {"assessment_id": assessment_id})
+        return {q: (text if value is None else value) for q, value, text in rows}
 
     async def of(self, assessment_id: int) -> dict[str, Answer]:
-        rows = await self.s.execute(select(Answer).where(Answer.assessment_id == assessment_id))
+        query = _answers_of(self.postgres)
+        rows = await self.s.execute(query, {"assessment_id": assessment_id})
         return {a.question_id: a for a in rows.scalars()}
 
 

@@ -411,7 +411,17 @@ async def test_a_claim_whose_commit_answer_was_lost_is_undone_and_sent_once(
                 self.armed = False
                 raise ConnectionResetError("the answer to COMMIT was lost")
 
-    door.outbox.db = LostAnswer(app.db)  # type: ignore[assignment]
+        @contextlib.asynccontextmanager
+        async def connection(self) -> AsyncIterator[Any]:
+            async with self.db.connection() as conn:
+                yield conn
+            if self.armed:
+                self.armed = False
+                raise ConnectionResetError("the answer to COMMIT was lost")
+
+    lost = LostAnswer(app.db)
+    door.outbox.db = lost  # type: ignore[assignment]
+    door.outbox.ledger.db = lost  # type: ignore[assignment]  # claims are group-committed
     try:
         await door.handle(door.transport.parse_update(message(507, "/start")))
         async with app.db.unit() as repo:

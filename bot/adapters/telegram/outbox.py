@@ -12,6 +12,14 @@
   time the haastepaja broadcasts), replies first, each chat's rows in order.
 
 A database outage while a row is marked keeps the mark in memory until it can be written.
+
+Claims and "sent" marks are group-committed (`Ledger`): every delivery that needs one
+while a ledger transaction is being written waits for the next, and that one writes them
+all (one `UPDATE … RETURNING` for the claims, one statement run for the marks) and commits
+once. A lone delivery still costs one transaction for its claim and one for its mark;
+under load, one transaction serves many. Each caller still waits for its own claim or
+mark to be committed, so nothing about a row changes: a row is claimed (committed) before
+its send starts, and its delivery ends only once it is marked sent.
 """
 
 from __future__ import annotations
@@ -21,15 +29,15 @@ import contextlib
 import logging
 from collections import defaultdict
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from bot.adapters.telegram.errors import ApiError, ApiErrorKind
 from bot.adapters.telegram.sender import Sender
 from dialogs.actions import Edit, Send, SendFile
-from dialogs.store.db import Database, is_connection_error
+from dialogs.store.db import Database, StoreUnavailable, is_connection_error
 from dialogs.store.models import utcnow
-from dialogs.store.outbox import decode
+from dialogs.store.outbox import claim_rows, decode, mark_sent
 
 log = logging.getLogger(__name__)
 
@@ -46,11 +54,81 @@ IN_FLIGHT = 16
 Outbound = Send | Edit | SendFile
 
 
+class Ledger:
+    """Claims and "sent" marks of many deliveries, written together (group commit)."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self._claims: list[tuple[int, asyncio.Future[bool], list[datetime]]] = []
+        self._sent: list[tuple[int, int | None, asyncio.Future[bool]]] = []
+        self._writer: asyncio.Task[None] | None = None
+
+    async def claim(self, row: int, stamp: list[datetime]) -> bool:
+        """pending -> sending, committed; False if another sender took the row (or it is
+        finished). Raises what the database raised (an outage: `is_connection_error`).
+        The time the claim is stamped with (`updated_at`) is appended to `stamp` before
+        the statement runs, so a claim whose commit was not confirmed can be undone."""
+        future = asyncio.get_running_loop().create_future()
+        self._claims.append((row, future, stamp))
+        self._start()
+        return await future
+
+    async def sent(self, row: int, message_id: int | None) -> bool:
+        """Mark the row sent, committed; False when the database is unreachable."""
+        future = asyncio.get_running_loop().create_future()
+        self._sent.append((row, message_id, future))
+        self._start()
+        return await future
+
+    def _start(self) -> None:
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.create_task(self._write())
+
+    async def _write(self) -> None:
+        while self._claims or self._sent:
+            claims, self._claims = self._claims, []
+            sent, self._sent = self._sent, []
+            now = utcnow()
+            for _, _, stamp in claims:
+                stamp.append(now)
+            try:
+                async with self.db.connection() as conn:
+                    await mark_sent(conn, [(row, message) for row, message, _ in sent])
+                    taken = await claim_rows(conn, [row for row, _, _ in claims], now)
+            except BaseException as exc:  # every waiter learns of it; an outage is no bug
+                # cancelled (the process is stopping): treated as an outage
+                cancelled = not isinstance(exc, Exception)
+                outage = cancelled or is_connection_error(exc)
+                failure = StoreUnavailable("stopping") if cancelled else exc
+                for _, _, future in sent:
+                    if not future.done():
+                        if outage:
+                            future.set_result(False)
+                        else:
+                            future.set_exception(failure)
+                for _, future, _ in claims:
+                    if not future.done():
+                        future.set_exception(failure)
+                if cancelled:
+                    raise
+                continue
+            for _, _, future in sent:
+                if not future.done():
+                    future.set_result(True)
+            for row, future, _ in claims:
+                # a row asked for twice in one batch (the fast path and the loop) is one
+                # claim: only the first asker may send it
+                if not future.done():
+                    future.set_result(row in taken)
+                taken.discard(row)
+
+
 class OutboxSender:
     def __init__(self, sender: Sender, db: Database, stopping: asyncio.Event) -> None:
         self.sender = sender
         self.db = db
         self.stopping = stopping
+        self.ledger = Ledger(db)
         self.interval = 1.0
         self.in_flight_limit: timedelta | None = None  # see recover()
         self._in_flight = asyncio.Semaphore(IN_FLIGHT)
@@ -88,11 +166,10 @@ class OutboxSender:
     async def _attempt(self, row: int, action: Outbound) -> ApiError | None:
         """Claim the row and make one attempt; the Bot API's refusal, or None when the row
         is done with (sent and marked, taken by someone else, or waiting for the loop)."""
-        claimed_at = utcnow()
+        stamp: list[datetime] = []  # the claim's time, once the ledger has tried to write it
         try:
-            async with self.db.unit() as repo:
-                if not await repo.outbox.claim(row, claimed_at):
-                    return None  # sent by another sender, or finished meanwhile
+            if not await self.ledger.claim(row, stamp):
+                return None  # sent by another sender, or finished meanwhile
         except Exception as exc:
             if not is_connection_error(exc):
                 raise
@@ -100,7 +177,8 @@ class OutboxSender:
             # the claim may have been committed with its answer lost: then the row is
             # "sending" and nobody sends it; undo exactly that claim when the database is
             # back (the row is pending again, for the loop)
-            self._unwritten.append((row, "unclaim", {"at": claimed_at}))
+            if stamp:
+                self._unwritten.append((row, "unclaim", {"at": stamp[0]}))
             return None
         try:
             message_id = await self._send_once(action)
@@ -136,11 +214,11 @@ class OutboxSender:
 
     async def _write(self, row: int, status: str, values: dict[str, Any]) -> bool:
         """Mark one row; False when the database is unreachable."""
+        if status == "sent":  # the usual mark: group-committed with others
+            return await self.ledger.sent(row, values.get("message_id"))
         try:
             async with self.db.unit() as repo:
-                if status == "sent":
-                    await repo.outbox.sent(row, values.get("message_id"))
-                elif status == "blocked":
+                if status == "blocked":
                     await repo.outbox.blocked(row)
                 elif status == "failed":
                     await repo.outbox.failed(row, values.get("error", ""))
