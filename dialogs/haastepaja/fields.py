@@ -175,12 +175,16 @@ async def ask_end(ctx: Context, data: Any) -> None:
     )
 
 
-def end(start_of: Callable[[Any], datetime], then: Then[datetime]) -> TextHandler:
-    """An end: a time on the start's day (`16`) or a date and time; after the start."""
+def _relative(
+    parse: Callable[[str, datetime, datetime], datetime],
+    start_of: Callable[[Any], datetime],
+    then: Then[datetime],
+) -> TextHandler:
+    """A time typed relative to the event's start, read by `parse`; a mistake is explained."""
 
     async def take(ctx: Context, data: Any, text: str) -> bool:
         try:
-            value = parse_end(text, start_of(data), clock.now())
+            value = parse(text, start_of(data), clock.now())
         except WhenError as error:
             ctx.send(when_error(ctx, error))
             return True
@@ -188,21 +192,16 @@ def end(start_of: Callable[[Any], datetime], then: Then[datetime]) -> TextHandle
         return True
 
     return take
+
+
+def end(start_of: Callable[[Any], datetime], then: Then[datetime]) -> TextHandler:
+    """An end: a time on the start's day (`16`) or a date and time; after the start."""
+    return _relative(parse_end, start_of, then)
 
 
 def deadline(start_of: Callable[[Any], datetime], then: Then[datetime]) -> TextHandler:
     """A signup deadline: a date (the end of that day) or a date and time; before the start."""
-
-    async def take(ctx: Context, data: Any, text: str) -> bool:
-        try:
-            value = parse_deadline(text, start_of(data), clock.now())
-        except WhenError as error:
-            ctx.send(when_error(ctx, error))
-            return True
-        await then(ctx, data, value)
-        return True
-
-    return take
+    return _relative(parse_deadline, start_of, then)
 
 
 def places(no_limit: Callable[[], str], then: Then[int]) -> TextHandler:
