@@ -186,7 +186,9 @@ class Database:
                 await stack.enter_async_context(self._write_lock)
             session: AsyncSession = await stack.enter_async_context(self._sessions())
             async with session.begin():
-                yield Repository(session, postgres=not self.is_sqlite)
+                repo = Repository(session, postgres=not self.is_sqlite)
+                yield repo
+                await repo.finish()
 
     @contextlib.asynccontextmanager
     async def connection(self) -> AsyncIterator[AsyncConnection]:
