@@ -42,12 +42,11 @@ def dumps(value: Any) -> str:
 
 
 def sqlite_time(value: datetime) -> str:
-    """A timestamp as SQLAlchemy's SQLite dialect stores `UTCDateTime`: UTC, no offset."""
-    value = value.astimezone(UTC)
-    return (
-        f"{value.year:04d}-{value.month:02d}-{value.day:02d} "
-        f"{value.hour:02d}:{value.minute:02d}:{value.second:02d}.{value.microsecond:06d}"
-    )
+    """A timestamp as SQLAlchemy's SQLite dialect stores `UTCDateTime`: UTC, no offset,
+    always with microseconds ("2026-11-30 09:46:33.062490")."""
+    if value.tzinfo is not UTC:
+        value = value.astimezone(UTC)
+    return value.replace(tzinfo=None).isoformat(" ", "microseconds")
 
 
 def read_time(value: Any) -> datetime | None:

@@ -25,6 +25,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import make_transient_to_detached
+from sqlalchemy.orm.instrumentation import manager_of_class
 from sqlalchemy.orm.util import identity_key
 
 from dialogs.store import haastepaja
@@ -92,6 +93,10 @@ def _answers_of(postgres: bool) -> Any:
     return select(Answer).where(Answer.assessment_id == bindparam("assessment_id"))
 
 
+_USERS = manager_of_class(User)
+_STATES = manager_of_class(DialogState)
+
+
 class _Table:
     def __init__(self, session: AsyncSession, postgres: bool, raw: RawLane | None = None) -> None:
         self.s = session
@@ -134,7 +139,8 @@ class Users(_Table):
         if known is not None:
             return known
         raw = self.raw
-        user = User(
+        user = _USERS.new_instance()  # as the ORM makes a row's object: no __init__
+        user.__dict__.update(
             id=row[0],
             locale=row[1],
             locale_chosen=bool(row[2]),
@@ -145,22 +151,22 @@ class Users(_Table):
             created_at=raw.read_time(row[7]),
             last_seen_at=raw.read_time(row[8]),
         )
-        make_transient_to_detached(user)  # no pending changes: as loaded
+        make_transient_to_detached(user)  # persistent once added, with no pending changes
         session.add(user)
         return user
 
     def _state(self, row: Any) -> DialogState | None:
+        """The dialog state, outside the session (`Repository.finish` writes it back)."""
         if row[9] is None:
             return None
         raw = self.raw
-        state = DialogState(
-            user_id=row[9],
-            flow=row[10],
-            step=row[11],
-            data=raw.json(row[12]),
-            updated_at=raw.read_time(row[13]),
+        state = _STATES.new_instance()
+        data = raw.json(row[12])
+        updated_at = raw.read_time(row[13])
+        state.__dict__.update(
+            user_id=row[9], flow=row[10], step=row[11], data=data, updated_at=updated_at
         )
-        raw.detached_states.append((state, (state.flow, state.step, state.data, state.updated_at)))
+        raw.detached_states.append((state, (row[10], row[11], data, updated_at)))
         return state
 
     async def with_role(self, role: str) -> list[User]:
