@@ -25,6 +25,7 @@ from datetime import timedelta
 from typing import Any, TypeVar
 
 import aiohttp
+import orjson
 from telegram import (
     Bot,
     BotCommand,
@@ -57,6 +58,7 @@ from bot.adapters.telegram.updates import (
 from dialogs.actions import Keyboard
 
 T = TypeVar("T")
+_JSON = {"Content-Type": "application/json"}
 
 
 def _retry_after(exc: RetryAfter) -> float:
@@ -127,6 +129,15 @@ class AiohttpRequest(BaseRequest):
         if self._session is not None and not self._session.closed:
             await self._session.close()
 
+    @staticmethod
+    def parse_json_payload(payload: bytes) -> Any:
+        """PTB's reading of an answer (its documented hook for another JSON library), with
+        orjson; anything orjson cannot read goes to PTB's own reading, errors and all."""
+        try:
+            return orjson.loads(payload)
+        except orjson.JSONDecodeError:
+            return BaseRequest.parse_json_payload(payload)
+
     async def do_request(
         self,
         url: str,
@@ -153,6 +164,7 @@ class AiohttpRequest(BaseRequest):
             total=total, connect=pool, sock_connect=connect, sock_read=read
         )
         data: Any = None
+        headers: dict[str, str] | None = None
         if request_data is not None:
             files = request_data.multipart_data
             if files:
@@ -172,9 +184,15 @@ class AiohttpRequest(BaseRequest):
                         form.add_field(name, file)
                 data = form
             else:
-                data = request_data.json_parameters  # a form, as HTTPXRequest sends it
+                # a JSON body (the Bot API takes JSON as well as forms): the parameters'
+                # values as PTB made them, encoded once by orjson, where a form encodes
+                # every parameter as JSON and then the whole form again
+                data = orjson.dumps(request_data.parameters)
+                headers = _JSON
         try:
-            async with self._session.request(method, url, data=data, timeout=timeout) as res:
+            async with self._session.request(
+                method, url, data=data, headers=headers, timeout=timeout
+            ) as res:
                 return res.status, await res.read()
         except TimeoutError as exc:
             raise TimedOut from exc
