@@ -85,6 +85,8 @@ class RawLane:
         # dialog states read outside the session, with what they were: written back by
         # `Repository.finish` if they changed
         self.detached_states: list[tuple[Any, tuple[Any, ...]]] = []
+        # users locked and read with an update id (PostgreSQL), for `lock_with_state`
+        self.locked_users: dict[int, Sequence[Any]] = {}
 
     async def _connect(self) -> None:
         connection = await self.session.connection()

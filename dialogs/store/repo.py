@@ -76,6 +76,18 @@ _USER_AND_STATE = (
     "u.created_at, u.last_seen_at, s.user_id, s.flow, s.step, s.data, s.updated_at "
     "FROM users u LEFT OUTER JOIN dialog_states s ON s.user_id = u.id WHERE u.id = ?"
 )
+# PostgreSQL: the update id recorded and the user locked and read with their state in one
+# round trip (`Updates.mark(…, user_id=…)`); the first column says whether it was new
+_MARK_AND_LOCK = (
+    "WITH mark AS (INSERT INTO processed_updates (update_id, processed_at) VALUES (?, ?) "
+    "ON CONFLICT DO NOTHING RETURNING 1), "
+    "u AS (SELECT id, locale, locale_chosen, roles, role, invitations, blocked, created_at, "
+    "last_seen_at FROM users WHERE id = ? FOR UPDATE) "
+    "SELECT (SELECT count(*) FROM mark), u.id, u.locale, u.locale_chosen, u.roles, u.role, "
+    "u.invitations, u.blocked, u.created_at, u.last_seen_at, s.user_id, s.flow, s.step, "
+    "s.data, s.updated_at FROM (SELECT 1) AS one LEFT OUTER JOIN u ON true "
+    "LEFT OUTER JOIN dialog_states s ON s.user_id = u.id"
+)
 _SAVE_STATE = (
     "UPDATE dialog_states SET flow = ?, step = ?, data = ?, updated_at = ? WHERE user_id = ?"
 )
@@ -123,7 +135,8 @@ class Users(_Table):
         """`lock`, and the user's dialog state (None: none yet) in the same statement.
         The state is not in the session: `Repository.finish` writes it back if changed."""
         query = _USER_AND_STATE + (" FOR UPDATE OF u" if self.postgres else "")
-        rows = await self.raw.fetch(query, (user_id,))
+        known = self.raw.locked_users.pop(user_id, None)  # read with the update id
+        rows = [known] if known is not None else await self.raw.fetch(query, (user_id,))
         created = False
         if not rows:  # first contact
             stmt = self._insert(User).values(id=user_id, locale=locale).on_conflict_do_nothing()
@@ -187,10 +200,18 @@ class States(_Table):
 
 
 class Updates(_Table):
-    async def mark(self, update_id: int) -> bool:
-        """Record an update id; False when it was handled before (a redelivery)."""
+    async def mark(self, update_id: int, user_id: int | None = None) -> bool:
+        """Record an update id; False when it was handled before (a redelivery).
+        With `user_id`, on PostgreSQL, the same round trip also locks and reads that user
+        and their dialog state for `users.lock_with_state` (a statement fewer)."""
         raw = self.raw
-        return await raw.execute(_MARK_UPDATE, (update_id, raw.time(utcnow()))) == 1
+        at = raw.time(utcnow())
+        if user_id is None or not self.postgres:
+            return await raw.execute(_MARK_UPDATE, (update_id, at)) == 1
+        row = (await raw.fetch(_MARK_AND_LOCK, (update_id, at, user_id)))[0]
+        if row[1] is not None:  # the user exists (else lock_with_state creates them)
+            raw.locked_users[user_id] = row[1:]
+        return row[0] == 1
 
     async def prune(self, before: datetime) -> int:
         result = await self.s.execute(

@@ -135,3 +135,27 @@ async def test_a_failed_unit_does_not_write_its_state_back(any_db: Database) -> 
             raise RuntimeError("the step failed")
     async with any_db.unit() as repo:
         assert (await repo.session.get(DialogState, 4)).flow is None
+
+
+async def test_an_update_id_and_its_user_in_one_round_trip_on_postgresql(
+    any_db: Database,
+) -> None:
+    async with any_db.unit() as repo:
+        assert await repo.updates.mark(20, user_id=6) is True  # nobody yet: first contact
+        user, state, created = await repo.users.lock_with_state(6, "en")
+        assert created and state is None and user.locale == "en"
+        await repo.states.get(6)
+    statements: list[str] = []
+    raw.OBSERVERS.append(statements.append)
+    try:
+        async with any_db.unit() as repo:
+            assert await repo.updates.mark(21, user_id=6) is True
+            user, state, created = await repo.users.lock_with_state(6, "fi")
+            assert not created and state is not None and user.locale == "en"
+            assert await repo.users.get(6) is user
+        async with any_db.unit() as repo:
+            assert await repo.updates.mark(21, user_id=6) is False  # a redelivery
+    finally:
+        raw.OBSERVERS.remove(statements.append)
+    # PostgreSQL: one statement for both; SQLite (no round trips to save): two
+    assert len(statements) == (2 if any_db.url.startswith("postgresql") else 3)
