@@ -155,6 +155,7 @@ def terms(
     lang: str,
     concepts: Concepts | None = None,
     known: Container[str] | None = None,
+    units: dict[str, tuple[str, str | None]] | None = None,
 ) -> list[str]:
     """The meaningful units of a text, in order and without repeats: `@concept` or a stem.
 
@@ -162,9 +163,15 @@ def terms(
     stems the FAQ uses), a Finnish word it does not know may be a clipped spoken form:
     the first repair (faq_spoken.repairs) that gives a stop word, a concept or a known
     stem is taken instead ("pajas" -> pajassa, "puol" -> puoli, "mitää" -> mitään).
+    `units`: the same work done beforehand for the words the FAQ itself uses (see
+    `_LangIndex.units`): word -> (its stem, its unit), for exactly the same `concepts` and
+    `known`.
     """
     raw = [spoken.standard(w, lang) for w in words(text)]
-    stems = [stem(lang, w) for w in raw]
+    if units is None:
+        units = {}
+    found = [units.get(w) for w in raw]
+    stems = [f[0] if f is not None else stem(lang, w) for f, w in zip(found, raw, strict=True)]
     out: list[str] = []
     i = 0
     while i < len(raw) and len(out) < MAX_TERMS:
@@ -177,7 +184,8 @@ def terms(
                     unit, step = "@" + concept, n
                     break
         if unit is None:
-            unit = _unit(raw[i], stems[i], lang, concepts, known)
+            f = found[i]
+            unit = f[1] if f is not None else _unit(raw[i], stems[i], lang, concepts, known)
         if unit and unit not in out:
             out.append(unit)
         i += step
@@ -235,6 +243,7 @@ class _Phrasing:
     entry_id: str
     terms: frozenset[str]
     weight: float
+    weighted: tuple[tuple[str, float], ...] = ()  # (term, its IDF), for the scoring loop
 
 
 class _LangIndex:
@@ -257,10 +266,17 @@ class _LangIndex:
             for cut in range(PREFIX_MIN, len(t)):
                 self.by_prefix[t[:cut]].append(t)
         self.phrasings = [
-            _Phrasing(e, frozenset(ts), sum(self.idf[t] for t in set(ts)))
+            _Phrasing(
+                e,
+                frozenset(ts),
+                sum(self.idf[t] for t in set(ts)),
+                tuple((t, self.idf[t]) for t in frozenset(ts)),
+            )
             for e, ts in phrasings
             if ts
         ]
+        self.units: dict[str, tuple[str, str | None]] = {}
+        self.near: dict[str, dict[str, float]] = {}
         self.of_entry: dict[str, list[_Phrasing]] = defaultdict(list)
         entry_terms: dict[str, set[str]] = defaultdict(set)
         for phrasing in self.phrasings:
@@ -271,8 +287,24 @@ class _LangIndex:
             for t in ts:
                 self.entries_with[t].append(entry_id)
 
+    def prepare(self, concepts: Concepts, vocabulary: Iterable[str]) -> None:
+        """Work done once instead of for every question: each of `vocabulary`'s words (the
+        FAQ's own, spoken forms written out) as a term of this language (see `terms`), and
+        the index terms close to each index term. Questions use mostly these words; others
+        are worked out when they come."""
+        self.units = {
+            w: (s, _unit(w, s, self.lang, concepts, self.idf))
+            for w in vocabulary
+            for s in (stem(self.lang, w),)
+        }
+        self.near = {t: self._similar(t) for t in self.idf}
+
     def similar(self, term: str) -> dict[str, float]:
         """Index terms close to a question term, with their similarity 0..1."""
+        found = self.near.get(term)
+        return dict(found) if found is not None else self._similar(term)
+
+    def _similar(self, term: str) -> dict[str, float]:
         found: dict[str, float] = {}
         if term in self.idf:
             found[term] = 1.0
@@ -339,13 +371,17 @@ class _LangIndex:
             for phrasing in self.of_entry[entry_id]:
                 hits: dict[int, float] = {}
                 covered = 0.0
-                for t in phrasing.terms:
+                for t, weight in phrasing.weighted:
+                    pairs = reverse.get(t)
+                    if pairs is None:
+                        continue
                     best_t = 0.0
-                    for qi, sim in reverse.get(t, ()):
+                    for qi, sim in pairs:
                         if sim > hits.get(qi, 0.0):
                             hits[qi] = sim
-                        best_t = max(best_t, sim)
-                    covered += self.idf[t] * best_t
+                        if sim > best_t:
+                            best_t = sim
+                    covered += weight * best_t
                 if not hits:
                     continue
                 recall = sum(sim * weights[qi] for qi, sim in hits.items()) / total
@@ -377,6 +413,15 @@ class FaqMatcher:
             )
             for lang in LANGS
         }
+        vocabulary = {
+            spoken.standard(w, lang)
+            for e in entries
+            for lang in LANGS
+            for text in e.questions.get(lang)
+            for w in words(text)
+        } | {w for stop in STOP_WORDS.values() for w in stop}
+        for index in self.indexes.values():
+            index.prepare(self.concepts, vocabulary)
         self.ngrams = NgramModel(
             (e.id, lang, self._ngram_words(text, lang))
             for e in entries
@@ -395,7 +440,7 @@ class FaqMatcher:
         unknown = 1.0
         for index_lang, index in self.indexes.items():
             factor = 1.0 if index_lang == lang else OTHER_LANG
-            question = terms(text, index_lang, self.concepts, index.idf)
+            question = terms(text, index_lang, self.concepts, index.idf, index.units)
             found, share = index.score(question, limit)
             unknown = min(unknown, share)
             for entry_id, (value, coverage) in found.items():
