@@ -295,7 +295,7 @@ class _LangIndex:
             _Phrasing(
                 e,
                 frozenset(ts),
-                sum(self.idf[t] for t in set(ts)),
+                sum(self.idf[t] for t in sorted(set(ts))),  # sorted: the same sum every run
             )
             for e, ts in phrasings
             if ts
