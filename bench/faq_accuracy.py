@@ -59,6 +59,7 @@ SETS = {
     "dev-2": DATA / "faq_dev2.yaml",  # more dev rows for the answer-at-once model; studied
     "dev-3": DATA / "faq_dev3.yaml",  # …and more spoken Finnish; studied
     "dev-4": DATA / "faq_dev4.yaml",  # spoken Finnish mostly, some en/sv, off-topic; studied
+    "dev-5": DATA / "faq_dev5.yaml",  # hard spoken Finnish: regional forms, slang; studied
 }
 DEV = (
     "dev",
@@ -66,6 +67,7 @@ DEV = (
     "dev-2",
     "dev-3",
     "dev-4",
+    "dev-5",
 )  # what the answer-at-once model is fitted on
 STUDIED = set(DEV)  # the only sets whose mistakes --errors may print
 

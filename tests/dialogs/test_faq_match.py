@@ -48,6 +48,12 @@ from knowledge.loader import Knowledge
         ("duuni", "työ"),
         ("ekana", "ensimmäisenä"),
         ("32v", "32"),  # an age
+        # eastern and south-western forms, and slang
+        ("mie", "minä"),
+        ("misä", "missä"),
+        ("mittää", "mitään"),
+        ("himas", "kotona"),
+        ("amis", "ammattikoulu"),
     ],
 )
 def test_spoken_finnish_is_written_out(spoken: str, written: str) -> None:
@@ -74,6 +80,12 @@ def test_words_that_only_look_spoken_stay() -> None:
         ("johonki", "johonkin"),
         ("ilmotan", "ilmoitan"),  # the i of a diphthong
         ("millasia", "millaisia"),
+        ("ilmanen", "ilmainen"),
+        ("kattoo", "katsoo"),  # spoken -tt- for -ts-
+        ("kattomas", "katsomassa"),  # …with a clipped end
+        ("paikkoi", "paikkoja"),  # plural partitive -ja
+        ("korttei", "kortteja"),
+        ("mukan", "mukana"),  # a final vowel after -n
     ],
 )
 def test_clipped_words_have_their_full_form_among_the_repairs(clipped: str, full: str) -> None:
