@@ -66,6 +66,9 @@ STOP_WORDS = {
         tosi vähän jotain joku jokin johonkin mitään mut ni nii jotta koska oikein oikeen
         sinne tänne täällä siellä kans kanssa jossain johonkin yhtään minua sinua minusta
         sinusta ihmeen
+        moro morjens heippa jou okei ok okay jees jep juu xd lol sori sorry pliis pls plz
+        tota öö hmm noh emmä emmää enkä edes ees jotenkin jotenki kuitenkin kuitenki
+        oikeastaan oikeestaan vaikka vaik
     """.split()
     ),
     "en": set(
@@ -93,7 +96,7 @@ FUZZY_WORD = 80.0  # rapidfuzz ratio that makes a typo count as the same word
 FUZZY_CONCEPT = 86.0  # …and as a concept term (stricter: concepts weigh a lot)
 PREFIX_MIN = 5  # a stem this long may match a longer word it starts (compounds)
 BETA = 0.5  # F-beta: precision counts four times recall
-ENTRY_BLEND = 0.2  # share of the score from the entry as a whole (see Calibration.coverage)
+ENTRY_BLEND = 0.35  # share of the score from the entry as a whole; 0.1-0.5 tried by dev CV
 OTHER_LANG = 0.95  # phrasings in another language than the user's score a little less
 MAX_TERMS = 60  # longer questions are matched on their first 60 meaningful words
 # When the runner-up's word score is within this of the best's and the n-gram model
