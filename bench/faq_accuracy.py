@@ -4,14 +4,16 @@
     .venv/bin/python bench/faq_accuracy.py --errors     # also list the dev sets' mistakes
     .venv/bin/python bench/faq_accuracy.py --calibrate  # refit the answer-at-once model
 
-Six labelled sets. `dev`, on which the matcher, its synonym table and its answer-at-once
+Eight labelled sets. `dev`, on which the matcher, its synonym table and its answer-at-once
 model were tuned (its mistakes were read), and `held-out`, written independently by someone who saw
 neither the dev set nor the matcher: only its figures are looked at, so they are the honest
 ones. `colloquial-dev` and `colloquial-test`: Finnish as young people type it, written by
 someone who had not seen the FAQ's phrasings; the dev half's mistakes may be read, the test
 half's never. `dev-2` (fi/en/sv) and `dev-3` (spoken Finnish): more dev questions, written
-from the entry headings, to give the answer-at-once model more rows. The model is fitted
-on the four dev sets only.
+from the entry headings, to give the answer-at-once model more rows; `dev-4` (spoken
+Finnish, longer questions with context, en/sv) and `dev-5` (hard spoken Finnish: regional
+forms, slang), written from the headings and answers. The model is fitted on the six dev
+sets only.
 
 Prints, for kierto-bot's matcher and for a plain rapidfuzz baseline measured in the same
 run (WRatio over the raw phrasings; its decisions use kierto-bot's model, fitted to other
@@ -231,7 +233,7 @@ PENALTIES = (0.03, 0.1, 0.3, 1.0, 3.0)  # L2 penalties tried; the cross-validati
 REPEATS = 10  # shuffles of the 5-fold cross-validation: a steadier threshold than 4 gave
 HEADER = """\
 # FAQ answer-at-once model, written by `bench/faq_accuracy.py --calibrate` from the dev sets
-# (bench/data/faq_labelled.yaml, faq_colloquial_dev.yaml, faq_dev2.yaml, faq_dev3.yaml) only;
+# (bench/data/faq_labelled.yaml, faq_colloquial_dev.yaml, faq_dev2.yaml … faq_dev5.yaml) only;
 # read by
 # dialogs/faq_confidence.py. Do not edit by hand: change the method and recalibrate.
 # weights: logistic regression over the features named; threshold: answer at once from this
