@@ -240,18 +240,26 @@ class OutboxSender:
     # ------------------------------------------------------------------ the loop
 
     async def recover(self) -> int:
-        """Rows a dead process left "sending" become "unknown" (logged, not resent). With
-        `in_flight_limit` (replicas: others are sending right now) only rows "sending" for
-        longer than that."""
+        """Rows a dead process left "sending" become "unknown" (logged, not resent), but an
+        edit is sent again (see `Outbox.recover`). With `in_flight_limit` (replicas:
+        others are sending right now) only rows "sending" for longer than that. Returns
+        how many became unknown."""
         before = utcnow() - self.in_flight_limit if self.in_flight_limit else None
         async with self.db.unit() as repo:
-            lost = await repo.outbox.recover(before)
+            lost, again = await repo.outbox.recover(before)
         for row in lost:
             log.warning(
                 "outbox row %s (a %s to chat %s) was in flight when the bot stopped: it may "
                 "or may not have arrived, and is not sent again (at most once)",
                 row.id,
                 row.action.get("type"),
+                row.chat_id,
+            )
+        for row in again:
+            log.info(
+                "outbox row %s (an edit in chat %s) was in flight when the bot stopped: "
+                "sending it again (an edit sent twice changes nothing)",
+                row.id,
                 row.chat_id,
             )
         return len(lost)
