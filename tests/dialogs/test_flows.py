@@ -76,7 +76,7 @@ async def test_help_and_menus_come_from_the_registrations(app: App, chat) -> Non
         ("start", "start again and choose what to do"),
         ("kartoitus", "KIERTO-kartoitus: how circular is my company"),
         ("tyopaja", "find a workshop placement"),
-        ("ask", "ask a question, e.g. /ask what is a haastepaja"),
+        ("ask", "ask a question, e.g. /ask what is a challenge workshop"),
         ("human", "talk to a person"),
         ("cancel", "stop what you are doing (answers are kept)"),
         ("settings", "language and invitations"),
