@@ -124,11 +124,11 @@ async def test_a_kartoitus_state_saved_by_older_code_restarts_politely(app: App,
     for step in ("resume", "q"):
         await set_state(app, me.user_id, "kartoitus", step, {"aid": aid, "q": qid})
         await me.press(f"k:{qid}:skip")
-        assert me.last.text.startswith("You have an unfinished kartoitus for Vanha Oy")
+        assert me.last.text.startswith("You have an unfinished assessment for Vanha Oy")
         assert me.last.payloads == ["k:res:go", "k:res:new"]
     await set_state(app, me.user_id, "kartoitus", "q", {"aid": "not a number"})
     await me.send("hello there")
-    assert me.last.text.startswith("You have an unfinished kartoitus for Vanha Oy")
+    assert me.last.text.startswith("You have an unfinished assessment for Vanha Oy")
     await me.press("k:res:go")
     assert current_qid(me) == qid  # and on it goes, at the first unanswered question
 
