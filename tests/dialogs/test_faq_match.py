@@ -212,3 +212,21 @@ async def test_an_answer_offers_its_near_neighbour_as_a_button(chat, kb: Knowled
     await me.press("faq:mydata")
     mydata = next(e for e in kb.faq if e.id == "mydata")
     assert mydata.questions.fi[0] in me.said
+
+
+def test_the_typo_search_by_length_finds_what_the_whole_list_finds(matcher: FaqMatcher) -> None:
+    from rapidfuzz import fuzz, process
+
+    from dialogs.faq_match import FUZZY_WORD, Lengths
+
+    vocabulary = matcher.indexes["fi"].words
+    lengths = Lengths(vocabulary, FUZZY_WORD)
+    for typo in ["tyopaj", "palkatuki", "kuntouttva", "hygieniapasi", "ilmottautu", "xyz", "a"]:
+        whole = process.extract(
+            typo, vocabulary, scorer=fuzz.ratio, score_cutoff=FUZZY_WORD, limit=5
+        )
+        near = process.extract(
+            typo, lengths.near(len(typo)), scorer=fuzz.ratio, score_cutoff=FUZZY_WORD, limit=5
+        )
+        assert [(w, s) for w, s, _ in near] == [(w, s) for w, s, _ in whole]
+    assert len(lengths.near(6)) < len(vocabulary)  # it does leave words out
