@@ -38,6 +38,7 @@ from collections.abc import Container, Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
+import numpy as np
 import snowballstemmer
 from rapidfuzz import fuzz, process
 
@@ -65,6 +66,9 @@ STOP_WORDS = {
         tosi vähän jotain joku jokin johonkin mitään mut ni nii jotta koska oikein oikeen
         sinne tänne täällä siellä kans kanssa jossain johonkin yhtään minua sinua minusta
         sinusta ihmeen
+        moro morjens heippa jou okei ok okay jees jep juu xd lol sori sorry pliis pls plz
+        tota öö hmm noh emmä emmää enkä edes ees jotenkin jotenki kuitenkin kuitenki
+        oikeastaan oikeestaan vaikka vaik
     """.split()
     ),
     "en": set(
@@ -92,7 +96,7 @@ FUZZY_WORD = 80.0  # rapidfuzz ratio that makes a typo count as the same word
 FUZZY_CONCEPT = 86.0  # …and as a concept term (stricter: concepts weigh a lot)
 PREFIX_MIN = 5  # a stem this long may match a longer word it starts (compounds)
 BETA = 0.5  # F-beta: precision counts four times recall
-ENTRY_BLEND = 0.2  # share of the score from the entry as a whole (see Calibration.coverage)
+ENTRY_BLEND = 0.35  # share of the score from the entry as a whole; 0.1-0.5 tried by dev CV
 OTHER_LANG = 0.95  # phrasings in another language than the user's score a little less
 MAX_TERMS = 60  # longer questions are matched on their first 60 meaningful words
 # When the runner-up's word score is within this of the best's and the n-gram model
@@ -116,6 +120,31 @@ def stem(lang: str, word: str) -> str:
     return _STEMMERS[lang].stemWord(word).translate(FOLD)
 
 
+class Lengths:
+    """Strings that rapidfuzz's `ratio` could find `cutoff` % similar to a word of a given
+    length, in their original order (so ties are broken as over the whole list). The ratio
+    is 2 * matches / (len a + len b), at most 2 * min / (len a + len b): lengths far apart
+    cannot reach the cutoff, and the typo search need not try them."""
+
+    def __init__(self, strings: list[str], cutoff: float) -> None:
+        self.strings = strings
+        self.cutoff = cutoff / 100.0
+        self.by_length: dict[int, list[str]] = {}
+
+    def near(self, length: int) -> list[str]:
+        found = self.by_length.get(length)
+        if found is None:
+            c = self.cutoff
+            found = [
+                s for s in self.strings if 2 * min(len(s), length) >= c * (len(s) + length) - 1e-9
+            ]
+            self.by_length[length] = found
+        return found
+
+    def __bool__(self) -> bool:
+        return bool(self.strings)
+
+
 class Concepts:
     """The synonym table: stems and stem sequences that stand for one concept."""
 
@@ -131,7 +160,7 @@ class Concepts:
                         self.single.setdefault(words(term)[0].translate(FOLD), concept.id)
                     elif parts:
                         self.multi[parts] = concept.id
-        self.keys = list(self.single)
+        self.keys = Lengths(list(self.single), FUZZY_CONCEPT)
         self.longest = max((len(k) for k in self.multi), default=1)
 
     def word(self, stemmed: str, raw: str) -> str | None:
@@ -140,7 +169,7 @@ class Concepts:
                 return self.single[key]
         if len(stemmed) >= 6 and self.keys:  # a typo of a listed word
             best = process.extractOne(
-                stemmed, self.keys, scorer=fuzz.ratio, score_cutoff=FUZZY_CONCEPT
+                stemmed, self.keys.near(len(stemmed)), scorer=fuzz.ratio, score_cutoff=FUZZY_CONCEPT
             )
             if best is not None:
                 return self.single[best[0]]
@@ -155,6 +184,7 @@ def terms(
     lang: str,
     concepts: Concepts | None = None,
     known: Container[str] | None = None,
+    units: dict[str, tuple[str, str | None]] | None = None,
 ) -> list[str]:
     """The meaningful units of a text, in order and without repeats: `@concept` or a stem.
 
@@ -162,9 +192,15 @@ def terms(
     stems the FAQ uses), a Finnish word it does not know may be a clipped spoken form:
     the first repair (faq_spoken.repairs) that gives a stop word, a concept or a known
     stem is taken instead ("pajas" -> pajassa, "puol" -> puoli, "mitää" -> mitään).
+    `units`: the same work done beforehand for the words the FAQ itself uses (see
+    `_LangIndex.units`): word -> (its stem, its unit), for exactly the same `concepts` and
+    `known`.
     """
     raw = [spoken.standard(w, lang) for w in words(text)]
-    stems = [stem(lang, w) for w in raw]
+    if units is None:
+        units = {}
+    found = [units.get(w) for w in raw]
+    stems = [f[0] if f is not None else stem(lang, w) for f, w in zip(found, raw, strict=True)]
     out: list[str] = []
     i = 0
     while i < len(raw) and len(out) < MAX_TERMS:
@@ -177,7 +213,8 @@ def terms(
                     unit, step = "@" + concept, n
                     break
         if unit is None:
-            unit = _unit(raw[i], stems[i], lang, concepts, known)
+            f = found[i]
+            unit = f[1] if f is not None else _unit(raw[i], stems[i], lang, concepts, known)
         if unit and unit not in out:
             out.append(unit)
         i += step
@@ -252,27 +289,60 @@ class _LangIndex:
         # that covers only "paljonko maksaa" must not look like a full answer.
         self.unknown = math.log((n_entries + 1) / 1.5)
         self.words = [t for t in self.idf if not t.startswith("@")]
+        self.by_length = Lengths(self.words, FUZZY_WORD)
         self.by_prefix: dict[str, list[str]] = defaultdict(list)
         for t in self.words:
             for cut in range(PREFIX_MIN, len(t)):
                 self.by_prefix[t[:cut]].append(t)
         self.phrasings = [
-            _Phrasing(e, frozenset(ts), sum(self.idf[t] for t in set(ts)))
+            _Phrasing(
+                e,
+                frozenset(ts),
+                sum(self.idf[t] for t in sorted(set(ts))),  # sorted: the same sum every run
+            )
             for e, ts in phrasings
             if ts
         ]
-        self.of_entry: dict[str, list[_Phrasing]] = defaultdict(list)
-        entry_terms: dict[str, set[str]] = defaultdict(set)
-        for phrasing in self.phrasings:
-            self.of_entry[phrasing.entry_id].append(phrasing)
-            entry_terms[phrasing.entry_id] |= phrasing.terms
-        self.entries_with: dict[str, list[str]] = defaultdict(list)  # term -> entries
-        for entry_id, ts in entry_terms.items():
-            for t in ts:
-                self.entries_with[t].append(entry_id)
+        # the same for numpy: each term's phrasings, each phrasing's weight, and where each
+        # entry's run of phrasings starts (phrasings come grouped by entry)
+        at: dict[str, list[int]] = defaultdict(list)
+        for p, phrasing in enumerate(self.phrasings):
+            for t in phrasing.terms:
+                at[t].append(p)
+        self.postings = {t: np.array(ps, dtype=np.intp) for t, ps in at.items()}
+        self.phrasing_weight = (
+            np.array([p.weight for p in self.phrasings]) if self.phrasings else np.ones(0)
+        )
+        self.entry_order: list[str] = []
+        starts: list[int] = []
+        for p, phrasing in enumerate(self.phrasings):
+            if not self.entry_order or self.entry_order[-1] != phrasing.entry_id:
+                if phrasing.entry_id in self.entry_order:
+                    raise ValueError("phrasings must come grouped by entry")
+                self.entry_order.append(phrasing.entry_id)
+                starts.append(p)
+        self.entry_starts = np.array(starts, dtype=np.intp)
+        self.units: dict[str, tuple[str, str | None]] = {}
+        self.near: dict[str, dict[str, float]] = {}
+
+    def prepare(self, concepts: Concepts, vocabulary: Iterable[str]) -> None:
+        """Work done once instead of for every question: each of `vocabulary`'s words (the
+        FAQ's own, spoken forms written out) as a term of this language (see `terms`), and
+        the index terms close to each index term. Questions use mostly these words; others
+        are worked out when they come."""
+        self.units = {
+            w: (s, _unit(w, s, self.lang, concepts, self.idf))
+            for w in vocabulary
+            for s in (stem(self.lang, w),)
+        }
+        self.near = {t: self._similar(t) for t in self.idf}
 
     def similar(self, term: str) -> dict[str, float]:
         """Index terms close to a question term, with their similarity 0..1."""
+        found = self.near.get(term)
+        return dict(found) if found is not None else self._similar(term)
+
+    def _similar(self, term: str) -> dict[str, float]:
         found: dict[str, float] = {}
         if term in self.idf:
             found[term] = 1.0
@@ -286,7 +356,11 @@ class _LangIndex:
                     found.setdefault(term[:cut], 0.9)
         if len(term) >= 4 and term not in self.idf:  # a known word is no typo
             for candidate, ratio, _ in process.extract(
-                term, self.words, scorer=fuzz.ratio, score_cutoff=FUZZY_WORD, limit=5
+                term,
+                self.by_length.near(len(term)),
+                scorer=fuzz.ratio,
+                score_cutoff=FUZZY_WORD,
+                limit=5,
             ):
                 found.setdefault(candidate, ratio / 100.0)
         return found
@@ -294,12 +368,13 @@ class _LangIndex:
     def score(
         self, question: Sequence[str], keep: int = 3
     ) -> tuple[dict[str, tuple[float, float]], float]:
-        """Scores of the entries that can be among the best `keep`, over this language, and
-        the share of the question's terms that no phrasing in this language knows.
+        """Scores of the best `keep` entries over this language (none below FLOOR), and the
+        share of the question's terms that no phrasing in this language knows.
 
-        How much of the question an entry covers (with all its phrasings together) bounds
-        what any of its phrasings can score, so entries are scored best bound first and
-        the search stops when no remaining entry could enter the best `keep`.
+        Every phrasing is scored at once with numpy: per question term, the best similarity
+        each phrasing offers it (recall), and per phrasing, how much of its weight the
+        question covers (precision); an entry's score is its best phrasing's, blended with
+        how much of the question all its phrasings together cover.
         """
         if not question:
             return {}, 1.0
@@ -307,54 +382,51 @@ class _LangIndex:
         unknown = sum(1 for m in matches if not m) / len(matches)
         weights = [max((self.idf[t] for t in m), default=self.unknown) for m in matches]
         total = sum(weights)
-        # how much of the question each entry covers: the best similarity per question word
-        cover: dict[str, dict[int, float]] = {}
-        entries_with = self.entries_with
+        if not self.phrasings or unknown == 1.0:
+            return {}, unknown
+        postings, idf = self.postings, self.idf
+        hits = np.zeros((len(matches), len(self.phrasings)))  # best similarity per term
+        best_t: dict[str, float] = {}  # per index term: its best similarity to the question
         for qi, m in enumerate(matches):
+            row = hits[qi]
             for t, sim in m.items():
-                for entry_id in entries_with.get(t, ()):
-                    per_q = cover.get(entry_id)
-                    if per_q is None:
-                        cover[entry_id] = {qi: sim}
-                    elif sim > per_q.get(qi, 0.0):
-                        per_q[qi] = sim
+                at = postings[t]
+                row[at] = np.maximum(row[at], sim)
+                if sim > best_t.get(t, 0.0):
+                    best_t[t] = sim
+        covered = np.zeros(len(self.phrasings))
+        for t, sim in best_t.items():
+            covered[postings[t]] += idf[t] * sim
+        w = np.array(weights) / total
+        recall = w @ hits
+        precision = covered / self.phrasing_weight
         b2 = BETA * BETA
-        bounded = []
-        for entry_id, per_q in cover.items():
-            recall = sum(sim * weights[qi] for qi, sim in per_q.items()) / total
-            bound = (1 - ENTRY_BLEND) * (1 + b2) * recall / (b2 + recall) + ENTRY_BLEND * recall
-            if bound >= FLOOR:
-                bounded.append((bound, recall, entry_id))
-        bounded.sort(reverse=True)
-        reverse: dict[str, list[tuple[int, float]]] = defaultdict(list)  # term -> (qi, sim)
-        for qi, m in enumerate(matches):
-            for t, sim in m.items():
-                reverse[t].append((qi, sim))
-        scores: dict[str, tuple[float, float]] = {}
-        best: list[float] = []
-        for bound, entry_recall, entry_id in bounded:
-            if len(best) >= keep and bound <= best[keep - 1]:
-                break
-            top = 0.0
-            for phrasing in self.of_entry[entry_id]:
-                hits: dict[int, float] = {}
-                covered = 0.0
-                for t in phrasing.terms:
-                    best_t = 0.0
-                    for qi, sim in reverse.get(t, ()):
-                        if sim > hits.get(qi, 0.0):
-                            hits[qi] = sim
-                        best_t = max(best_t, sim)
-                    covered += self.idf[t] * best_t
-                if not hits:
-                    continue
-                recall = sum(sim * weights[qi] for qi, sim in hits.items()) / total
-                precision = covered / phrasing.weight
-                f = (1 + b2) * precision * recall / (b2 * precision + recall)
-                top = max(top, f)
-            value = (1 - ENTRY_BLEND) * top + ENTRY_BLEND * entry_recall
-            scores[entry_id] = (value, entry_recall)
-            best = sorted([*best, value], reverse=True)[:keep]
+        denominator = b2 * precision + recall
+        f = np.divide(
+            (1 + b2) * precision * recall,
+            denominator,
+            out=np.zeros_like(recall),
+            where=denominator > 0,
+        )
+        top = np.maximum.reduceat(f, self.entry_starts)
+        entry_recall = w @ np.maximum.reduceat(hits, self.entry_starts, axis=1)
+        bound = (1 - ENTRY_BLEND) * (1 + b2) * entry_recall / (
+            b2 + entry_recall
+        ) + ENTRY_BLEND * entry_recall
+        value = (1 - ENTRY_BLEND) * top + ENTRY_BLEND * entry_recall
+        value[(bound < FLOOR) | (entry_recall <= 0)] = -1.0
+        # the best `keep` and any tied with the last; ties in order of coverage, then of id
+        # from the end (the order the scores had when entries were scored one by one)
+        if len(value) > keep:
+            last = np.partition(value, len(value) - keep)[len(value) - keep]
+            candidates = np.flatnonzero(value >= max(last, 0.0))
+        else:
+            candidates = np.flatnonzero(value >= 0.0)
+        order = self.entry_order
+        ranked = sorted(
+            candidates.tolist(), key=lambda i: (value[i], entry_recall[i], order[i]), reverse=True
+        )
+        scores = {order[i]: (float(value[i]), float(entry_recall[i])) for i in ranked}
         return scores, unknown
 
 
@@ -377,6 +449,15 @@ class FaqMatcher:
             )
             for lang in LANGS
         }
+        vocabulary = {
+            spoken.standard(w, lang)
+            for e in entries
+            for lang in LANGS
+            for text in e.questions.get(lang)
+            for w in words(text)
+        } | {w for stop in STOP_WORDS.values() for w in stop}
+        for index in self.indexes.values():
+            index.prepare(self.concepts, vocabulary)
         self.ngrams = NgramModel(
             (e.id, lang, self._ngram_words(text, lang))
             for e in entries
@@ -395,7 +476,7 @@ class FaqMatcher:
         unknown = 1.0
         for index_lang, index in self.indexes.items():
             factor = 1.0 if index_lang == lang else OTHER_LANG
-            question = terms(text, index_lang, self.concepts, index.idf)
+            question = terms(text, index_lang, self.concepts, index.idf, index.units)
             found, share = index.score(question, limit)
             unknown = min(unknown, share)
             for entry_id, (value, coverage) in found.items():

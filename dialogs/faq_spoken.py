@@ -5,7 +5,8 @@ mitään rahaa". Two kinds of rule bring such words back to written Finnish:
 
 1. `standard(word)`: certain, applied to questions and FAQ phrasings alike.
    - A small lexicon of spoken forms whose written form is unambiguous: pronouns
-     (mä, sä, mun, sulle…), oikeen, vaa, mitää, tiiä, tehä, oon, duuni…
+     (mä, sä, mun, sulle…, and the eastern mie, sie, miulle), oikeen, vaa, mitää, tiiä,
+     tehä, oon, and slang (duuni, himas, amis, massit)…
    - Question clitics: -ks, -kse, -kos and -kös become -ko/-kö ("saaks", "pitääks",
      "onks", "voikos" → saako, pitääkö, onko, voiko); -ks after a consonant and a short
      vowel is the translative -ksi instead ("työttömäks", "englanniks").
@@ -13,8 +14,9 @@ mitään rahaa". Two kinds of rule bring such words back to written Finnish:
    and kept only when one of them is a known word (see `FaqMatcher`). Spoken Finnish
    drops the end of a word: the vowel of -ssa/-lla/-sta/-tä (pajas, siel, siit, töit),
    the final -i (puol, kaks), a final -n (mitää, kukaa, töihi) or -t of a participle
-   (soittanu); -ea/-ia sound -ee/-ii (tukee,
-   tuntii); the i of a diphthong goes (ilmottaa, millasia). Because a guess is
+   (soittanu), the -a of -na (mukan), the -ja of a plural partitive (paikkoi, korttei);
+   -ea/-ia sound -ee/-ii (tukee, tuntii); the i of a diphthong goes (ilmottaa, millasia,
+   ilmanen); -ts- is said -tt- (kattoo, ettii, kattomas). Because a guess is
    kept only when the FAQ or the synonym table knows it, "mies" never becomes "miessä".
 
 Swedish and English get a lexicon of chat spellings only (nåt, int, u, wanna…).
@@ -185,6 +187,33 @@ _FI: dict[str, str] = {
     "ilmottaa": "ilmoittaa",
     "ilmottautua": "ilmoittautua",
     "alottaa": "aloittaa",
+    # eastern and south-western forms
+    "mie": "minä",
+    "sie": "sinä",
+    "miun": "minun",
+    "siun": "sinun",
+    "miulle": "minulle",
+    "siulle": "sinulle",
+    "miulla": "minulla",
+    "siulla": "sinulla",
+    "miult": "minulta",
+    "miust": "minusta",
+    "misä": "missä",
+    "mittää": "mitään",
+    "tehhä": "tehdä",
+    "tehhää": "tehdään",
+    "mite": "miten",
+    # slang
+    "himas": "kotona",
+    "himassa": "kotona",
+    "himaan": "kotiin",
+    "himaa": "kotiin",
+    "amis": "ammattikoulu",
+    "amikses": "ammattikoulussa",
+    "amikseen": "ammattikouluun",
+    "massit": "rahat",
+    "kolkyt": "kolmekymmentä",
+    "kakskyt": "kaksikymmentä",
 }
 # Words ending in -ks/-s that are not a clitic.
 _NOT_CLITIC = {"kaks", "yks", "miks", "ks", "fiks", "boks", "koks", "maks", "taks", "raks"}
@@ -266,6 +295,17 @@ def repairs(word: str) -> list[str]:
     """Written Finnish forms a spoken, clipped word may stand for, most likely first."""
     if len(word) < 3 or not word.isalpha():
         return []
+    out = _repairs(word)
+    # spoken -tt- for -ts- (kattoo, ettiä, mettä -> katsoa, etsiä, metsä), also with a
+    # clipped end (kattomas -> katsomassa)
+    at = word.find("tt", 1)
+    if at > 0:
+        written = word[:at] + "ts" + word[at + 2 :]
+        out += [written, *_repairs(written)]
+    return out
+
+
+def _repairs(word: str) -> list[str]:
     a = _harmony(word)
     last = word[-1]
     out: list[str] = []
@@ -281,12 +321,23 @@ def repairs(word: str) -> list[str]:
         out.append(word + "n")  # mitää, kukaa, kokonaa -> mitään, kukaan, kokonaan
         if last in "eiou":  # tukee, tuntii, helppoo -> tukea, tuntia, helppoa
             out.append(word[:-1] + a)
+    if last == "n":  # mukan -> mukana
+        out.append(word + a)
+    if last == "i" and word[-2] in _VOWELS and word[-2] != "i":
+        out += [word[:-1] + "j" + a, word + "t" + a]  # paikkoi, korttei, töi -> paikkoja…, töitä
     if last not in "aeiouyäö":  # puol, kaks -> puoli, kaksi
         out.append(word + "i")
     elif word[-2:] not in {"aa", "ää", "ee", "ii", "oo", "uu", "yy", "öö"}:
         out.append(word + "n")  # töihi, jonku, johonki -> töihin, jonkun, johonkin
     # a diphthong's i dropped: ilmottaa, alottaa, millasia, semmosta -> ilmoittaa, aloittaa…
-    for short, full in (("ot", "oit"), ("as", "ais"), ("äs", "äis"), ("os", "ois")):
+    for short, full in (
+        ("ot", "oit"),
+        ("as", "ais"),
+        ("äs", "äis"),
+        ("os", "ois"),
+        ("anen", "ainen"),  # ilmanen, osa-aikanen -> ilmainen, osa-aikainen
+        ("änen", "äinen"),
+    ):
         at = word.find(short, 1)
         if at > 0:
             out.append(word[:at] + full + word[at + len(short) :])

@@ -366,7 +366,7 @@ def show_card(ctx: Context, placement: Placement, message_id: int | None = None)
         ("🛠", ctx._("What you do"), placement.what_you_do),
         ("🎓", ctx._("What you learn"), placement.what_you_learn),
         ("👤", ctx._("Who it suits"), placement.suits),
-        ("📝", ctx._("How to get in"), placement.how_to_apply),
+        ("📝", ctx._("Where to ask today"), placement.how_to_apply),
     ]
     lines.append(esc(placement.summary.get(lang)))
     lines += [

@@ -243,7 +243,8 @@ async def show_details(ctx: Context, assessment: Assessment, company: Company | 
         lines += ["", ctx._("🤝 <b>Local help in Pirkanmaa</b>")]
         for service in services:
             name = service.name.get(lang)
-            by = f" ({esc(service.provider)})" if service.provider != name else ""
+            provider = service.provider.get(lang)
+            by = f" ({esc(provider)})" if provider != name else ""
             lines.append(f"• <b>{esc(name)}</b>{by}: {esc(service.description.get(lang))}")
     offered = services_lines(ctx.t, kb, "company")
     if offered:
@@ -528,7 +529,7 @@ async def report_data(
             (
                 ctx._("Local help in Pirkanmaa"),
                 [
-                    f"{s.name.get(lang)} ({s.provider}): "
+                    f"{s.name.get(lang)} ({s.provider.get(lang)}): "
                     + (s.how.get(lang) if s.how else s.url or s.description.get(lang))
                     for s in services
                 ],

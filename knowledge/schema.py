@@ -204,7 +204,7 @@ class Service(Model):
 
     id: Id
     name: L10n
-    provider: NonEmpty
+    provider: L10n
     description: L10n
     how: L10n | None = None
     url: Annotated[str, StringConstraints(pattern=r"^https://")] | None = None

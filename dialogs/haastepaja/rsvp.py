@@ -128,7 +128,8 @@ async def rsvp_button(ctx: Context, press: RsvpButton) -> None:
             ctx._(
                 "Would you like to be on the attendee list by name? If you say yes, I ask "
                 "your name and company. They are stored only for this haastepaja, seen only "
-                "by the programme's staff, and /forget erases them."
+                "by the staff of {operator}, and /forget erases them.",
+                operator=esc(ctx.kb.operator.name.get(ctx.lang)),
             ),
             rows(
                 [

@@ -17,7 +17,8 @@ A row (`models.OutboxMessage`):
     status    pending -> sending -> sent | blocked (403) | failed (Telegram refused it)
               pending -> sending -> pending again (due_at later) on a temporary failure
               sending found at start -> unknown (never resent: the Bot API has no
-              idempotency key, so delivery is at most once; logged)
+              idempotency key, so delivery is at most once; logged); an edit found
+              sending goes back to pending instead (sending it twice changes nothing)
     attempts, last_error, due_at, sent_message_id, created_at, updated_at
     broadcast_id + user_id: unique together, so a broadcast is written once per recipient
               even if the writer runs twice (`Outbox.broadcast`)
@@ -51,6 +52,7 @@ from dialogs.store.raw import RawLane, dumps
 
 PRIORITY = {"reply": 0, "notice": 1, "broadcast": 2}
 FINISHED = ("sent", "blocked", "failed", "unknown")
+RESEND_EDITS = 3  # an edit in flight at a crash is sent again at most this often
 TABLE = OutboxMessage.__table__  # Core statements: no ORM bookkeeping on the hot path
 
 
@@ -299,16 +301,44 @@ class Outbox:
         """A temporary failure: back to pending, due again after `after`."""
         await self._finish(row_id, "pending", last_error=error[:200], due_at=utcnow() + after)
 
-    async def recover(self, before: datetime | None = None) -> list[OutboxMessage]:
-        """At start: rows left 'sending' by a process that died are 'unknown' (the message
-        may or may not have reached Telegram; it is not sent again). Returns them."""
+    async def recover(
+        self, before: datetime | None = None
+    ) -> tuple[list[OutboxMessage], list[OutboxMessage]]:
+        """At start: rows left 'sending' by a process that died. A new message may or may
+        not have reached Telegram: it becomes 'unknown' and is not sent again (at most
+        once). An *edit* is different: sending it twice leaves the message as the first
+        send did ("not modified" is success), so it goes back to 'pending', unless a later
+        row for the chat exists (the later one may have changed the same message again:
+        the old edit would undo it) or it was already tried `RESEND_EDITS` times.
+        Returns (unknown, to be sent again)."""
         query = select(OutboxMessage).where(OutboxMessage.status == "sending")
         if before is not None:
             query = query.where(OutboxMessage.updated_at < before)
         rows = list((await self.s.execute(query)).scalars())
+        unknown: list[OutboxMessage] = []
+        again: list[OutboxMessage] = []
         for row in rows:
-            await self._finish(row.id or 0, "unknown", last_error="in flight at a crash")
-        return rows
+            if (
+                row.action.get("type") == "edit"
+                and row.attempts <= RESEND_EDITS
+                and not await self._later_row(row)
+            ):
+                await self._finish(
+                    row.id or 0, "pending", last_error="in flight at a crash", due_at=utcnow()
+                )
+                again.append(row)
+            else:
+                await self._finish(row.id or 0, "unknown", last_error="in flight at a crash")
+                unknown.append(row)
+        return unknown, again
+
+    async def _later_row(self, row: OutboxMessage) -> bool:
+        later = await self.s.execute(
+            select(TABLE.c.id)
+            .where(TABLE.c.chat_id == row.chat_id, TABLE.c.id > (row.id or 0))
+            .limit(1)
+        )
+        return later.first() is not None
 
     async def counts(self, broadcast_id: int | None = None) -> dict[str, int]:
         """Rows per status (of one broadcast: its delivery report)."""

@@ -352,6 +352,36 @@ async def test_pending_rows_are_sent_at_start_and_in_flight_rows_are_not(
         await app.close()
 
 
+async def test_an_edit_in_flight_at_a_crash_is_sent_again_at_start(
+    fake_telegram: FakeTelegram, tmp_path: Path, make_app
+) -> None:
+    """An answer's question edited in place, in flight when the process died: sending an
+    edit again cannot show anything twice, so the next start sends it (a new message in
+    flight stays "unknown", the test above)."""
+    from dialogs.actions import Edit
+    from dialogs.store.outbox import encode
+
+    app = await make_app(settings_for(fake_telegram, tmp_path))
+    aino = fake_telegram.user(34, language_code="en")
+    bot = await start(fake_telegram, app, "aiogram")
+    try:
+        aino.send("/start")
+        await replies([aino], 2, fake_telegram)  # the greeting and "who are you?"
+        question = aino.bot_messages[-1]
+        async with app.db.unit() as repo:
+            inflight = await repo.outbox.add(34, encode(Edit(34, question.message_id, "edited")))
+            await repo.outbox.claim(inflight)
+        assert await bot.door.outbox.recover() == 0  # nothing unknown
+        await bot.door.outbox.drain()
+        await fake_telegram.wait_until(lambda: question.content == "edited")
+        assert question.edited and len(aino.bot_messages) == 2
+        async with app.db.unit() as repo:
+            assert (await repo.outbox.get(inflight)).status == "sent"  # type: ignore[union-attr]
+    finally:
+        await stop(bot)
+        await app.close()
+
+
 async def test_kill_9_with_replies_queued_loses_nothing() -> None:
     """A real `kierto-bot run` killed with SIGKILL while replies wait behind the send
     budget; after the restart every reply arrives once (bench/drill_nothing_lost.py)."""

@@ -48,6 +48,12 @@ from knowledge.loader import Knowledge
         ("duuni", "työ"),
         ("ekana", "ensimmäisenä"),
         ("32v", "32"),  # an age
+        # eastern and south-western forms, and slang
+        ("mie", "minä"),
+        ("misä", "missä"),
+        ("mittää", "mitään"),
+        ("himas", "kotona"),
+        ("amis", "ammattikoulu"),
     ],
 )
 def test_spoken_finnish_is_written_out(spoken: str, written: str) -> None:
@@ -74,6 +80,12 @@ def test_words_that_only_look_spoken_stay() -> None:
         ("johonki", "johonkin"),
         ("ilmotan", "ilmoitan"),  # the i of a diphthong
         ("millasia", "millaisia"),
+        ("ilmanen", "ilmainen"),
+        ("kattoo", "katsoo"),  # spoken -tt- for -ts-
+        ("kattomas", "katsomassa"),  # …with a clipped end
+        ("paikkoi", "paikkoja"),  # plural partitive -ja
+        ("korttei", "kortteja"),
+        ("mukan", "mukana"),  # a final vowel after -n
     ],
 )
 def test_clipped_words_have_their_full_form_among_the_repairs(clipped: str, full: str) -> None:
@@ -200,3 +212,27 @@ async def test_an_answer_offers_its_near_neighbour_as_a_button(chat, kb: Knowled
     await me.press("faq:mydata")
     mydata = next(e for e in kb.faq if e.id == "mydata")
     assert mydata.questions.fi[0] in me.said
+
+
+def test_the_typo_search_by_length_finds_what_the_whole_list_finds(matcher: FaqMatcher) -> None:
+    from rapidfuzz import fuzz, process
+
+    from dialogs.faq_match import FUZZY_WORD, Lengths
+
+    vocabulary = matcher.indexes["fi"].words
+    lengths = Lengths(vocabulary, FUZZY_WORD)
+    # typos of the FAQ's own words (a letter dropped, one doubled) and non-words
+    words = [w for w in vocabulary if len(w) >= 6][:40]
+    typos = [w[:3] + w[4:] for w in words] + [w[:3] + w[3] + w[3:] for w in words]
+    found = 0
+    for typo in [*typos, "xyz", "a"]:
+        whole = process.extract(
+            typo, vocabulary, scorer=fuzz.ratio, score_cutoff=FUZZY_WORD, limit=5
+        )
+        near = process.extract(
+            typo, lengths.near(len(typo)), scorer=fuzz.ratio, score_cutoff=FUZZY_WORD, limit=5
+        )
+        assert [(w, s) for w, s, _ in near] == [(w, s) for w, s, _ in whole]
+        found += bool(whole)
+    assert found >= len(typos) // 2  # the typos do find words
+    assert len(lengths.near(6)) < len(vocabulary)  # and it does leave words out

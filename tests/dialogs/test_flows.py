@@ -76,7 +76,7 @@ async def test_help_and_menus_come_from_the_registrations(app: App, chat) -> Non
         ("start", "start again and choose what to do"),
         ("kartoitus", "KIERTO-kartoitus: how circular is my company"),
         ("tyopaja", "find a workshop placement"),
-        ("ask", "ask a question, e.g. /ask what is a haastepaja"),
+        ("ask", "ask a question, e.g. /ask what is a challenge workshop"),
         ("human", "talk to a person"),
         ("cancel", "stop what you are doing (answers are kept)"),
         ("settings", "language and invitations"),
@@ -124,11 +124,11 @@ async def test_a_kartoitus_state_saved_by_older_code_restarts_politely(app: App,
     for step in ("resume", "q"):
         await set_state(app, me.user_id, "kartoitus", step, {"aid": aid, "q": qid})
         await me.press(f"k:{qid}:skip")
-        assert me.last.text.startswith("You have an unfinished kartoitus for Vanha Oy")
+        assert me.last.text.startswith("You have an unfinished assessment for Vanha Oy")
         assert me.last.payloads == ["k:res:go", "k:res:new"]
     await set_state(app, me.user_id, "kartoitus", "q", {"aid": "not a number"})
     await me.send("hello there")
-    assert me.last.text.startswith("You have an unfinished kartoitus for Vanha Oy")
+    assert me.last.text.startswith("You have an unfinished assessment for Vanha Oy")
     await me.press("k:res:go")
     assert current_qid(me) == qid  # and on it goes, at the first unanswered question
 

@@ -297,7 +297,7 @@ async def test_reply_command_and_unknown_tickets(app: App, chat) -> None:
     assert "/reply 12" in admin.said
     stranger = chat(user_id=8, lang="en")
     await stranger.send(f"/reply {ticket.id} I am not staff")
-    assert "for the programme's staff" in stranger.said
+    assert "for staff only" in stranger.said
 
 
 async def test_handoff_question_too_long(chat) -> None:

@@ -319,7 +319,7 @@ async def test_retake_shows_the_change_per_theme(chat, kb: Knowledge) -> None:
     await answer_all(me, kb, lambda qid, options: options[-3] if len(options) > 3 else options[0])
     await me.press("k:sum:done")
     first_results = next(t for t in me.texts if t.startswith("📊"))
-    assert "Previous kartoitus" not in first_results
+    assert "Previous assessment" not in first_results
     await me.send("/kartoitus")
     assert "k:co:new" in me.last.payloads
     company_button = next(p for p in me.last.payloads if p != "k:co:new")
@@ -328,7 +328,7 @@ async def test_retake_shows_the_change_per_theme(chat, kb: Knowledge) -> None:
     await answer_all(me, kb)
     await me.press("k:sum:done")
     second = next(t for t in me.texts if t.startswith("📊"))
-    assert "Previous kartoitus" in second
+    assert "Previous assessment" in second
     assert re.search(r"\((\+\d+|-\d+|±0)\)", second)
 
 

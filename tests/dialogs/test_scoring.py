@@ -165,7 +165,7 @@ def mini() -> Knowledge:
         }
     )
     services = ServiceBook.model_validate(
-        {"services": [{"id": "s", "name": t("s"), "provider": "p", "description": t("d")}]}
+        {"services": [{"id": "s", "name": t("s"), "provider": t("p"), "description": t("d")}]}
     )
     placements = PlacementBook.model_validate(
         {

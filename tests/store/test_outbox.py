@@ -7,7 +7,7 @@ from datetime import timedelta
 from dialogs.actions import Btn, Edit, Send, SendFile
 from dialogs.store.db import Database
 from dialogs.store.models import OutboxMessage, utcnow
-from dialogs.store.outbox import decode, deferred_marker, encode
+from dialogs.store.outbox import RESEND_EDITS, decode, deferred_marker, encode
 
 
 def test_actions_survive_the_round_trip_through_json() -> None:
@@ -62,12 +62,37 @@ async def test_rows_in_flight_at_a_crash_become_unknown(any_db: Database) -> Non
         waiting = await repo.outbox.add(1, encode(Send(1, "b")))
         await repo.outbox.claim(inflight)
     async with any_db.unit() as repo:
-        lost = await repo.outbox.recover()
-    assert [r.id for r in lost] == [inflight]
+        lost, again = await repo.outbox.recover()
+    assert [r.id for r in lost] == [inflight] and again == []
     async with any_db.unit() as repo:
         assert (await repo.outbox.get(inflight)).status == "unknown"  # type: ignore[union-attr]
         assert (await repo.outbox.get(waiting)).status == "pending"  # type: ignore[union-attr]
         assert await repo.outbox.counts() == {"unknown": 1, "pending": 1}
+
+
+async def test_an_edit_in_flight_at_a_crash_is_sent_again_unless_a_later_row_exists(
+    any_db: Database,
+) -> None:
+    async with any_db.unit() as repo:
+        alone = await repo.outbox.add(1, encode(Edit(1, 10, "question 2")))
+        overtaken = await repo.outbox.add(2, encode(Edit(2, 20, "question 2")))
+        later = await repo.outbox.add(2, encode(Edit(2, 20, "question 3")))
+        worn = await repo.outbox.add(3, encode(Edit(3, 30, "question 2")))
+        for row in (alone, overtaken, later):
+            await repo.outbox.claim(row)
+        for _ in range(RESEND_EDITS + 1):  # a row every restart finds in flight again
+            await repo.outbox.claim(worn)
+            await repo.outbox.retry(worn, "server", timedelta(seconds=-1))
+        await repo.outbox.claim(worn)
+        await repo.outbox.sent(later, 21)
+    async with any_db.unit() as repo:
+        lost, again = await repo.outbox.recover()
+    assert sorted(r.id for r in lost) == [overtaken, worn]
+    assert [r.id for r in again] == [alone]
+    async with any_db.unit() as repo:
+        row = await repo.outbox.get(alone)
+        assert row is not None and row.status == "pending" and row.action["text"] == "question 2"
+        assert [r.id for r in await repo.outbox.claim_due()] == [alone]
 
 
 async def test_a_broadcast_is_queued_once_per_recipient(any_db: Database) -> None:

@@ -27,6 +27,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections import defaultdict
 from collections.abc import Callable
 from datetime import datetime, timedelta
@@ -50,6 +51,10 @@ CHATS_AT_ONCE = 20
 # "unknown" (perhaps lost); 16 still allow ~100 messages/s at 150 ms a request, well over
 # Telegram's ~30/s.
 IN_FLIGHT = 16
+# A reply whose claim met a database outage waits this long for the database in the fast
+# path (in order); after that the loop sends it once it is FRESH no more.
+DATABASE_PATIENCE = 20.0
+DATABASE_DOWN = object()  # `_attempt`'s answer when the claim could not reach the database
 
 Outbound = Send | Edit | SendFile
 
@@ -142,13 +147,24 @@ class OutboxSender:
         row = action.outbox_id
         assert row is not None
         delay = 0.5
-        for attempt in range(INLINE_ATTEMPTS):
+        attempt = 0
+        patience = time.monotonic() + DATABASE_PATIENCE
+        while attempt < INLINE_ATTEMPTS:
             # before the claim: "sending" stays short
             await self.sender.send_rate.acquire(priority)
             async with self._in_flight:
                 failure = await self._attempt(row, action)
+            if failure is DATABASE_DOWN:
+                # the reply waits here, so the person's next update (held back by the
+                # door's per-person order, or by Telegram until this one is answered)
+                # cannot overtake it; past the patience, the loop takes it later
+                if not await self._database_back(patience):
+                    return
+                continue
             if failure is None:
                 return  # sent, or finished, or left for the loop
+            assert isinstance(failure, ApiError)
+            attempt += 1
             if failure.kind is ApiErrorKind.BLOCKED:
                 await self.mark(row, "blocked")
                 return
@@ -159,13 +175,34 @@ class OutboxSender:
             wait = failure.retry_after or delay
             delay = min(delay * 2, 8.0)
             await self.mark(row, "retry", error=str(failure.kind), after=wait)
-            if attempt == INLINE_ATTEMPTS - 1 or self.stopping.is_set():
+            if attempt == INLINE_ATTEMPTS or self.stopping.is_set():
                 return  # the loop tries again later
             await asyncio.sleep(wait)
 
-    async def _attempt(self, row: int, action: Outbound) -> ApiError | None:
-        """Claim the row and make one attempt; the Bot API's refusal, or None when the row
-        is done with (sent and marked, taken by someone else, or waiting for the loop)."""
+    async def _database_back(self, patience: float) -> bool:
+        """After a claim met a database outage: wait until the database answers again (the
+        marks held back, this row's undone claim among them, are written) or until
+        `patience` (a monotonic time) has passed; False then, or when stopping."""
+        pause = 0.25
+        while not self.stopping.is_set() and time.monotonic() < patience:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.stopping.wait(), pause)
+            pause = min(pause * 2, 2.0)
+            try:
+                await self._write_marks()
+                if not self._unwritten:
+                    async with self.db.unit() as repo:
+                        await repo.outbox.get(0)  # is it back? (one indexed lookup)
+                    return True
+            except Exception as exc:
+                if not is_connection_error(exc):
+                    raise
+        return False
+
+    async def _attempt(self, row: int, action: Outbound) -> ApiError | object | None:
+        """Claim the row and make one attempt; the Bot API's refusal, `DATABASE_DOWN` when
+        the claim met a database outage (nothing was sent), or None when the row is done
+        with (sent and marked, taken by someone else, or waiting for the loop)."""
         stamp: list[datetime] = []  # the claim's time, once the ledger has tried to write it
         try:
             if not await self.ledger.claim(row, stamp):
@@ -179,7 +216,7 @@ class OutboxSender:
             # back (the row is pending again, for the loop)
             if stamp:
                 self._unwritten.append((row, "unclaim", {"at": stamp[0]}))
-            return None
+            return DATABASE_DOWN
         try:
             message_id = await self._send_once(action)
         except ApiError as exc:
@@ -240,18 +277,26 @@ class OutboxSender:
     # ------------------------------------------------------------------ the loop
 
     async def recover(self) -> int:
-        """Rows a dead process left "sending" become "unknown" (logged, not resent). With
-        `in_flight_limit` (replicas: others are sending right now) only rows "sending" for
-        longer than that."""
+        """Rows a dead process left "sending" become "unknown" (logged, not resent), but an
+        edit is sent again (see `Outbox.recover`). With `in_flight_limit` (replicas:
+        others are sending right now) only rows "sending" for longer than that. Returns
+        how many became unknown."""
         before = utcnow() - self.in_flight_limit if self.in_flight_limit else None
         async with self.db.unit() as repo:
-            lost = await repo.outbox.recover(before)
+            lost, again = await repo.outbox.recover(before)
         for row in lost:
             log.warning(
                 "outbox row %s (a %s to chat %s) was in flight when the bot stopped: it may "
                 "or may not have arrived, and is not sent again (at most once)",
                 row.id,
                 row.action.get("type"),
+                row.chat_id,
+            )
+        for row in again:
+            log.info(
+                "outbox row %s (an edit in chat %s) was in flight when the bot stopped: "
+                "sending it again (an edit sent twice changes nothing)",
+                row.id,
                 row.chat_id,
             )
         return len(lost)
