@@ -30,9 +30,10 @@ Claiming is one atomic `UPDATE … WHERE status = 'pending'`, so two senders (th
 and the loop, or two processes) never send one row twice; on PostgreSQL the loop's
 selection uses `FOR UPDATE SKIP LOCKED`.
 
-The statements on the hot path (`add`, `claim`, the marks) are SQLAlchemy Core, one
-statement each with no ORM bookkeeping; `claim_rows` and `mark_sent` claim and mark many
-rows at once on a bare connection, for the sender's group commit
+On the hot path, `add` is plain SQL on the unit's own driver connection
+(`dialogs.store.raw`), in the update's transaction; `claim`, the marks, `claim_rows` and
+`mark_sent` are SQLAlchemy Core with no ORM bookkeeping, the last two claiming and marking
+many rows at once on a bare connection, for the sender's group commit
 (bot/adapters/telegram/outbox.py).
 """
 
