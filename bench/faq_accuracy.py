@@ -12,8 +12,9 @@ someone who had not seen the FAQ's phrasings; the dev half's mistakes may be rea
 half's never. `dev-2` (fi/en/sv) and `dev-3` (spoken Finnish): more dev questions, written
 from the entry headings, to give the answer-at-once model more rows; `dev-4` (spoken
 Finnish, longer questions with context, en/sv) and `dev-5` (hard spoken Finnish: regional
-forms, slang), written from the headings and answers. The model is fitted on the six dev
-sets only.
+forms, slang), written from the headings and answers; `dev-6` (fi/en/sv, long messages
+with context), written blind from each entry's id, heading and answer only. The model is
+fitted on the seven dev sets only.
 
 Prints, for kierto-bot's matcher and for a plain rapidfuzz baseline measured in the same
 run (WRatio over the raw phrasings; its decisions use kierto-bot's model, fitted to other
@@ -62,6 +63,7 @@ SETS = {
     "dev-3": DATA / "faq_dev3.yaml",  # …and more spoken Finnish; studied
     "dev-4": DATA / "faq_dev4.yaml",  # spoken Finnish mostly, some en/sv, off-topic; studied
     "dev-5": DATA / "faq_dev5.yaml",  # hard spoken Finnish: regional forms, slang; studied
+    "dev-6": DATA / "faq_dev6.yaml",  # written blind (headings and answers only); studied
 }
 DEV = (
     "dev",
@@ -70,6 +72,7 @@ DEV = (
     "dev-3",
     "dev-4",
     "dev-5",
+    "dev-6",
 )  # what the answer-at-once model is fitted on
 STUDIED = set(DEV)  # the only sets whose mistakes --errors may print
 
@@ -233,7 +236,7 @@ PENALTIES = (0.03, 0.1, 0.3, 1.0, 3.0)  # L2 penalties tried; the cross-validati
 REPEATS = 10  # shuffles of the 5-fold cross-validation: a steadier threshold than 4 gave
 HEADER = """\
 # FAQ answer-at-once model, written by `bench/faq_accuracy.py --calibrate` from the dev sets
-# (bench/data/faq_labelled.yaml, faq_colloquial_dev.yaml, faq_dev2.yaml … faq_dev5.yaml) only;
+# (bench/data/faq_labelled.yaml, faq_colloquial_dev.yaml, faq_dev2.yaml … faq_dev6.yaml) only;
 # read by
 # dialogs/faq_confidence.py. Do not edit by hand: change the method and recalibrate.
 # weights: logistic regression over the features named; threshold: answer at once from this
