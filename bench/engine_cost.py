@@ -38,6 +38,7 @@ from bench.telegram_load import fresh_pg_database  # noqa: E402
 from bot.app import App, build_app  # noqa: E402
 from bot.config import Settings  # noqa: E402
 from dialogs.faq_match import FaqMatcher  # noqa: E402
+from dialogs.store import raw  # noqa: E402
 from dialogs.store.db import Database  # noqa: E402
 from knowledge.loader import Knowledge, load  # noqa: E402
 from tests.conversation import Conversation  # noqa: E402
@@ -82,6 +83,7 @@ async def measure(
 
     try:
         sa_event.listen(app.db.engine.sync_engine, "before_cursor_execute", count)
+        raw.OBSERVERS.append(count)  # the statements run on the driver itself
         people = [Conversation(app.engine, user_id=10_000 + i, lang="fi") for i in range(users)]
         wall, cpu = time.perf_counter(), time.process_time()
         events = sum(await asyncio.gather(*(conversation(p, steps) for p in people)))
@@ -93,6 +95,8 @@ async def measure(
             flush=True,
         )
     finally:
+        if count in raw.OBSERVERS:
+            raw.OBSERVERS.remove(count)
         await app.close()
 
 

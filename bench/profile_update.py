@@ -50,6 +50,8 @@ def child(out: str, argv: list[str], profile: bool) -> int:
     from sqlalchemy import event
     from sqlalchemy.engine import Engine
 
+    from dialogs.store import raw
+
     counts: dict[str, Any] = {"statements": 0, "commits": 0, "cpu": 0.0, "sql": {}}
     on = False
     profiler = cProfile.Profile()
@@ -66,6 +68,7 @@ def child(out: str, argv: list[str], profile: bool) -> int:
             counts["commits"] += 1
 
     event.listen(Engine, "before_cursor_execute", statement)
+    raw.OBSERVERS.append(lambda sql: statement(None, None, sql))  # on the driver itself
     event.listen(Engine, "commit", commit)
 
     def start(*_: object) -> None:

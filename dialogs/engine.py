@@ -153,7 +153,10 @@ class Engine:
         async with self.locks.hold(event.user_id):
             try:
                 async with self.db.unit() as repo:
-                    if event.update_id is not None and not await repo.updates.mark(event.update_id):
+                    new = event.update_id is None or await repo.updates.mark(
+                        event.update_id, user_id=event.user_id
+                    )
+                    if not new:
                         log.info("update %s seen before; skipped", event.update_id)
                         return []
                     ctx = await self._context(repo, event)

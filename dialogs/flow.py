@@ -136,10 +136,19 @@ class Flow(ABC, Generic[D]):
             if entry not in self.table:
                 raise ValueError(f"{self.name}: unknown entry step {entry!r}")
         self.Payload = type(f"{type(self).__name__}Button", (StepButton,), {}, prefix=self.prefix)
+        self._packed: dict[tuple[str, str], str] = {}
 
     def button(self, node: str, value: str) -> str:
-        """The payload of this flow's button `value` at `node`."""
-        return self.Payload(node, value).pack()
+        """The payload of this flow's button `value` at `node` (packed once: a keyboard is
+        drawn with the same buttons over and over)."""
+        key = (node, value)
+        packed = self._packed.get(key)
+        if packed is None:
+            packed = self.Payload(node, value).pack()
+            if len(self._packed) >= 4096:  # values can be ids: keep the cache bounded
+                self._packed.clear()
+            self._packed[key] = packed
+        return packed
 
     def data(self, ctx: Context) -> D:
         """The current working data (the engine has checked it parses)."""

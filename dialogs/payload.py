@@ -39,6 +39,7 @@ class Payload:
 
     prefix: ClassVar[str] = ""
     _hints: ClassVar[dict[str, Any] | None] = None
+    _field_list: ClassVar[list[tuple[dataclasses.Field, Any]] | None] = None
 
     def __init_subclass__(cls, prefix: str = "", **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -47,12 +48,19 @@ class Payload:
                 raise ValueError(f"bad payload prefix: {prefix!r}")
             cls.prefix = prefix
         cls._hints = None
+        cls._field_list = None
 
     @classmethod
     def _fields(cls) -> list[tuple[dataclasses.Field, Any]]:
-        if cls._hints is None:
-            cls._hints = typing.get_type_hints(cls)
-        return [(f, cls._hints[f.name]) for f in dataclasses.fields(cls)]  # type: ignore[arg-type]
+        """The fields with their type hints, worked out once per kind."""
+        fields = cls.__dict__.get("_field_list")
+        if fields is None:
+            if cls._hints is None:
+                cls._hints = typing.get_type_hints(cls)
+            hints = cls._hints
+            fields = [(f, hints[f.name]) for f in dataclasses.fields(cls)]  # type: ignore[arg-type]
+            cls._field_list = fields
+        return fields
 
     def pack(self) -> str:
         """The payload as a button carries it; ValueError if it cannot be one."""

@@ -5,10 +5,11 @@ server) and its pydantic models parse the updates. Polling, the webhook and the 
 failures are the shared `bot.adapters.telegram.TelegramDoor`, so both runtimes behave the
 same; this module only translates.
 
-The three calls every update makes (sendMessage, editMessageText, answerCallbackQuery)
-take a shorter road through aiogram's own HTTP session (`_post`): the request is JSON
-built straight from the engine's action, and a successful answer is read with orjson
-for the one field the door needs (the message id). aiogram's method models and its
+The calls every update makes (getUpdates, sendMessage, editMessageText,
+answerCallbackQuery) take a shorter road through aiogram's own HTTP session (`_post`):
+the request is JSON built straight from the engine's action, and a successful answer is
+read with orjson for what the door needs (the message id; the updates as plain JSON,
+`bot.adapters.telegram.updates.RawUpdate`). aiogram's method models and its
 validation of the whole Message that Telegram echoes back cost more CPU than the rest of
 the update. Any answer that is not a plain success goes to aiogram's `check_response`,
 so failures raise exactly aiogram's exceptions as before.
@@ -40,11 +41,17 @@ from aiogram.types import (
     BotCommandScopeChat,
     BotCommandScopeDefault,
     BufferedInputFile,
-    Update,
 )
 
 from bot.adapters.telegram.errors import ApiError, ApiErrorKind, api_call, api_error, classify
-from bot.adapters.telegram.updates import ALLOWED_UPDATES, Incoming, incoming
+from bot.adapters.telegram.transport import markup_json
+from bot.adapters.telegram.updates import (
+    ALLOWED_UPDATES,
+    Incoming,
+    RawUpdate,
+    incoming,
+    raw_updates,
+)
 from dialogs.actions import Keyboard
 
 T = TypeVar("T")
@@ -107,21 +114,6 @@ async def _api(call: Callable[[], Awaitable[T]]) -> T:
     return await api_call(call, error_kind)
 
 
-def markup_json(keyboard: Keyboard) -> dict[str, Any]:
-    """An inline keyboard as the Bot API's JSON (what `markup` becomes on the wire)."""
-    return {
-        "inline_keyboard": [
-            [
-                {"text": b.label, "callback_data": b.payload}
-                if b.payload is not None
-                else {"text": b.label, "url": b.url}
-                for b in row
-            ]
-            for row in keyboard
-        ]
-    }
-
-
 class AiogramTransport:
     name = "aiogram"
 
@@ -143,25 +135,31 @@ class AiogramTransport:
 
     async def get_updates(
         self, offset: int | None, wait: int, limit: int = 100
-    ) -> Sequence[Update]:
-        return await _api(
-            lambda: self.bot.get_updates(
-                offset=offset,
-                timeout=wait,
-                limit=limit,
-                allowed_updates=ALLOWED_UPDATES,
-                request_timeout=wait + 15,
-            )
-        )
+    ) -> Sequence[RawUpdate]:
+        payload: dict[str, Any] = {
+            "timeout": wait,
+            "limit": limit,
+            "allowed_updates": ALLOWED_UPDATES,
+        }
+        if offset is not None:
+            payload["offset"] = offset
+        result = await _api(lambda: self._post(methods.GetUpdates, payload, wait + 15))
+        try:
+            return raw_updates(result)
+        except ValueError as exc:  # not what the Bot API answers: as an undecodable answer
+            raise ApiError(ApiErrorKind.SERVER, "undecodable answer") from exc
 
-    def parse_update(self, data: dict[str, Any]) -> Update:
-        return Update.model_validate(data, context={"bot": self.bot})
+    def parse_update(self, data: dict[str, Any]) -> RawUpdate:
+        return RawUpdate(data)
 
-    def incoming(self, update: Update) -> Incoming:
+    def incoming(self, update: Any) -> Incoming:
         return incoming(update, self.bot_id)
 
     async def _post(
-        self, method: type[methods.TelegramMethod[Any]], payload: dict[str, Any]
+        self,
+        method: type[methods.TelegramMethod[Any]],
+        payload: dict[str, Any],
+        request_timeout: float | None = None,
     ) -> Any:
         """One Bot API call through aiogram's session, its result as plain JSON (see the
         module docstring); failures raise aiogram's exceptions, as `Bot` would."""
@@ -172,7 +170,7 @@ class AiogramTransport:
                 url,
                 data=orjson.dumps(payload),
                 headers=_JSON,
-                timeout=aiohttp.ClientTimeout(total=self.session.timeout),
+                timeout=aiohttp.ClientTimeout(total=request_timeout or self.session.timeout),
             ) as response:
                 status, raw = response.status, await response.text()
         except TimeoutError as exc:

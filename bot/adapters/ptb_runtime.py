@@ -9,6 +9,13 @@ work on an update (httpx and httpcore's connection pool); `AiohttpRequest` is PT
 documented extension point (`telegram.request.BaseRequest`) on aiohttp's client, the one
 aiogram uses. PTB still builds every request, reads every answer and raises its own
 errors (`BaseRequest.post`), so nothing else changes.
+
+The calls every update makes (getUpdates, sendMessage, editMessageText,
+answerCallbackQuery) go to that request object as `Bot` itself sends them
+(`BaseRequest.post` with the parameters as `RequestData`), but with the parameters built
+straight from the engine's action and the answer kept as the Bot API's JSON: building
+PTB's objects for each request and answer (a whole Message, every update of a batch)
+cost more CPU than the rest of the update. Failures raise PTB's exceptions as before.
 """
 
 from __future__ import annotations
@@ -18,16 +25,13 @@ from datetime import timedelta
 from typing import Any, TypeVar
 
 import aiohttp
+import orjson
 from telegram import (
     Bot,
     BotCommand,
     BotCommandScopeChat,
     BotCommandScopeDefault,
-    InlineKeyboardButton,
-    InlineKeyboardMarkup,
     InputFile,
-    LinkPreviewOptions,
-    Update,
 )
 from telegram.error import (
     BadRequest,
@@ -39,12 +43,22 @@ from telegram.error import (
 )
 from telegram.request import BaseRequest, RequestData
 
+# as `Bot` builds a request (telegram/_bot.py `_do_post`); python-telegram-bot is pinned <23
+from telegram.request._requestparameter import RequestParameter
+
 from bot.adapters.telegram.errors import ApiError, ApiErrorKind, api_call, api_error, classify
-from bot.adapters.telegram.updates import ALLOWED_UPDATES, Incoming, incoming
+from bot.adapters.telegram.transport import markup_json
+from bot.adapters.telegram.updates import (
+    ALLOWED_UPDATES,
+    Incoming,
+    RawUpdate,
+    incoming,
+    raw_updates,
+)
 from dialogs.actions import Keyboard
 
 T = TypeVar("T")
-NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
+_JSON = {"Content-Type": "application/json"}
 
 
 def _retry_after(exc: RetryAfter) -> float:
@@ -77,17 +91,6 @@ def error_kind(exc: Exception) -> ApiError | None:
 
 async def _api(call: Callable[[], Awaitable[T]]) -> T:
     return await api_call(call, error_kind)
-
-
-def markup(keyboard: Keyboard) -> InlineKeyboardMarkup | None:
-    if not keyboard:
-        return None
-    return InlineKeyboardMarkup(
-        [
-            [InlineKeyboardButton(b.label, callback_data=b.payload, url=b.url) for b in row]
-            for row in keyboard
-        ]
-    )
 
 
 class AiohttpRequest(BaseRequest):
@@ -126,6 +129,15 @@ class AiohttpRequest(BaseRequest):
         if self._session is not None and not self._session.closed:
             await self._session.close()
 
+    @staticmethod
+    def parse_json_payload(payload: bytes) -> Any:
+        """PTB's reading of an answer (its documented hook for another JSON library), with
+        orjson; anything orjson cannot read goes to PTB's own reading, errors and all."""
+        try:
+            return orjson.loads(payload)
+        except orjson.JSONDecodeError:
+            return BaseRequest.parse_json_payload(payload)
+
     async def do_request(
         self,
         url: str,
@@ -152,6 +164,7 @@ class AiohttpRequest(BaseRequest):
             total=total, connect=pool, sock_connect=connect, sock_read=read
         )
         data: Any = None
+        headers: dict[str, str] | None = None
         if request_data is not None:
             files = request_data.multipart_data
             if files:
@@ -171,9 +184,15 @@ class AiohttpRequest(BaseRequest):
                         form.add_field(name, file)
                 data = form
             else:
-                data = request_data.json_parameters  # a form, as HTTPXRequest sends it
+                # a JSON body (the Bot API takes JSON as well as forms): the parameters'
+                # values as PTB made them, encoded once by orjson, where a form encodes
+                # every parameter as JSON and then the whole form again
+                data = orjson.dumps(request_data.parameters)
+                headers = _JSON
         try:
-            async with self._session.request(method, url, data=data, timeout=timeout) as res:
+            async with self._session.request(
+                method, url, data=data, headers=headers, timeout=timeout
+            ) as res:
                 return res.status, await res.read()
         except TimeoutError as exc:
             raise TimedOut from exc
@@ -185,20 +204,22 @@ class PtbTransport:
     name = "ptb"
 
     def __init__(self, token: str, api_url: str) -> None:
+        self._request = AiohttpRequest(
+            connection_pool_size=128,
+            read_timeout=15,
+            write_timeout=30,
+            connect_timeout=10,
+            pool_timeout=10,
+        )
+        self._poll_request = AiohttpRequest(
+            connection_pool_size=2, read_timeout=60, connect_timeout=10
+        )
         self.bot = Bot(
             token,
             base_url=f"{api_url}/bot",
             base_file_url=f"{api_url}/file/bot",
-            request=AiohttpRequest(
-                connection_pool_size=128,
-                read_timeout=15,
-                write_timeout=30,
-                connect_timeout=10,
-                pool_timeout=10,
-            ),
-            get_updates_request=AiohttpRequest(
-                connection_pool_size=2, read_timeout=60, connect_timeout=10
-            ),
+            request=self._request,
+            get_updates_request=self._poll_request,
         )
         self.bot_id = int(token.split(":")[0])
         self.username = ""
@@ -211,55 +232,63 @@ class PtbTransport:
     async def close(self) -> None:
         await self.bot.shutdown()
 
-    async def get_updates(
-        self, offset: int | None, wait: int, limit: int = 100
-    ) -> Sequence[Update]:
-        return await _api(
-            lambda: self.bot.get_updates(
-                offset=offset,
-                timeout=wait,
-                limit=limit,
-                allowed_updates=ALLOWED_UPDATES,
-                read_timeout=wait + 15,
-            )
+    async def _post(
+        self, endpoint: str, payload: dict[str, Any], read_timeout: float | None = None
+    ) -> Any:
+        """One Bot API call as `Bot` sends it (`BaseRequest.post`), the answer as the Bot
+        API's JSON (see the module docstring); failures raise PTB's exceptions."""
+        request = self._poll_request if endpoint == "getUpdates" else self._request
+        data = RequestData([RequestParameter.from_input(k, v) for k, v in payload.items()])
+        return await request.post(
+            f"{self.bot.base_url}/{endpoint}",
+            data,
+            read_timeout=BaseRequest.DEFAULT_NONE if read_timeout is None else read_timeout,
         )
 
-    def parse_update(self, data: dict[str, Any]) -> Update:
-        update = Update.de_json(data, self.bot)
-        if update is None:
-            raise ValueError("not an update")
-        return update
+    async def get_updates(
+        self, offset: int | None, wait: int, limit: int = 100
+    ) -> Sequence[RawUpdate]:
+        payload: dict[str, Any] = {
+            "timeout": wait,
+            "limit": limit,
+            "allowed_updates": ALLOWED_UPDATES,
+        }
+        if offset is not None:
+            payload["offset"] = offset
+        result = await _api(lambda: self._post("getUpdates", payload, wait + 15))
+        try:
+            return raw_updates(result)
+        except ValueError as exc:  # not what the Bot API answers: as an undecodable answer
+            raise ApiError(ApiErrorKind.SERVER, "undecodable answer") from exc
 
-    def incoming(self, update: Update) -> Incoming:
+    def parse_update(self, data: dict[str, Any]) -> RawUpdate:
+        return RawUpdate(data)
+
+    def incoming(self, update: Any) -> Incoming:
         return incoming(update, self.bot_id)
+
+    @staticmethod
+    def _text_payload(payload: dict[str, Any], keyboard: Keyboard, html: bool) -> dict[str, Any]:
+        if html:
+            payload["parse_mode"] = "HTML"
+        if keyboard:
+            payload["reply_markup"] = markup_json(keyboard)
+        payload["link_preview_options"] = {"is_disabled": True}
+        return payload
 
     async def send_text(
         self, chat_id: int, text: str, keyboard: Keyboard, html: bool = True
     ) -> int:
-        message = await _api(
-            lambda: self.bot.send_message(
-                chat_id,
-                text,
-                parse_mode="HTML" if html else None,
-                reply_markup=markup(keyboard),
-                link_preview_options=NO_PREVIEW,
-            )
-        )
-        return message.message_id
+        payload = self._text_payload({"chat_id": chat_id, "text": text}, keyboard, html)
+        message = await _api(lambda: self._post("sendMessage", payload))
+        return int(message["message_id"])
 
     async def edit_text(
         self, chat_id: int, message_id: int, text: str, keyboard: Keyboard, html: bool = True
     ) -> None:
-        await _api(
-            lambda: self.bot.edit_message_text(
-                text,
-                chat_id=chat_id,
-                message_id=message_id,
-                parse_mode="HTML" if html else None,
-                reply_markup=markup(keyboard),
-                link_preview_options=NO_PREVIEW,
-            )
-        )
+        payload = {"chat_id": chat_id, "message_id": message_id, "text": text}
+        payload = self._text_payload(payload, keyboard, html)
+        await _api(lambda: self._post("editMessageText", payload))
 
     async def send_file(
         self, chat_id: int, kind: str, data: bytes, filename: str, caption: str
@@ -280,9 +309,12 @@ class PtbTransport:
         return message.message_id
 
     async def answer_callback(self, callback_id: str, text: str, alert: bool) -> None:
-        await _api(
-            lambda: self.bot.answer_callback_query(callback_id, text=text or None, show_alert=alert)
-        )
+        payload: dict[str, Any] = {"callback_query_id": callback_id}
+        if text:
+            payload["text"] = text
+        if alert:
+            payload["show_alert"] = True
+        await _api(lambda: self._post("answerCallbackQuery", payload))
 
     async def set_commands(
         self, commands: list[tuple[str, str]], chat_id: int | None, language: str | None

@@ -164,7 +164,10 @@ class Database:
         elif schema:
             kwargs["connect_args"] = {"server_settings": {"search_path": schema}}
         if not self.is_sqlite:
-            kwargs.update(pool_size=10, max_overflow=20, pool_pre_ping=True)
+            # at most 30 connections, as before (10 + 20 overflow), but all of them kept:
+            # overflow connections were closed when returned and opened again at the next
+            # burst (a new server process each: more CPU than the statements it then ran)
+            kwargs.update(pool_size=30, max_overflow=0, pool_pre_ping=True)
         # hide_parameters: an error logged by SQLAlchemy must not quote people's answers
         self.engine: AsyncEngine = create_async_engine(
             url,
@@ -186,7 +189,9 @@ class Database:
                 await stack.enter_async_context(self._write_lock)
             session: AsyncSession = await stack.enter_async_context(self._sessions())
             async with session.begin():
-                yield Repository(session, postgres=not self.is_sqlite)
+                repo = Repository(session, postgres=not self.is_sqlite)
+                yield repo
+                await repo.finish()
 
     @contextlib.asynccontextmanager
     async def connection(self) -> AsyncIterator[AsyncConnection]:

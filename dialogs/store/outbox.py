@@ -30,9 +30,10 @@ Claiming is one atomic `UPDATE … WHERE status = 'pending'`, so two senders (th
 and the loop, or two processes) never send one row twice; on PostgreSQL the loop's
 selection uses `FOR UPDATE SKIP LOCKED`.
 
-The statements on the hot path (`add`, `claim`, the marks) are SQLAlchemy Core, one
-statement each with no ORM bookkeeping; `claim_rows` and `mark_sent` claim and mark many
-rows at once on a bare connection, for the sender's group commit
+On the hot path, `add` is plain SQL on the unit's own driver connection
+(`dialogs.store.raw`), in the update's transaction; `claim`, the marks, `claim_rows` and
+`mark_sent` are SQLAlchemy Core with no ORM bookkeeping, the last two claiming and marking
+many rows at once on a bare connection, for the sender's group commit
 (bot/adapters/telegram/outbox.py).
 """
 
@@ -43,11 +44,12 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, delete, func, insert, select, update
+from sqlalchemy import bindparam, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from dialogs.actions import Action, Btn, Edit, Keyboard, Send, SendFile
 from dialogs.store.models import OutboxMessage, utcnow
+from dialogs.store.raw import RawLane, dumps
 
 PRIORITY = {"reply": 0, "notice": 1, "broadcast": 2}
 FINISHED = ("sent", "blocked", "failed", "unknown")
@@ -137,9 +139,10 @@ class Outbox:
     """The outbox's part of a unit of work (`repo.outbox`). Like every repository table it
     never commits: the sender opens a short unit per claim and per result."""
 
-    def __init__(self, session: Any, postgres: bool) -> None:
+    def __init__(self, session: Any, postgres: bool, raw: RawLane | None = None) -> None:
         self.s = session
         self.postgres = postgres
+        self.raw = raw if raw is not None else RawLane(session, postgres)
 
     async def add(
         self,
@@ -152,19 +155,20 @@ class Outbox:
         due_at: datetime | None = None,
     ) -> int:
         """Queue one message; returns its row id (written, not committed)."""
-        now = utcnow()
-        params = {
-            "kind": kind,
-            "priority": PRIORITY[kind],
-            "chat_id": chat_id,
-            "user_id": user_id,
-            "broadcast_id": broadcast_id,
-            "action": action,
-            "due_at": due_at or now,
-            "now": now,
-        }
-        conn = await self.s.connection()
-        return int((await conn.execute(_ADD, params)).scalar_one())
+        raw = self.raw
+        now = raw.time(utcnow())
+        params = (
+            kind,
+            PRIORITY[kind],
+            chat_id,
+            user_id,
+            broadcast_id,
+            dumps(action),
+            raw.time(due_at) if due_at is not None else now,
+            now,
+            now,
+        )
+        return int((await raw.fetch(_ADD_RAW, params))[0][0])
 
     async def broadcast(
         self,
@@ -410,22 +414,11 @@ def _stripped(postgres: bool) -> Any:
 
 
 # the hot statements, built once (building one costs more than running it on SQLite)
-_ADD = (
-    insert(TABLE)
-    .values(
-        kind=bindparam("kind"),
-        priority=bindparam("priority"),
-        chat_id=bindparam("chat_id"),
-        user_id=bindparam("user_id"),
-        broadcast_id=bindparam("broadcast_id"),
-        action=bindparam("action", type_=TABLE.c.action.type),
-        status="pending",
-        attempts=0,
-        due_at=bindparam("due_at"),
-        created_at=bindparam("now"),
-        updated_at=bindparam("now"),
-    )
-    .returning(TABLE.c.id)
+# `add`, on the unit's own connection (dialogs/store/raw.py)
+_ADD_RAW = (
+    "INSERT INTO outbox (kind, priority, chat_id, user_id, broadcast_id, action, status, "
+    "attempts, due_at, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, 'pending', 0, ?, ?, ?) "
+    "RETURNING id"
 )
 _CLAIM = (
     update(TABLE)

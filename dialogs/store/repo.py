@@ -4,8 +4,12 @@ Methods add, change and flush; they never commit. `Database.unit()` commits once
 whole event has been handled.
 
 The statements every event runs (the update id, the user with their dialog state, the
-kartoitus answers) are built once and run with bound values (`_prepared`): building an
-SQLAlchemy statement costs far more than running a cached one on SQLite.
+dialog state written back, the kartoitus answers, the outbox's rows) run as plain SQL on
+the unit's own connection (`dialogs.store.raw.RawLane`): through SQLAlchemy each cost more
+CPU than the database took to run it. The user is then put in the session as if the ORM
+had loaded it (so changes to it are flushed as before); the dialog state is kept out of
+the session and written back with one UPDATE, only if it changed, when the unit commits
+(`Repository.finish`).
 """
 
 from __future__ import annotations
@@ -20,6 +24,9 @@ from sqlalchemy import bindparam, delete, func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import make_transient_to_detached
+from sqlalchemy.orm.instrumentation import manager_of_class
+from sqlalchemy.orm.util import identity_key
 
 from dialogs.store import haastepaja
 from dialogs.store.models import (
@@ -38,6 +45,7 @@ from dialogs.store.models import (
     utcnow,
 )
 from dialogs.store.outbox import Outbox
+from dialogs.store.raw import RawLane, dumps
 
 INT32_MAX = 2**31 - 1  # the row ids the tables number themselves (SERIAL on PostgreSQL)
 INT64_MAX = 2**63 - 1  # Telegram ids (BIGINT)
@@ -59,47 +67,37 @@ def _prepared(build: Callable[[bool], Any]) -> Callable[[bool], Any]:
     return functools.cache(build)
 
 
-@_prepared
-def _mark_update(postgres: bool) -> Any:
-    table = ProcessedUpdate.__table__  # Core: no ORM bookkeeping for a plain insert
-    insert = (pg_insert if postgres else sqlite_insert)(table)
-    return insert.values(
-        update_id=bindparam("update_id"), processed_at=bindparam("at")
-    ).on_conflict_do_nothing()
-
-
-@_prepared
-def _user_and_state(postgres: bool) -> Any:
-    """The user, locked (PostgreSQL), and their dialog state (or None) in one statement."""
-    return (
-        select(User, DialogState)
-        .outerjoin(DialogState, DialogState.user_id == User.id)
-        .where(User.id == bindparam("user_id"))
-        .with_for_update(of=User)
-    )
-
-
-@_prepared
-def _put_answer(postgres: bool) -> Any:
-    insert = (pg_insert if postgres else sqlite_insert)(Answer.__table__)
-    stmt = insert.values(
-        assessment_id=bindparam("assessment_id"),
-        question_id=bindparam("question_id"),
-        version=bindparam("version"),
-        value=bindparam("value", type_=Answer.__table__.c.value.type),
-        text=bindparam("text"),
-        answered_at=bindparam("at"),
-    )
-    new = stmt.excluded
-    return stmt.on_conflict_do_update(
-        index_elements=["assessment_id", "question_id"],
-        set_={
-            "value": new.value,
-            "text": new.text,
-            "version": new.version,
-            "answered_at": new.answered_at,
-        },
-    )
+_MARK_UPDATE = (
+    "INSERT INTO processed_updates (update_id, processed_at) VALUES (?, ?) ON CONFLICT DO NOTHING"
+)
+# the user, locked (PostgreSQL), and their dialog state (or NULLs) in one statement
+_USER_AND_STATE = (
+    "SELECT u.id, u.locale, u.locale_chosen, u.roles, u.role, u.invitations, u.blocked, "
+    "u.created_at, u.last_seen_at, s.user_id, s.flow, s.step, s.data, s.updated_at "
+    "FROM users u LEFT OUTER JOIN dialog_states s ON s.user_id = u.id WHERE u.id = ?"
+)
+# PostgreSQL: the update id recorded and the user locked and read with their state in one
+# round trip (`Updates.mark(…, user_id=…)`); the first column says whether it was new
+_MARK_AND_LOCK = (
+    "WITH mark AS (INSERT INTO processed_updates (update_id, processed_at) VALUES (?, ?) "
+    "ON CONFLICT DO NOTHING RETURNING 1), "
+    "u AS (SELECT id, locale, locale_chosen, roles, role, invitations, blocked, created_at, "
+    "last_seen_at FROM users WHERE id = ? FOR UPDATE) "
+    "SELECT (SELECT count(*) FROM mark), u.id, u.locale, u.locale_chosen, u.roles, u.role, "
+    "u.invitations, u.blocked, u.created_at, u.last_seen_at, s.user_id, s.flow, s.step, "
+    "s.data, s.updated_at FROM (SELECT 1) AS one LEFT OUTER JOIN u ON true "
+    "LEFT OUTER JOIN dialog_states s ON s.user_id = u.id"
+)
+_SAVE_STATE = (
+    "UPDATE dialog_states SET flow = ?, step = ?, data = ?, updated_at = ? WHERE user_id = ?"
+)
+_PUT_ANSWER = (
+    "INSERT INTO answers (assessment_id, question_id, version, value, text, answered_at) "
+    "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (assessment_id, question_id) DO UPDATE SET "
+    "version = excluded.version, value = excluded.value, text = excluded.text, "
+    "answered_at = excluded.answered_at"
+)
+_ANSWER_VALUES = "SELECT question_id, value, text FROM answers WHERE assessment_id = ?"
 
 
 @_prepared
@@ -107,18 +105,15 @@ def _answers_of(postgres: bool) -> Any:
     return select(Answer).where(Answer.assessment_id == bindparam("assessment_id"))
 
 
-@_prepared
-def _answer_values(postgres: bool) -> Any:
-    """Only what `Answers.values` returns: no Answer objects to build."""
-    return select(Answer.question_id, Answer.value, Answer.text).where(
-        Answer.assessment_id == bindparam("assessment_id")
-    )
+_USERS = manager_of_class(User)
+_STATES = manager_of_class(DialogState)
 
 
 class _Table:
-    def __init__(self, session: AsyncSession, postgres: bool) -> None:
+    def __init__(self, session: AsyncSession, postgres: bool, raw: RawLane | None = None) -> None:
         self.s = session
         self.postgres = postgres
+        self.raw = raw if raw is not None else RawLane(session, postgres)
 
     def _insert(self, table: Any) -> Any:
         return (pg_insert if self.postgres else sqlite_insert)(table)
@@ -137,15 +132,55 @@ class Users(_Table):
     async def lock_with_state(
         self, user_id: int, locale: str
     ) -> tuple[User, DialogState | None, bool]:
-        """`lock`, and the user's dialog state (None: none yet) in the same statement."""
-        query = _user_and_state(self.postgres)
-        found = (await self.s.execute(query, {"user_id": user_id})).first()
-        if found is not None:  # the usual case: one statement
-            return found[0], found[1], False
-        stmt = self._insert(User).values(id=user_id, locale=locale).on_conflict_do_nothing()
-        created = (await self.s.execute(stmt)).rowcount == 1
-        found = (await self.s.execute(query, {"user_id": user_id})).one()
-        return found[0], found[1], created
+        """`lock`, and the user's dialog state (None: none yet) in the same statement.
+        The state is not in the session: `Repository.finish` writes it back if changed."""
+        query = _USER_AND_STATE + (" FOR UPDATE OF u" if self.postgres else "")
+        known = self.raw.locked_users.pop(user_id, None)  # read with the update id
+        rows = [known] if known is not None else await self.raw.fetch(query, (user_id,))
+        created = False
+        if not rows:  # first contact
+            stmt = self._insert(User).values(id=user_id, locale=locale).on_conflict_do_nothing()
+            created = (await self.s.execute(stmt)).rowcount == 1
+            rows = await self.raw.fetch(query, (user_id,))
+        row = rows[0]
+        return self._user(row), self._state(row), created
+
+    def _user(self, row: Any) -> User:
+        """The user as if the ORM had loaded it: in the session, changes flushed."""
+        session = self.s.sync_session
+        known = session.identity_map.get(identity_key(User, row[0]))
+        if known is not None:
+            return known
+        raw = self.raw
+        user = _USERS.new_instance()  # as the ORM makes a row's object: no __init__
+        user.__dict__.update(
+            id=row[0],
+            locale=row[1],
+            locale_chosen=bool(row[2]),
+            roles=row[3],
+            role=row[4],
+            invitations=bool(row[5]),
+            blocked=bool(row[6]),
+            created_at=raw.read_time(row[7]),
+            last_seen_at=raw.read_time(row[8]),
+        )
+        make_transient_to_detached(user)  # persistent once added, with no pending changes
+        session.add(user)
+        return user
+
+    def _state(self, row: Any) -> DialogState | None:
+        """The dialog state, outside the session (`Repository.finish` writes it back)."""
+        if row[9] is None:
+            return None
+        raw = self.raw
+        state = _STATES.new_instance()
+        data = raw.json(row[12])
+        updated_at = raw.read_time(row[13])
+        state.__dict__.update(
+            user_id=row[9], flow=row[10], step=row[11], data=data, updated_at=updated_at
+        )
+        raw.detached_states.append((state, (row[10], row[11], data, updated_at)))
+        return state
 
     async def with_role(self, role: str) -> list[User]:
         rows = await self.s.execute(select(User).where(User.roles.contains(role)))
@@ -165,11 +200,18 @@ class States(_Table):
 
 
 class Updates(_Table):
-    async def mark(self, update_id: int) -> bool:
-        """Record an update id; False when it was handled before (a redelivery)."""
-        conn = await self.s.connection()
-        params = {"update_id": update_id, "at": utcnow()}
-        return (await conn.execute(_mark_update(self.postgres), params)).rowcount == 1
+    async def mark(self, update_id: int, user_id: int | None = None) -> bool:
+        """Record an update id; False when it was handled before (a redelivery).
+        With `user_id`, on PostgreSQL, the same round trip also locks and reads that user
+        and their dialog state for `users.lock_with_state` (a statement fewer)."""
+        raw = self.raw
+        at = raw.time(utcnow())
+        if user_id is None or not self.postgres:
+            return await raw.execute(_MARK_UPDATE, (update_id, at)) == 1
+        row = (await raw.fetch(_MARK_AND_LOCK, (update_id, at, user_id)))[0]
+        if row[1] is not None:  # the user exists (else lock_with_state creates them)
+            raw.locked_users[user_id] = row[1:]
+        return row[0] == 1
 
     async def prune(self, before: datetime) -> int:
         result = await self.s.execute(
@@ -259,18 +301,9 @@ class Answers(_Table):
         self, assessment_id: int, question_id: str, version: str, value: Any, text: str | None
     ) -> None:
         """Write (or overwrite) one answer at once, as it is given."""
-        conn = await self.s.connection()
-        await conn.execute(
-            _put_answer(self.postgres),
-            {
-                "assessment_id": assessment_id,
-                "question_id": question_id,
-                "version": version,
-                "value": value,
-                "text": text,
-                "at": utcnow(),
-            },
-        )
+        raw = self.raw
+        params = (assessment_id, question_id, version, dumps(value), text, raw.time(utcnow()))
+        await raw.execute(_PUT_ANSWER, params)
 
     async def drop(self, assessment_id: int, question_id: str) -> None:
         await self.s.execute(
@@ -283,9 +316,13 @@ class Answers(_Table):
     async def values(self, assessment_id: int) -> dict[str, Any]:
         """Question id -> the answer as the flows use it: an option id, a list of them, or
         the free text."""
-        query = _answer_values(self.postgres)
-        rows = await self.s.execute(query, {"assessment_id": assessment_id})
-        return {q: (text if value is None else value) for q, value, text in rows}
+        json = self.raw.json
+        rows = await self.raw.fetch(_ANSWER_VALUES, (assessment_id,))
+        values = {}
+        for question_id, value, text in rows:
+            value = json(value)
+            values[question_id] = text if value is None else value
+        return values
 
     async def of(self, assessment_id: int) -> dict[str, Answer]:
         query = _answers_of(self.postgres)
@@ -435,9 +472,31 @@ class Repository:
     def __init__(self, session: AsyncSession, *, postgres: bool = False) -> None:
         self.session = session
         self.postgres = postgres
+        self.raw = RawLane(session, postgres)
 
     def _table(self, cls: type[_Table]) -> Any:
-        return cls(self.session, self.postgres)
+        return cls(self.session, self.postgres, self.raw)
+
+    async def finish(self) -> None:
+        """Before the unit commits: write back the dialog states read by
+        `users.lock_with_state` that changed (one UPDATE each; none if unchanged)."""
+        raw = self.raw
+        for state, (flow, step, data, updated_at) in raw.detached_states:
+            if (
+                state.flow != flow
+                or state.step != step
+                or state.updated_at != updated_at
+                or state.data != data
+            ):
+                params = (
+                    state.flow,
+                    state.step,
+                    dumps(state.data),
+                    raw.time(state.updated_at),
+                    state.user_id,
+                )
+                await raw.execute(_SAVE_STATE, params)
+        raw.detached_states.clear()
 
     @cached_property
     def users(self) -> Users:
@@ -523,7 +582,7 @@ class Repository:
 
     @cached_property
     def outbox(self) -> Outbox:
-        return Outbox(self.session, self.postgres)
+        return Outbox(self.session, self.postgres, self.raw)
 
     async def forget(self, user_id: int) -> None:
         """Erase everything stored about one person (/forget), the back office's traces of

@@ -13,6 +13,21 @@ from bot.adapters.telegram.updates import Incoming
 from dialogs.actions import Keyboard
 
 
+def markup_json(keyboard: Keyboard) -> dict[str, Any]:
+    """An inline keyboard as the Bot API's JSON (what `reply_markup` is on the wire)."""
+    return {
+        "inline_keyboard": [
+            [
+                {"text": b.label, "callback_data": b.payload}
+                if b.payload is not None
+                else {"text": b.label, "url": b.url}
+                for b in row
+            ]
+            for row in keyboard
+        ]
+    }
+
+
 class Transport(Protocol):
     name: str
     bot_id: int
