@@ -350,8 +350,8 @@ async def outage(
                     )
                 await asyncio.sleep(1.0)
                 if mode == "webhook":
-                    figures.webhook_5xx = sum(
-                        1 for d in fake.webhook_deliveries if 500 <= d.status < 600
+                    figures.webhook_5xx = sum(  # a delivery that timed out has no status
+                        1 for d in fake.webhook_deliveries if 500 <= (d.status or 0) < 600
                     )
                 await bot.stop()
                 figures.processed, rows, figures.unknown = await store_counts(url)

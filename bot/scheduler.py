@@ -13,21 +13,49 @@ restart loses none and fires none twice).
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
+from typing import TypeVar
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from bot.app import App
 from dialogs.haastepaja import clock, jobs
+from dialogs.store.db import is_connection_error
 from dialogs.store.models import utcnow
 
 log = logging.getLogger(__name__)
 KEEP_UPDATE_IDS = timedelta(days=7)
 KEEP_OUTBOX = timedelta(days=30)
 HAASTEPAJA_EVERY_S = 10
+T = TypeVar("T")
 
 
+def patient(job: Callable[[App], Awaitable[T]]) -> Callable[[App], Awaitable[T | None]]:
+    """A job that meets a database outage logs one line and waits for its next run (it
+    does its work then: due times live in the store); anything else is a bug, and the
+    scheduler logs it whole."""
+
+    @functools.wraps(job)
+    async def run(app: App) -> T | None:
+        try:
+            return await job(app)
+        except Exception as exc:
+            if not is_connection_error(exc):
+                raise
+            log.warning(
+                "%s: database unreachable (%s); trying at the next run",
+                job.__name__,
+                type(exc).__name__,
+            )
+            return None
+
+    return run
+
+
+@patient
 async def prune(app: App) -> int:
     async with app.db.unit() as repo:
         removed = await repo.updates.prune(utcnow() - KEEP_UPDATE_IDS)
@@ -36,10 +64,12 @@ async def prune(app: App) -> int:
     return removed
 
 
+@patient
 async def haastepaja_tick(app: App) -> None:
     await jobs.tick(app.db, app.i18n, app.settings.staff_chat_id, clock.now())
 
 
+@patient
 async def retention(app: App) -> dict[str, int]:
     from bot.backoffice.auth import SESSION_IDLE
     from dialogs.store.retention import purge
