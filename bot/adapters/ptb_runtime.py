@@ -53,7 +53,8 @@ from bot.adapters.telegram.updates import (
     Incoming,
     RawUpdate,
     incoming,
-    raw_updates,
+    poll_payload,
+    polled,
 )
 from dialogs.actions import Keyboard
 
@@ -248,18 +249,8 @@ class PtbTransport:
     async def get_updates(
         self, offset: int | None, wait: int, limit: int = 100
     ) -> Sequence[RawUpdate]:
-        payload: dict[str, Any] = {
-            "timeout": wait,
-            "limit": limit,
-            "allowed_updates": ALLOWED_UPDATES,
-        }
-        if offset is not None:
-            payload["offset"] = offset
-        result = await _api(lambda: self._post("getUpdates", payload, wait + 15))
-        try:
-            return raw_updates(result)
-        except ValueError as exc:  # not what the Bot API answers: as an undecodable answer
-            raise ApiError(ApiErrorKind.SERVER, "undecodable answer") from exc
+        payload = poll_payload(offset, wait, limit)
+        return polled(await _api(lambda: self._post("getUpdates", payload, wait + 15)))
 
     def parse_update(self, data: dict[str, Any]) -> RawUpdate:
         return RawUpdate(data)

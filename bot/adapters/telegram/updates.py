@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from bot.adapters.telegram.errors import ApiError, ApiErrorKind
 from dialogs.events import Button, Command, Event, Media, ReplyTo, Sender, Text, parse_command
 
 log = logging.getLogger(__name__)
@@ -69,6 +70,23 @@ def raw_updates(result: Any) -> list[RawUpdate]:
     if not isinstance(result, list):
         raise ValueError("getUpdates did not answer with a list")
     return [RawUpdate(item) for item in result]
+
+
+def poll_payload(offset: int | None, wait: int, limit: int) -> dict[str, Any]:
+    """getUpdates' parameters, the same for both runtimes."""
+    payload: dict[str, Any] = {"timeout": wait, "limit": limit, "allowed_updates": ALLOWED_UPDATES}
+    if offset is not None:
+        payload["offset"] = offset
+    return payload
+
+
+def polled(result: Any) -> list[RawUpdate]:
+    """getUpdates' answer as updates; one that is not what the Bot API answers is treated
+    as an undecodable answer (retried like a server error)."""
+    try:
+        return raw_updates(result)
+    except ValueError as exc:
+        raise ApiError(ApiErrorKind.SERVER, "undecodable answer") from exc
 
 
 def _epoch(date: Any) -> float | None:
