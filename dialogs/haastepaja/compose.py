@@ -67,24 +67,7 @@ def steps() -> tuple[Step, ...]:
             buttons={"en": add_lang, "sv": add_lang, "done": more_done},
             goes=("en_t", "sv_t", "check"),
         ),
-        *(
-            step
-            for lang in ("en", "sv")
-            for step in (
-                Step(
-                    f"{lang}_t",
-                    show=ask_lang_title(lang),
-                    text=f.line(f.TITLE_MAX, took_lang_title(lang)),
-                    goes=(f"{lang}_d",),
-                ),
-                Step(
-                    f"{lang}_d",
-                    show=ask_lang_text(lang),
-                    text=f.description(took_lang_text(lang)),
-                    goes=("more",),
-                ),
-            )
-        ),
+        *f.translations(ask_lang_title, took_lang_title, ask_lang_text, took_lang_text, "more"),
         Step(
             "check",
             show=show_check,

@@ -51,23 +51,8 @@ def steps() -> tuple[Step, ...]:
         ),
         Step("title", show=ask_title, text=f.line(f.TITLE_MAX, took_title), goes=("confirm",)),
         Step("fi", show=ask_fi, text=f.description(took_text), goes=("confirm",)),
-        *(
-            step
-            for lang in ("en", "sv")
-            for step in (
-                Step(
-                    f"{lang}_t",
-                    show=ask_lang_title(lang),
-                    text=f.line(f.TITLE_MAX, took_lang_title(lang)),
-                    goes=(f"{lang}_d",),
-                ),
-                Step(
-                    f"{lang}_d",
-                    show=ask_lang_text(lang),
-                    text=f.description(took_text),
-                    goes=("confirm",),
-                ),
-            )
+        *f.translations(
+            ask_lang_title, took_lang_title, ask_lang_text, lambda _: took_text, "confirm"
         ),
         Step(
             "place",

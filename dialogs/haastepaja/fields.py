@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 from dialogs.actions import Btn
-from dialogs.flow import TextHandler
+from dialogs.flow import ShowHandler, Step, TextHandler
 from dialogs.haastepaja import clock
 from dialogs.haastepaja.invite import too_long
 from dialogs.haastepaja.when import (
@@ -223,3 +223,32 @@ def places(no_limit: Callable[[], str], then: Then[int]) -> TextHandler:
         return True
 
     return take
+
+
+def translations(
+    ask_title: Callable[[str], ShowHandler],
+    took_title: Callable[[str], Then[str]],
+    ask_text: Callable[[str], ShowHandler],
+    took_text: Callable[[str], Then[str]],
+    then: str,
+) -> tuple[Step, ...]:
+    """The steps of the English and Swedish versions: `<lang>_t` (the title) and then
+    `<lang>_d` (the invitation text), after which the flow goes to `then`."""
+    return tuple(
+        step
+        for lang in ("en", "sv")
+        for step in (
+            Step(
+                f"{lang}_t",
+                show=ask_title(lang),
+                text=line(TITLE_MAX, took_title(lang)),
+                goes=(f"{lang}_d",),
+            ),
+            Step(
+                f"{lang}_d",
+                show=ask_text(lang),
+                text=description(took_text(lang)),
+                goes=(then,),
+            ),
+        )
+    )
