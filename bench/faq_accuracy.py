@@ -64,6 +64,7 @@ SETS = {
     "dev-4": DATA / "faq_dev4.yaml",  # spoken Finnish mostly, some en/sv, off-topic; studied
     "dev-5": DATA / "faq_dev5.yaml",  # hard spoken Finnish: regional forms, slang; studied
     "dev-6": DATA / "faq_dev6.yaml",  # written blind (headings and answers only); studied
+    "dev-7": DATA / "faq_dev7.yaml",  # written from headings and answers; studied
 }
 DEV = (
     "dev",

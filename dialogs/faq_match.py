@@ -212,13 +212,57 @@ def terms(
                 if concept is not None:
                     unit, step = "@" + concept, n
                     break
+        parts: list[str | None] = []
         if unit is None:
             f = found[i]
             unit = f[1] if f is not None else _unit(raw[i], stems[i], lang, concepts, known)
-        if unit and unit not in out:
-            out.append(unit)
+            if f is None and unit and known is not None and lang == "fi":
+                parts = _compound(raw[i], unit, concepts, known) or []
+        for u in parts or [unit]:
+            if u and u not in out:
+                out.append(u)
         i += step
     return out
+
+
+COMPOUND_HEAD = 4  # a compound's first part is this long at least…
+COMPOUND_TAIL = 4  # …and its last part too ("kiertokartoitus": kierto + kartoitus)
+
+
+def _compound(
+    word: str, unit: str, concepts: Concepts | None, known: Container[str]
+) -> list[str] | None:
+    """A Finnish compound the FAQ does not know as a whole, as its two known parts
+    ("kiertokartoitus" -> kierto, @assessment; "pajajutuista" -> paja, jutu), or None. Only
+    for a word whose unit is neither a known stem nor a concept: the longest known head whose
+    tail is known too wins."""
+    if unit.startswith("@") or unit in known:
+        return None
+    folded = word.translate(FOLD)
+    for cut in range(len(folded) - COMPOUND_TAIL, COMPOUND_HEAD - 1, -1):
+        head, tail = folded[:cut], folded[cut:].lstrip("-")
+        if len(tail) < COMPOUND_TAIL:
+            continue
+        head_unit = _part(head, concepts, known)
+        if head_unit is None:
+            continue
+        tail_unit = _part(tail, concepts, known)
+        if tail_unit is not None:
+            return [head_unit, tail_unit] if head_unit != tail_unit else [head_unit]
+    return None
+
+
+def _part(word: str, concepts: Concepts | None, known: Container[str]) -> str | None:
+    """One part of a compound as a unit, when the FAQ knows it (as a stem or a concept)."""
+    stemmed = stem("fi", word)
+    if concepts is not None:
+        for key in (stemmed, word):
+            if key in concepts.single:
+                return "@" + concepts.single[key]
+    for key in (stemmed, word):
+        if key in known and key not in STOP_WORDS["fi"]:
+            return key
+    return None
 
 
 def _unit(
@@ -265,6 +309,12 @@ class Match:
     # The share of the question's words the FAQ does not know at all (in the language that
     # knows most of them), 0..1: the same for every match of one question.
     unknown: float = 0.0
+    # The best share of one of the entry's phrasings that the question covers (1: the
+    # question holds a whole phrasing, however much else it says), how well the entry meets
+    # the question's heaviest (rarest) term, 0..1, and the question's number of terms.
+    precision: float = 1.0
+    heaviest: float = 1.0
+    length: int = 1
 
 
 @dataclass(frozen=True)
@@ -367,9 +417,11 @@ class _LangIndex:
 
     def score(
         self, question: Sequence[str], keep: int = 3
-    ) -> tuple[dict[str, tuple[float, float]], float]:
-        """Scores of the best `keep` entries over this language (none below FLOOR), and the
-        share of the question's terms that no phrasing in this language knows.
+    ) -> tuple[dict[str, tuple[float, float, float, float]], float]:
+        """Scores of the best `keep` entries over this language (none below FLOOR), each with
+        its coverage of the question, the best share of one of its phrasings the question
+        covers, and how well it meets the question's heaviest term; and the share of the
+        question's terms that no phrasing in this language knows.
 
         Every phrasing is scored at once with numpy: per question term, the best similarity
         each phrasing offers it (recall), and per phrasing, how much of its weight the
@@ -409,7 +461,12 @@ class _LangIndex:
             where=denominator > 0,
         )
         top = np.maximum.reduceat(f, self.entry_starts)
-        entry_recall = w @ np.maximum.reduceat(hits, self.entry_starts, axis=1)
+        entry_hits = np.maximum.reduceat(hits, self.entry_starts, axis=1)
+        entry_recall = w @ entry_hits
+        # how much of its nearest phrasing the question covers at best (1: a whole phrasing
+        # is in the question), and how well the entry meets the question's heaviest term
+        entry_precision = np.maximum.reduceat(precision, self.entry_starts)
+        heaviest = entry_hits[int(np.argmax(w))]
         bound = (1 - ENTRY_BLEND) * (1 + b2) * entry_recall / (
             b2 + entry_recall
         ) + ENTRY_BLEND * entry_recall
@@ -426,7 +483,15 @@ class _LangIndex:
         ranked = sorted(
             candidates.tolist(), key=lambda i: (value[i], entry_recall[i], order[i]), reverse=True
         )
-        scores = {order[i]: (float(value[i]), float(entry_recall[i])) for i in ranked}
+        scores = {
+            order[i]: (
+                float(value[i]),
+                float(entry_recall[i]),
+                float(entry_precision[i]),
+                float(heaviest[i]),
+            )
+            for i in ranked
+        }
         return scores, unknown
 
 
@@ -472,16 +537,19 @@ class FaqMatcher:
         return normalise(words(text)[: MAX_TERMS * 2], lang)
 
     def match(self, text: str, lang: str = "fi", limit: int = 3) -> list[Match]:
-        scores: dict[str, tuple[float, float]] = {}
+        scores: dict[str, tuple[float, float, float, float]] = {}
         unknown = 1.0
+        length = 0
         for index_lang, index in self.indexes.items():
             factor = 1.0 if index_lang == lang else OTHER_LANG
             question = terms(text, index_lang, self.concepts, index.idf, index.units)
+            if index_lang == lang:
+                length = len(question)
             found, share = index.score(question, limit)
             unknown = min(unknown, share)
-            for entry_id, (value, coverage) in found.items():
-                if value * factor > scores.get(entry_id, (0.0, 0.0))[0]:
-                    scores[entry_id] = (value * factor, coverage)
+            for entry_id, (value, *rest) in found.items():
+                if value * factor > scores.get(entry_id, (0.0,))[0]:
+                    scores[entry_id] = (value * factor, *rest)
         ranked = sorted(scores.items(), key=lambda kv: kv[1][0], reverse=True)[:limit]
         if not ranked:
             return []
@@ -489,13 +557,16 @@ class FaqMatcher:
             self._ngram_words(text, lang), [entry_id for entry_id, _ in ranked]
         )
         out = []
-        for entry_id, (v, c) in ranked:
+        for entry_id, (v, c, precision, heaviest) in ranked:
             centroid, rival, nearest, nearest_rival = opinions[entry_id]
             out.append(
                 Match(
                     entry_id,
                     round(v, 4),
                     round(c, 4),
+                    precision=round(precision, 4),
+                    heaviest=round(heaviest, 4),
+                    length=length,
                     similarity=round(centroid, 4),
                     rival=round(rival, 4),
                     nearest=round(nearest, 4),
