@@ -592,12 +592,16 @@ def decide(matches: Sequence[Match], lang: str = "fi") -> str:
 
     Whether to answer at once is the calibrated model's call (dialogs/faq_confidence.py,
     fitted on the dev sets by bench/faq_accuracy.py --calibrate): the probability that the
-    best entry is right, from its score, margin, coverage, the runner-up and the language."""
+    best entry is right, from its score, margin, coverage, the runner-up and the language.
+    Under the "did you mean" floor (`unsure`) the answer is "I don't know" unless the model
+    is sure enough to answer at once (a long message whose context dilutes the score)."""
     calibration = confidence.shipped()
-    if not matches or matches[0].score < unsure(lang):
+    if not matches:
         return "unknown"
     if calibration.probability(matches, lang) >= calibration.threshold:
         return "answer"
+    if matches[0].score < unsure(lang):
+        return "unknown"
     return "suggest"
 
 
