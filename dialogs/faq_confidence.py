@@ -12,8 +12,8 @@ its rival, and the share of the
 question's words the FAQ does not know at all (off-topic questions are full of them); and
 over what tells a long message with context from a stray match: the best share of one of
 the entry's phrasings the question covers (a message that holds a whole phrasing asks it,
-whatever else it says), whether the entry meets the question's heaviest (rarest) term, the
-question's length in terms, and how far the best score is under the "did you mean" floor.
+whatever else it says), whether the entry meets the question's heaviest (rarest) term, and
+the question's length in terms.
 The model gives a probability that the best entry is right; the bot answers at once from a
 threshold chosen by cross-validation on the dev sets so that at most about 1.25 % of the dev
 questions would get a wrong answer at once (the aim is under 2 % on sets never tuned on,
@@ -23,7 +23,7 @@ otherwise it is "I don't know".
 
 Everything learnt is data in knowledge/faq_calibration.yaml, written by
 `bench/faq_accuracy.py --calibrate`; the fitting code is here so that the tests can check it.
-Plain Python: eighteen weights and about a thousand rows need no numerical library.
+Plain Python: seventeen weights and about a thousand rows need no numerical library.
 """
 
 from __future__ import annotations
@@ -65,7 +65,6 @@ FEATURES = (
     "precision",
     "heaviest",
     "length",
-    "below",
 )
 
 
@@ -120,7 +119,6 @@ class Calibration:
             top.precision,
             top.heaviest,
             math.log1p(top.length),
-            max(0.0, self.unsure.get(lang, self.unsure["fi"]) - top.score),
         ]
 
     def answerable(self, matches: Sequence[Ranked]) -> bool:

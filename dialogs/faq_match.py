@@ -596,7 +596,7 @@ def decide(matches: Sequence[Match], lang: str = "fi") -> str:
     Under the "did you mean" floor (`unsure`) the answer is "I don't know" unless the model
     is sure enough to answer at once (a long message whose context dilutes the score)."""
     calibration = confidence.shipped()
-    if not matches:
+    if not matches or matches[0].score < FLOOR:  # the matcher returns none so weak
         return "unknown"
     if calibration.probability(matches, lang) >= calibration.threshold:
         return "answer"

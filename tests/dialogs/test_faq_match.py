@@ -100,6 +100,42 @@ def test_a_repair_is_taken_only_when_the_faq_knows_the_word(matcher: FaqMatcher)
 
 
 @pytest.mark.parametrize(
+    ("compound", "parts"),
+    [
+        ("kiertokartoitus", "kierto-kartoitus"),  # kierto + @assessment, not just kierto
+        ("pajajutuista", "paja jutuista"),
+    ],
+)
+def test_a_compound_the_faq_does_not_know_is_read_as_its_known_parts(
+    matcher: FaqMatcher, compound: str, parts: str
+) -> None:
+    known = matcher.indexes["fi"].idf
+    split = terms(compound, "fi", matcher.concepts, known)
+    assert len(split) == 2
+    assert split == terms(parts, "fi", matcher.concepts, known)
+    assert matcher.match("mikä on kiertokartoitus", "fi")[0].entry_id == "kartoitus"
+
+
+def test_known_words_and_unknown_parts_are_not_split(matcher: FaqMatcher) -> None:
+    known = matcher.indexes["fi"].idf
+    # a word the FAQ knows stays whole; a compound with a part it does not know stays whole
+    assert terms("palkkatuki", "fi", matcher.concepts, known) == ["@pay_subsidy"]
+    assert len(terms("kuukausilippu", "fi", matcher.concepts, known)) == 1
+
+
+def test_a_match_tells_how_much_of_a_phrasing_the_question_holds(matcher: FaqMatcher) -> None:
+    short = matcher.match("saako työpajassa palkkaa", "fi")[0]
+    long = matcher.match(
+        "moi, oon 22 ja mietin menisinkö pajalle, mutta saako työpajassa palkkaa vai ei", "fi"
+    )[0]
+    assert short.entry_id == long.entry_id == "tyopaja_pay"
+    assert long.precision == pytest.approx(short.precision)  # the phrasing is whole in both…
+    assert long.score < short.score  # …though the context dilutes the score
+    assert long.length > short.length >= 2
+    assert 0.0 <= long.heaviest <= 1.0
+
+
+@pytest.mark.parametrize(
     ("spoken", "written"),
     [
         ("saaks siit mitää rahaa", "saako siitä mitään rahaa"),
@@ -129,11 +165,12 @@ def test_decisions_use_the_users_language() -> None:
     assert decide(close, "fi") == "suggest"
     tie = [Match("a", 0.9, similarity=0.6, rival=0.2), Match("b", 0.9)]
     assert decide(tie, "fi") == "suggest"  # a tie is never answered at once
-    partial = [Match("a", 0.95, coverage=0.2, similarity=0.6, rival=0.2), Match("b", 0.2)]
+    floor = shipped().coverage - 0.05
+    partial = [Match("a", 0.95, coverage=floor, similarity=0.6, rival=0.2), Match("b", 0.2)]
     assert decide(partial, "fi") == "suggest"  # most of the question is not explained
     unsure_ngrams = [Match("a", 0.95, similarity=0.1, rival=0.5), Match("b", 0.5)]
     assert decide(unsure_ngrams, "fi") == "suggest"  # the second opinion points elsewhere
-    assert decide([Match("a", 0.2)], "sv") == "unknown"
+    assert decide([Match("a", 0.2)], "sv") == "unknown"  # under the matcher's own floor
     assert decide(sure, "de") == decide(sure, "fi")  # another language: the Finnish limits
     for lang in ("fi", "en", "sv"):
         assert 0.3 <= unsure(lang) < 0.95 and unsure(lang) == shipped().unsure[lang]
