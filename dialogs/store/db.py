@@ -98,6 +98,48 @@ def _json_dumps(value: Any) -> str:
     return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
 
 
+# A pooled connection unused for longer than this is tested before it is handed out
+IDLE_PING_SECONDS = 2.0
+
+
+def _ping_when_idle(engine: AsyncEngine) -> None:
+    """Test a pooled PostgreSQL connection before use only if it sat idle for a while.
+
+    SQLAlchemy's `pool_pre_ping` tests every checkout, and its asyncpg dialect does it in a
+    transaction of its own: BEGIN, a ping, ROLLBACK, three round trips before each update's
+    own statements (more than the update's SQL cost the database). A connection in steady
+    use has just proved itself; one that sat idle may have been closed by a restart or a
+    network cut, and is tested (and replaced, by the pool's disconnect handling) as before.
+    If the server goes away while connections are busy, the next statement fails as a
+    connection error: that unit is rolled back and reported as `StoreUnavailable` (the
+    door handles the update again later), and SQLAlchemy invalidates the pool's older
+    connections, so one failed attempt per process is the price."""
+    import time
+
+    from sqlalchemy import exc as sa_exc
+
+    pool = engine.sync_engine.pool
+    dialect = engine.sync_engine.dialect
+
+    @event.listens_for(pool, "checkin")
+    def _idle_from(_dbapi_connection: Any, record: Any) -> None:
+        if record is not None:
+            record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(pool, "checkout")
+    def _maybe_ping(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        since = record.info.get("idle_since")
+        if since is None or time.monotonic() - since < IDLE_PING_SECONDS:
+            return  # new, or in steady use
+        try:
+            dialect.do_ping(dbapi_connection)
+        except Exception as error:
+            if dialect.is_disconnect(error, dbapi_connection, None) or is_connection_error(error):
+                # the pool replaces it (and tries again) when this is raised at checkout
+                raise sa_exc.DisconnectionError() from error
+            raise
+
+
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
@@ -167,7 +209,7 @@ class Database:
             # at most 30 connections, as before (10 + 20 overflow), but all of them kept:
             # overflow connections were closed when returned and opened again at the next
             # burst (a new server process each: more CPU than the statements it then ran)
-            kwargs.update(pool_size=30, max_overflow=0, pool_pre_ping=True)
+            kwargs.update(pool_size=30, max_overflow=0)
         # hide_parameters: an error logged by SQLAlchemy must not quote people's answers
         self.engine: AsyncEngine = create_async_engine(
             url,
@@ -178,6 +220,8 @@ class Database:
         )
         if self.is_sqlite:
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
+        else:
+            _ping_when_idle(self.engine)
         self._sessions = async_sessionmaker(self.engine, expire_on_commit=False)
         self._write_lock = asyncio.Lock() if self.is_sqlite else None
 

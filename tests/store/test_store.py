@@ -474,3 +474,81 @@ async def test_sqlite_statements_run_on_the_event_loop_thread(tmp_path) -> None:
             assert (await repo.users.get(5)).locale == "sv"
     finally:
         await again.dispose()
+
+
+@pytest.fixture
+async def pg_db() -> Any:
+    from tests.conftest import _drop_schema, _pg_database
+
+    db, schema = await _pg_database()
+    try:
+        await db.migrate()
+        yield db
+    finally:
+        await db.dispose()
+        await _drop_schema(schema)
+
+
+async def _kill_server_sides(db: Database) -> int:
+    """Terminate every server process serving `db`'s pooled connections (as a database
+    restart or a network cut would); returns how many."""
+    import asyncpg
+
+    from tests.conftest import PG_URL
+
+    async with db.engine.connect() as conn:  # the pool's pids, this one's included
+        pids = set()
+        raw = await conn.get_raw_connection()
+        pids.add(raw.driver_connection.get_server_pid())
+    admin = await asyncpg.connect(PG_URL.replace("postgresql+asyncpg://", "postgresql://"))
+    try:
+        for pid in pids:
+            await admin.execute("SELECT pg_terminate_backend($1)", pid)
+    finally:
+        await admin.close()
+    return len(pids)
+
+
+async def test_a_pooled_connection_idle_a_while_is_tested_before_use(pg_db, monkeypatch) -> None:
+    """dialogs/store/db.py: a connection that sat in the pool longer than IDLE_PING_SECONDS
+    is tested before a unit gets it, so a connection the server closed meanwhile (a
+    restart) is replaced without the unit noticing."""
+    from dialogs.store import db as db_module
+
+    async with pg_db.unit() as repo:
+        await repo.users.lock(7, "fi")
+    assert await _kill_server_sides(pg_db) == 1
+    monkeypatch.setattr(db_module, "IDLE_PING_SECONDS", 0.0)
+    async with pg_db.unit() as repo:  # the dead connection is found and replaced
+        assert (await repo.users.get(7)).locale == "fi"
+
+
+async def test_a_connection_in_steady_use_is_not_tested_and_a_cut_costs_one_unit(
+    pg_db, monkeypatch
+) -> None:
+    """A connection used moments ago goes to the next unit untested (no BEGIN / ping /
+    ROLLBACK round trips before every update). If the server closed it meanwhile, that one
+    unit fails as a connection error (the door then handles its update again, as in any
+    outage), and the next unit gets a working connection."""
+    from dialogs.store import db as db_module
+    from dialogs.store.db import is_connection_error
+
+    monkeypatch.setattr(db_module, "IDLE_PING_SECONDS", 3600.0)
+    statements: list[str] = []
+
+    async with pg_db.unit() as repo:
+        await repo.users.lock(8, "sv")
+    assert await _kill_server_sides(pg_db) == 1
+    from sqlalchemy import event
+
+    def seen(_conn, _cursor, statement, *_args) -> None:
+        statements.append(statement)
+
+    event.listen(pg_db.engine.sync_engine, "before_cursor_execute", seen)
+    with pytest.raises(Exception) as failed:
+        async with pg_db.unit() as repo:
+            await repo.users.get(8)
+    assert is_connection_error(failed.value)
+    assert not any(s.strip() == ";" for s in statements)  # no ping went first
+    async with pg_db.unit() as repo:
+        assert (await repo.users.get(8)).locale == "sv"
