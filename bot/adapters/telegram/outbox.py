@@ -47,10 +47,14 @@ INLINE_ATTEMPTS = 6  # tries in the fast path before the loop takes over
 MAX_ATTEMPTS = 30  # then a row is failed (about an hour of a Bot API outage)
 FRESH = timedelta(seconds=30)  # untried rows this young belong to the fast path
 CHATS_AT_ONCE = 20
-# Requests in flight at once: each is a message that a kill -9 at that instant leaves
+# New messages in flight at once: each is a message that a kill -9 at that instant leaves
 # "unknown" (perhaps lost); 16 still allow ~100 messages/s at 150 ms a request, well over
 # Telegram's ~30/s.
 IN_FLIGHT = 16
+# Edits in flight at once: an edit a kill leaves "sending" is sent again at the next start
+# (`Outbox.recover`: showing an edit twice shows nothing twice), so they need no such tight
+# bound. Every kartoitus answer is an edit of the question, so under load most rows are.
+EDITS_IN_FLIGHT = 64
 # A reply whose claim met a database outage waits this long for the database in the fast
 # path (in order); after that the loop sends it once it is FRESH no more.
 DATABASE_PATIENCE = 20.0
@@ -137,6 +141,7 @@ class OutboxSender:
         self.interval = 1.0
         self.in_flight_limit: timedelta | None = None  # see recover()
         self._in_flight = asyncio.Semaphore(IN_FLIGHT)
+        self._edits_in_flight = asyncio.Semaphore(EDITS_IN_FLIGHT)
         self._unwritten: list[tuple[int, str, dict[str, Any]]] = []  # marks waiting for the db
 
     # ------------------------------------------------------------------ one row
@@ -149,10 +154,11 @@ class OutboxSender:
         delay = 0.5
         attempt = 0
         patience = time.monotonic() + DATABASE_PATIENCE
+        in_flight = self._edits_in_flight if isinstance(action, Edit) else self._in_flight
         while attempt < INLINE_ATTEMPTS:
             # before the claim: "sending" stays short
             await self.sender.send_rate.acquire(priority)
-            async with self._in_flight:
+            async with in_flight:
                 failure = await self._attempt(row, action)
             if failure is DATABASE_DOWN:
                 # the reply waits here, so the person's next update (held back by the
