@@ -30,6 +30,7 @@ import traceback
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import timedelta
+from typing import Any
 
 from dialogs.actions import Action, Send, Toast
 from dialogs.events import MAX_TEXT, Button, Command, Event, Media, Text, clean_event
@@ -197,31 +198,40 @@ class Engine:
                 return actions
 
     async def _queue(self, ctx: Context) -> dict[int, tuple[int, str]]:
-        """Write the event's messages to the outbox (inside its transaction) and name each
-        action's row. Returns {id(deferred): (marker row id, fallback text)}."""
-        markers: dict[int, tuple[int, str]] = {}
-        event, queued = ctx.event, []
+        """Write the event's messages to the outbox (inside its transaction, with the dialog
+        state: `Repository.finish`) and name each action's row. Returns
+        {id(deferred): (marker row id, fallback text)}."""
+        event = ctx.event
+        rows: list[tuple[int, dict[str, Any], int | None]] = []
+        fallbacks: dict[int, str] = {}
         for action in ctx.actions:
             if isinstance(action, Toast):
-                queued.append(action)
-            elif isinstance(action, Deferred):
+                continue
+            if isinstance(action, Deferred):
                 fallback = ctx._(
                     "Sorry, I could not finish the file I was making for you. "
                     "Please press the button again."
                 )
-                row = await ctx.repo.outbox.add(
-                    event.chat_id, deferred_marker(fallback), user_id=ctx.user.id
-                )
-                markers[id(action)] = (row, fallback)
-                queued.append(action)
+                fallbacks[id(action)] = fallback
+                rows.append((event.chat_id, deferred_marker(fallback), ctx.user.id))
             else:
                 # whom it is for or about: the person in a private chat; in a group (the
                 # staff chat) a new post is about the person whose event produced it
                 about = action.chat_id if action.chat_id > 0 else None
                 if about is None and isinstance(action, Send):
                     about = ctx.user.id
-                row = await ctx.repo.outbox.add(action.chat_id, encode(action), user_id=about)
-                queued.append(replace(action, outbox_id=row))
+                rows.append((action.chat_id, encode(action), about))
+        ids = iter(await ctx.repo.finish(rows))
+        markers: dict[int, tuple[int, str]] = {}
+        queued: list[Action | Deferred] = []
+        for action in ctx.actions:
+            if isinstance(action, Toast):
+                queued.append(action)
+            elif isinstance(action, Deferred):
+                markers[id(action)] = (next(ids), fallbacks[id(action)])
+                queued.append(action)
+            else:
+                queued.append(replace(action, outbox_id=next(ids)))
         ctx.actions = queued
         return markers
 

@@ -419,8 +419,7 @@ async def question_typed(ctx: Context, data: KartoitusData, text: str) -> bool:
             )
         )
         return True
-    answers = await load_answers(ctx, data)
-    await save(ctx, data, answers, question.id, None, text)
+    answers = await save(ctx, data, question.id, None, text)
     ctx.send(ctx._("✓ Saved."))
     await advance(ctx, data, answers)
     return True
@@ -479,8 +478,7 @@ async def question_done(ctx: Context, data: KartoitusData, value: str) -> None:
     if not picked:
         ctx.toast(ctx._("Tick at least one item, or choose Skip."), alert=True)
         return
-    answers = await load_answers(ctx, data)
-    await save(ctx, data, answers, qid, picked, None)
+    answers = await save(ctx, data, qid, picked, None)
     labels = [o.label.get(ctx.lang) for o in ctx.kb.options[qid] if o.id in picked]
     ctx.toast("✓ " + ", ".join(labels))
     await advance(ctx, data, answers, ctx.message_id)
@@ -492,18 +490,18 @@ async def question_option(ctx: Context, data: KartoitusData, value: str) -> None
     if ctx.kb.questions[qid].type != "single" or option is None:
         ctx.invalid_button()
         return
-    answers = await load_answers(ctx, data)
-    await save(ctx, data, answers, qid, value, None)
+    answers = await save(ctx, data, qid, value, None)
     ctx.toast("✓ " + option.label.get(ctx.lang))
     await advance(ctx, data, answers, ctx.message_id)
 
 
 async def save(
-    ctx: Context, data: KartoitusData, answers: dict[str, Any], qid: str, value: Any, text: Any
-) -> None:
-    """Write one answer now (and keep this event's copy of the answers current)."""
-    await ctx.repo.answers.put(data.assessment, qid, ctx.kb.questionnaire.version, value, text)
-    answers[qid] = text if value is None else value
+    ctx: Context, data: KartoitusData, qid: str, value: Any, text: Any
+) -> dict[str, Any]:
+    """Write one answer now; returns the answers so far, this one included (this event's
+    copy, passed along)."""
+    version = ctx.kb.questionnaire.version
+    return await ctx.repo.answers.put_and_read(data.assessment, qid, version, value, text)
 
 
 async def advance(

@@ -170,6 +170,24 @@ class Outbox:
         )
         return int((await raw.fetch(_ADD_RAW, params))[0][0])
 
+    def replies_sql(self, count: int) -> str:
+        """One INSERT queuing `count` replies (see `reply_params`), RETURNING their ids;
+        `Repository.finish` runs it (on PostgreSQL with the dialog state's UPDATE)."""
+        return _ADD_REPLIES.get(count) or _ADD_REPLIES.setdefault(
+            count,
+            _ADD_RAW.replace("RETURNING id", "").replace(_ADD_ROW, ", ".join([_ADD_ROW] * count))
+            + "RETURNING id",
+        )
+
+    def reply_params(self, replies: Iterable[tuple[int, dict[str, Any], int | None]]) -> list[Any]:
+        """The values of `replies_sql`: (chat id, action, whom it is about) for each."""
+        now = self.raw.time(utcnow())
+        params: list[Any] = []
+        for chat_id, action, user_id in replies:
+            params += ("reply", PRIORITY["reply"], chat_id, user_id, None, dumps(action))
+            params += (now, now, now)
+        return params
+
     async def broadcast(
         self,
         broadcast_id: int,
@@ -415,11 +433,12 @@ def _stripped(postgres: bool) -> Any:
 
 # the hot statements, built once (building one costs more than running it on SQLite)
 # `add`, on the unit's own connection (dialogs/store/raw.py)
+_ADD_ROW = "(?, ?, ?, ?, ?, ?, 'pending', 0, ?, ?, ?)"
 _ADD_RAW = (
     "INSERT INTO outbox (kind, priority, chat_id, user_id, broadcast_id, action, status, "
-    "attempts, due_at, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, 'pending', 0, ?, ?, ?) "
-    "RETURNING id"
+    f"attempts, due_at, created_at, updated_at) VALUES {_ADD_ROW} RETURNING id"
 )
+_ADD_REPLIES: dict[int, str] = {}  # replies_sql by the number of rows
 _CLAIM = (
     update(TABLE)
     .where(TABLE.c.id.in_(bindparam("ids", expanding=True)), TABLE.c.status == "pending")

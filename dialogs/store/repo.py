@@ -15,7 +15,7 @@ the session and written back with one UPDATE, only if it changed, when the unit 
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from functools import cached_property
 from typing import Any
@@ -91,6 +91,14 @@ _MARK_AND_LOCK = (
 _SAVE_STATE = (
     "UPDATE dialog_states SET flow = ?, step = ?, data = ?, updated_at = ? WHERE user_id = ?"
 )
+
+
+@functools.cache
+def _with_states(count: int) -> str:
+    """PostgreSQL: `count` dialog state UPDATEs as data-modifying CTEs, to precede a write."""
+    return "WITH " + ", ".join(f"s{n} AS ({_SAVE_STATE})" for n in range(count)) + " "
+
+
 _PUT_ANSWER = (
     "INSERT INTO answers (assessment_id, question_id, version, value, text, answered_at) "
     "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (assessment_id, question_id) DO UPDATE SET "
@@ -98,6 +106,14 @@ _PUT_ANSWER = (
     "answered_at = excluded.answered_at"
 )
 _ANSWER_VALUES = "SELECT question_id, value, text FROM answers WHERE assessment_id = ?"
+# PostgreSQL: one answer written and all of the assessment's read back in one round trip.
+# The SELECT sees the table as it was before the statement, so the answer overwritten is left
+# out of it and comes from the INSERT's RETURNING instead.
+_PUT_ANSWER_AND_READ = (
+    f"WITH put AS ({_PUT_ANSWER} RETURNING question_id, value, text) "
+    "SELECT question_id, value, text FROM answers WHERE assessment_id = ? AND question_id <> ? "
+    "UNION ALL SELECT question_id, value, text FROM put"
+)
 
 
 @_prepared
@@ -305,6 +321,19 @@ class Answers(_Table):
         params = (assessment_id, question_id, version, dumps(value), text, raw.time(utcnow()))
         await raw.execute(_PUT_ANSWER, params)
 
+    async def put_and_read(
+        self, assessment_id: int, question_id: str, version: str, value: Any, text: str | None
+    ) -> dict[str, Any]:
+        """`put`, then `values`: every answer of the assessment, this one included (one
+        statement on PostgreSQL, two on SQLite where a statement is a function call)."""
+        if not self.postgres:
+            await self.put(assessment_id, question_id, version, value, text)
+            return await self.values(assessment_id)
+        raw = self.raw
+        params = (assessment_id, question_id, version, dumps(value), text, raw.time(utcnow()))
+        rows = await raw.fetch(_PUT_ANSWER_AND_READ, (*params, assessment_id, question_id))
+        return self._values(rows)
+
     async def drop(self, assessment_id: int, question_id: str) -> None:
         await self.s.execute(
             delete(Answer).where(
@@ -316,8 +345,10 @@ class Answers(_Table):
     async def values(self, assessment_id: int) -> dict[str, Any]:
         """Question id -> the answer as the flows use it: an option id, a list of them, or
         the free text."""
+        return self._values(await self.raw.fetch(_ANSWER_VALUES, (assessment_id,)))
+
+    def _values(self, rows: Any) -> dict[str, Any]:
         json = self.raw.json
-        rows = await self.raw.fetch(_ANSWER_VALUES, (assessment_id,))
         values = {}
         for question_id, value, text in rows:
             value = json(value)
@@ -477,10 +508,16 @@ class Repository:
     def _table(self, cls: type[_Table]) -> Any:
         return cls(self.session, self.postgres, self.raw)
 
-    async def finish(self) -> None:
+    async def finish(
+        self, replies: Sequence[tuple[int, dict[str, Any], int | None]] = ()
+    ) -> list[int]:
         """Before the unit commits: write back the dialog states read by
-        `users.lock_with_state` that changed (one UPDATE each; none if unchanged)."""
+        `users.lock_with_state` that changed (none if unchanged), and queue `replies` in
+        the outbox: (chat id, action, whom it is about) each; returns their row ids, in
+        order. On PostgreSQL that is one statement: the states' UPDATEs ride along with the
+        replies' INSERT. `Database.unit` calls it (again) at the end: nothing is left then."""
         raw = self.raw
+        states: list[Any] = []
         for state, (flow, step, data, updated_at) in raw.detached_states:
             if (
                 state.flow != flow
@@ -488,15 +525,27 @@ class Repository:
                 or state.updated_at != updated_at
                 or state.data != data
             ):
-                params = (
+                states += (
                     state.flow,
                     state.step,
                     dumps(state.data),
                     raw.time(state.updated_at),
                     state.user_id,
                 )
-                await raw.execute(_SAVE_STATE, params)
         raw.detached_states.clear()
+        written = len(states) // 5
+        outbox = self.outbox
+        if replies and self.postgres:
+            sql = (_with_states(written) if written else "") + outbox.replies_sql(len(replies))
+            rows = await raw.fetch(sql, [*states, *outbox.reply_params(replies)])
+        else:
+            for n in range(written):
+                await raw.execute(_SAVE_STATE, states[5 * n : 5 * n + 5])
+            if not replies:
+                return []
+            rows = await raw.fetch(outbox.replies_sql(len(replies)), outbox.reply_params(replies))
+        # the ids come from the table's sequence in the order of the VALUES rows
+        return sorted(int(row[0]) for row in rows)
 
     @cached_property
     def users(self) -> Users:

@@ -155,6 +155,65 @@ async def test_answers_put_overwrites_the_same_question(any_db: Database) -> Non
     assert await count(any_db, Answer) == 2
 
 
+async def test_answers_put_and_read_returns_every_answer_with_the_new_one(
+    any_db: Database,
+) -> None:
+    """Answers.put_and_read (one statement on PostgreSQL): the new answer, an overwritten
+    one (its new value, once), the others of the assessment, none of another's."""
+    async with any_db.unit() as repo:
+        _, aid = await company_and_assessment(repo, 1)
+        _, other = await company_and_assessment(repo, 2)
+        await repo.answers.put(other, "st1", "2026.1", "m9", None)
+        assert await repo.answers.put_and_read(aid, "st1", "2026.1", "m1", None) == {"st1": "m1"}
+        await repo.answers.put(aid, "st2", "2026.1", ["a", "b"], None)
+    async with any_db.unit() as repo:
+        got = await repo.answers.put_and_read(aid, "st1", "2026.1", "m2", None)
+        assert got == {"st1": "m2", "st2": ["a", "b"]}
+        got = await repo.answers.put_and_read(aid, "note", "2026.1", None, "hei ' \" $1 ?")
+        assert got == {"st1": "m2", "st2": ["a", "b"], "note": "hei ' \" $1 ?"}
+    async with any_db.unit() as repo:
+        assert await repo.answers.values(aid) == got
+        assert await repo.answers.values(other) == {"st1": "m9"}
+
+
+async def test_finish_writes_the_state_and_queues_the_replies_in_order(any_db: Database) -> None:
+    """Repository.finish(replies) (one statement on PostgreSQL): the changed dialog state
+    is written, each reply gets its own row, and the ids come back in the replies' order
+    (the door sends by them); the unit's own finish afterwards writes nothing twice."""
+    async with any_db.unit() as repo:
+        await repo.users.lock(9, "fi")
+        await repo.states.get(9)
+    replies = [
+        (9, {"type": "send", "text": "eka"}, 9),
+        (9, {"type": "edit", "message_id": 5, "text": "toka"}, 9),
+        (-100, {"type": "send", "text": "kolmas"}, None),
+    ]
+    async with any_db.unit() as repo:
+        _, state, _ = await repo.users.lock_with_state(9, "fi")
+        state.flow, state.step, state.data = "kartoitus", "q", {"question": "st1"}
+        ids = await repo.finish(replies)
+        assert ids == sorted(ids) and len(set(ids)) == 3
+        assert await repo.finish() == []
+    async with any_db.unit() as repo:
+        _, state, _ = await repo.users.lock_with_state(9, "fi")
+        assert (state.flow, state.step, state.data) == ("kartoitus", "q", {"question": "st1"})
+        for row_id, (chat_id, action, about) in zip(ids, replies, strict=True):
+            row = await repo.session.get(OutboxMessage, row_id)
+            assert (row.chat_id, row.action, row.user_id) == (chat_id, action, about)
+            assert (row.kind, row.status, row.attempts) == ("reply", "pending", 0)
+    from dialogs.store import raw
+
+    seen: list[str] = []
+    raw.OBSERVERS.append(seen.append)
+    try:
+        async with any_db.unit() as repo:  # a state left as it was is not written at all
+            await repo.users.lock_with_state(9, "fi")
+            assert len(await repo.finish([(9, {"type": "send", "text": "neljäs"}, 9)])) == 1
+    finally:
+        raw.OBSERVERS.remove(seen.append)
+    assert len(seen) == 2 and "dialog_states SET" not in seen[-1]
+
+
 async def test_answers_of_two_assessments_are_separate(any_db: Database) -> None:
     async with any_db.unit() as repo:
         _, a1 = await company_and_assessment(repo, 1)
