@@ -62,7 +62,10 @@ def ask_person_button(label: str) -> Btn:
 
 
 def entry(ctx: Context, entry_id: str) -> FaqEntry | None:
-    return next((e for e in ctx.kb.faq if e.id == entry_id), None)
+    """The entry of that id, or the one it was merged into (a button sent before the merge)."""
+    return next((e for e in ctx.kb.faq if e.id == entry_id), None) or next(
+        (e for e in ctx.kb.faq if entry_id in e.formerly), None
+    )
 
 
 def related_buttons(ctx: Context, faq: FaqEntry) -> Keyboard:

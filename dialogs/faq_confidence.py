@@ -44,8 +44,9 @@ CALIBRATION = Path(__file__).resolve().parent.parent / "knowledge" / "faq_calibr
 # measured, and a lone best entry of 0.5 would look surer than one with a runner-up at 0.3.
 ABSENT = 0.3
 # Two entries the word matcher scores (all but) the same are a tie, whichever comes first:
-# "workshop" alone fits "what is a workshop" and "which workshop suits me" equally, and the
-# bot asks which one was meant rather than pick one by the order of the FAQ.
+# "real person" alone fits "am I talking to a real person" and "put me through to a real
+# person" equally, and the bot asks which one was meant rather than pick one by the order of
+# the FAQ.
 TIE = 0.005
 FEATURES = (
     "bias",

@@ -443,7 +443,13 @@ def _check_placements(book: PlacementBook, src: _Source) -> Iterator[Problem]:
 
 
 def _check_faq(faq: FaqBook, known: set[str], src: _Source) -> Iterator[Problem]:
-    yield from _duplicates([(e.id, ("faq", i)) for i, e in enumerate(faq.faq)], src, "FAQ")
+    ids = [(e.id, ("faq", i)) for i, e in enumerate(faq.faq)]
+    ids += [
+        (old, ("faq", i, "formerly", j))
+        for i, e in enumerate(faq.faq)
+        for j, old in enumerate(e.formerly)
+    ]
+    yield from _duplicates(ids, src, "FAQ")
     for i, entry in enumerate(faq.faq):
         for j, ref in enumerate(entry.related):
             if ref not in known:

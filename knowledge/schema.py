@@ -271,6 +271,8 @@ class FaqEntry(Model):
     answer: L10n
     related: list[Id] = Field(default_factory=list)  # placement or service ids
     action: Literal["human", "kartoitus", "tyopaja", "settings"] | None = None  # a button
+    # ids of entries merged into this one: buttons already sent and stored ids still find it
+    formerly: list[Id] = Field(default_factory=list)
 
 
 class FaqBook(Model):

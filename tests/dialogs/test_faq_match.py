@@ -251,6 +251,20 @@ async def test_an_answer_offers_its_near_neighbour_as_a_button(chat, kb: Knowled
     assert mydata.questions.fi[0] in me.said
 
 
+async def test_a_button_of_a_merged_entry_opens_the_entry_it_was_merged_into(
+    chat, kb: Knowledge
+) -> None:
+    """ "Can I become a KIERTO agent" (p_agentti) was merged into agentti_employer: a
+    "did you mean" button sent before the merge still answers."""
+    me = chat(lang="en")
+    await me.send("/start")
+    await me.press("faq:p_agentti")
+    agent = next(e for e in kb.faq if e.id == "agentti_employer")
+    assert "p_agentti" in agent.formerly and agent.questions.en[0] in me.said
+    await me.press("faq:p_nextiili_col")
+    assert "Nextiili's materials collection service" in me.said
+
+
 def test_the_typo_search_by_length_finds_what_the_whole_list_finds(matcher: FaqMatcher) -> None:
     from rapidfuzz import fuzz, process
 

@@ -235,7 +235,9 @@ async def test_long_and_empty_questions(chat) -> None:
     me = chat(lang="fi")
     await me.send("/start")
     await me.send("työpaja " * 500)  # 4,000 characters: matched on its first part
-    assert me.said == "En ole ihan varma, mitä tarkoitat. Tarkoititko jotain näistä?"
+    # the word alone asks what a workshop is (it was a tie with find_placement, through an
+    # English phrasing that read the same as tyopaja_what's heading, until faq4)
+    assert me.said.startswith("💡 <b>Mikä on työpaja?</b>")
     assert me.last.payloads[-1] == "faq:human"
     await me.send("/ask")
     assert me.said == "Kirjoita kysymyksesi omin sanoin, esimerkiksi: <i>Mikä on työpaja?</i>"

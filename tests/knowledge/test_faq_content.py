@@ -79,3 +79,22 @@ def test_the_project_is_told_in_the_past(kb: Knowledge) -> None:
     assert "was" in kierto.answer.en and "var" in kierto.answer.sv
     agent = next(entry for entry in kb.faq if entry.id == "agentti_employer")
     assert "kaupungin omissa yksiköissä" in agent.answer.fi  # not offered to companies
+
+
+def test_the_agent_and_the_collection_service_each_have_one_home(kb: Knowledge) -> None:
+    """One entry answers both the company and the job seeker: the agent worked in the city's
+    own units and was not offered to companies; the collection service was for companies,
+    not a placement."""
+    ids = {entry.id for entry in kb.faq}
+    assert not ids & {"p_agentti", "p_nextiili_col"}
+    agent = next(entry for entry in kb.faq if entry.id == "agentti_employer")
+    assert "ei tarjottu yrityksille" in agent.answer.fi
+    assert "not offered to companies" in agent.answer.en
+    collection = next(entry for entry in kb.faq if entry.id == "collection_company")
+    assert "not a workshop placement" in collection.answer.en
+    assert "inte en verkstadsplats" in collection.answer.sv
+    # PPPP has one home: the partners
+    pppp = [
+        e.id for e in kb.faq for lang in LANGS for q in e.questions.get(lang) if "pppp" in q.lower()
+    ]
+    assert set(pppp) == {"kierto_partners"}

@@ -209,6 +209,14 @@ def test_duplicate_question_id(kb_copy: KbCopy) -> None:
     assert (problem.file, problem.line) == ("kartoitus.yaml", line)
 
 
+def test_a_merged_faq_id_cannot_live_on_as_an_entry(kb_copy: KbCopy) -> None:
+    """An id under `formerly` resolves old buttons to the entry it was merged into: it must
+    not be another entry's id too."""
+    line = kb_copy.edit("faq.yaml", "formerly: [p_agentti]", "formerly: [p_agentti, third_sector]")
+    problem = find(kb_copy.problems(), "duplicate FAQ id 'third_sector'")
+    assert (problem.file, problem.line) == ("faq.yaml", line)
+
+
 def test_tip_naming_an_unknown_question(kb_copy: KbCopy) -> None:
     line = kb_copy.edit("tips.yaml", "    question: st1\n", "    question: st99\n")
     assert [str(p) for p in kb_copy.problems()] == [
