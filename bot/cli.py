@@ -238,6 +238,19 @@ async def _async_main(args: argparse.Namespace, settings: Settings) -> int:
 async def _telegram(args: argparse.Namespace, settings: Settings, command: str) -> int:
     """Polling or a webhook replica: take this process's place among its peers (which may
     refuse it, see bot/replicas.py) before the schema is migrated, then serve."""
+    import gc
+
+    # Start-up builds some 400,000 objects that live as long as the process; the collector
+    # walked them all again and again while they were made (about 0.7 s of full collections
+    # at every start). Off until `serve.settle` collects once and freezes them.
+    gc.disable()
+    try:
+        return await _serve(args, settings, command)
+    finally:
+        gc.enable()
+
+
+async def _serve(args: argparse.Namespace, settings: Settings, command: str) -> int:
     from bot.adapters import serve
     from bot.app import build_app
     from bot.replicas import make_replica

@@ -93,6 +93,7 @@ def settle() -> None:
     alone from now on (bench/telegram_load.py measures the difference)."""
     gc.collect()
     gc.freeze()
+    gc.enable()  # off during start-up (bot/cli.py)
 
 
 def _door(app: App, runtime: str) -> TelegramDoor:
