@@ -8,6 +8,7 @@ without having run them.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -88,6 +89,19 @@ async def any_db(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterato
         yield db
         await db.dispose()
         return
+    async with migrated_pg() as db:
+        yield db
+
+
+@pytest.fixture
+async def pg_db() -> AsyncIterator[Database]:
+    """A migrated, empty PostgreSQL database (a schema of its own)."""
+    async with migrated_pg() as db:
+        yield db
+
+
+@contextlib.asynccontextmanager
+async def migrated_pg() -> AsyncIterator[Database]:
     db, schema = await _pg_database()
     try:
         await db.migrate()

@@ -535,19 +535,6 @@ async def test_sqlite_statements_run_on_the_event_loop_thread(tmp_path) -> None:
         await again.dispose()
 
 
-@pytest.fixture
-async def pg_db() -> Any:
-    from tests.conftest import _drop_schema, _pg_database
-
-    db, schema = await _pg_database()
-    try:
-        await db.migrate()
-        yield db
-    finally:
-        await db.dispose()
-        await _drop_schema(schema)
-
-
 async def _kill_server_sides(db: Database) -> int:
     """Terminate every server process serving `db`'s pooled connections (as a database
     restart or a network cut would); returns how many."""
