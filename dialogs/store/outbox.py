@@ -40,6 +40,7 @@ many rows at once on a bare connection, for the sender's group commit
 from __future__ import annotations
 
 import base64
+import functools
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
@@ -170,14 +171,12 @@ class Outbox:
         )
         return int((await raw.fetch(_ADD_RAW, params))[0][0])
 
-    def replies_sql(self, count: int) -> str:
+    @staticmethod
+    @functools.cache
+    def replies_sql(count: int) -> str:
         """One INSERT queuing `count` replies (see `reply_params`), RETURNING their ids;
         `Repository.finish` runs it (on PostgreSQL with the dialog state's UPDATE)."""
-        return _ADD_REPLIES.get(count) or _ADD_REPLIES.setdefault(
-            count,
-            _ADD_RAW.replace("RETURNING id", "").replace(_ADD_ROW, ", ".join([_ADD_ROW] * count))
-            + "RETURNING id",
-        )
+        return _ADD_HEAD + ", ".join([_ADD_ROW] * count) + " RETURNING id"
 
     def reply_params(self, replies: Iterable[tuple[int, dict[str, Any], int | None]]) -> list[Any]:
         """The values of `replies_sql`: (chat id, action, whom it is about) for each."""
@@ -433,12 +432,12 @@ def _stripped(postgres: bool) -> Any:
 
 # the hot statements, built once (building one costs more than running it on SQLite)
 # `add`, on the unit's own connection (dialogs/store/raw.py)
-_ADD_ROW = "(?, ?, ?, ?, ?, ?, 'pending', 0, ?, ?, ?)"
-_ADD_RAW = (
+_ADD_HEAD = (
     "INSERT INTO outbox (kind, priority, chat_id, user_id, broadcast_id, action, status, "
-    f"attempts, due_at, created_at, updated_at) VALUES {_ADD_ROW} RETURNING id"
+    "attempts, due_at, created_at, updated_at) VALUES "
 )
-_ADD_REPLIES: dict[int, str] = {}  # replies_sql by the number of rows
+_ADD_ROW = "(?, ?, ?, ?, ?, ?, 'pending', 0, ?, ?, ?)"
+_ADD_RAW = _ADD_HEAD + _ADD_ROW + " RETURNING id"
 _CLAIM = (
     update(TABLE)
     .where(TABLE.c.id.in_(bindparam("ids", expanding=True)), TABLE.c.status == "pending")

@@ -93,6 +93,10 @@ _SAVE_STATE = (
 )
 
 
+# replies per INSERT (9 values each: well under the drivers' limits of parameters)
+REPLIES_AT_ONCE = 500
+
+
 @functools.cache
 def _with_states(count: int) -> str:
     """PostgreSQL: `count` dialog state UPDATEs as data-modifying CTEs, to precede a write."""
@@ -535,17 +539,18 @@ class Repository:
         raw.detached_states.clear()
         written = len(states) // 5
         outbox = self.outbox
-        if replies and self.postgres:
-            sql = (_with_states(written) if written else "") + outbox.replies_sql(len(replies))
-            rows = await raw.fetch(sql, [*states, *outbox.reply_params(replies)])
-        else:
-            for n in range(written):
-                await raw.execute(_SAVE_STATE, states[5 * n : 5 * n + 5])
-            if not replies:
-                return []
-            rows = await raw.fetch(outbox.replies_sql(len(replies)), outbox.reply_params(replies))
-        # the ids come from the table's sequence in the order of the VALUES rows
-        return sorted(int(row[0]) for row in rows)
+        ids: list[int] = []
+        for start in range(0, len(replies), REPLIES_AT_ONCE):
+            some = replies[start : start + REPLIES_AT_ONCE]
+            sql, params = outbox.replies_sql(len(some)), outbox.reply_params(some)
+            if written and self.postgres:
+                sql, params = _with_states(written) + sql, [*states, *params]
+                written = 0
+            # the ids come from the table's sequence in the order of the VALUES rows
+            ids += sorted(int(row[0]) for row in await raw.fetch(sql, params))
+        for n in range(written):
+            await raw.execute(_SAVE_STATE, states[5 * n : 5 * n + 5])
+        return ids
 
     @cached_property
     def users(self) -> Users:

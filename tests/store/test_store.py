@@ -176,10 +176,17 @@ async def test_answers_put_and_read_returns_every_answer_with_the_new_one(
         assert await repo.answers.values(other) == {"st1": "m9"}
 
 
-async def test_finish_writes_the_state_and_queues_the_replies_in_order(any_db: Database) -> None:
+@pytest.mark.parametrize("at_once", [500, 2])
+async def test_finish_writes_the_state_and_queues_the_replies_in_order(
+    any_db: Database, at_once: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Repository.finish(replies) (one statement on PostgreSQL): the changed dialog state
     is written, each reply gets its own row, and the ids come back in the replies' order
-    (the door sends by them); the unit's own finish afterwards writes nothing twice."""
+    (the door sends by them); the unit's own finish afterwards writes nothing twice. With
+    more replies than one INSERT takes (`at_once` 2), the same in several statements."""
+    from dialogs.store import repo as repo_module
+
+    monkeypatch.setattr(repo_module, "REPLIES_AT_ONCE", at_once)
     async with any_db.unit() as repo:
         await repo.users.lock(9, "fi")
         await repo.states.get(9)
