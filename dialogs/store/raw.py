@@ -116,20 +116,20 @@ class RawLane:
             self._pg_sql[sql] = text
         return text
 
-    async def fetch(self, sql: str, params: Sequence[Any]) -> list[Sequence[Any]]:
-        """All rows of a statement (a SELECT, or a write with RETURNING)."""
+    async def _ready(self, sql: str) -> None:
         for observer in OBSERVERS:
             observer(sql)
         if self._sqlite is None and self._asyncpg is None and self._aiosqlite is None:
             await self._connect()
-        if self._sqlite is not None:
-            try:
-                return self._sqlite.execute(sql, params).fetchall()
-            except sqlite3.Error as error:
-                raise _sqlite_error(error, sql) from error
+
+    async def fetch(self, sql: str, params: Sequence[Any]) -> list[Sequence[Any]]:
+        """All rows of a statement (a SELECT, or a write with RETURNING)."""
+        await self._ready(sql)
         if self._asyncpg is not None:
             return await self._asyncpg.fetch(self._pg(sql), *params)
         try:
+            if self._sqlite is not None:
+                return self._sqlite.execute(sql, params).fetchall()
             async with self._aiosqlite.execute(sql, params) as cursor:
                 return list(await cursor.fetchall())
         except sqlite3.Error as error:
@@ -137,19 +137,13 @@ class RawLane:
 
     async def execute(self, sql: str, params: Sequence[Any]) -> int:
         """A write; returns the number of rows it wrote."""
-        for observer in OBSERVERS:
-            observer(sql)
-        if self._sqlite is None and self._asyncpg is None and self._aiosqlite is None:
-            await self._connect()
-        if self._sqlite is not None:
-            try:
-                return self._sqlite.execute(sql, params).rowcount
-            except sqlite3.Error as error:
-                raise _sqlite_error(error, sql) from error
+        await self._ready(sql)
         if self._asyncpg is not None:
             status = await self._asyncpg.execute(self._pg(sql), *params)
             return int(status.rsplit(" ", 1)[-1]) if status[-1:].isdigit() else 0
         try:
+            if self._sqlite is not None:
+                return self._sqlite.execute(sql, params).rowcount
             async with self._aiosqlite.execute(sql, params) as cursor:
                 return int(cursor.rowcount)
         except sqlite3.Error as error:
