@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import sqlite3
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,7 @@ import orjson
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import event
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import (
     AsyncConnection,
@@ -55,8 +57,6 @@ def is_connection_error(exc: BaseException) -> bool:
     and a DBAPI error that invalidated its connection; asyncpg's connection errors (also
     "too many connections" and "the database system is starting up"); OSError and
     timeouts underneath. A step's own mistakes (a wrong column, a constraint) are not."""
-    from sqlalchemy import exc as sa_exc
-
     seen: set[int] = set()
     current: BaseException | None = exc
     while current is not None and id(current) not in seen:
@@ -114,10 +114,6 @@ def _ping_when_idle(engine: AsyncEngine) -> None:
     connection error: that unit is rolled back and reported as `StoreUnavailable` (the
     door handles the update again later), and SQLAlchemy invalidates the pool's older
     connections, so one failed attempt per process is the price."""
-    import time
-
-    from sqlalchemy import exc as sa_exc
-
     pool = engine.sync_engine.pool
     dialect = engine.sync_engine.dialect
 

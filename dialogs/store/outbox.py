@@ -158,17 +158,8 @@ class Outbox:
         """Queue one message; returns its row id (written, not committed)."""
         raw = self.raw
         now = raw.time(utcnow())
-        params = (
-            kind,
-            PRIORITY[kind],
-            chat_id,
-            user_id,
-            broadcast_id,
-            dumps(action),
-            raw.time(due_at) if due_at is not None else now,
-            now,
-            now,
-        )
+        due = raw.time(due_at) if due_at is not None else now
+        params = _row(kind, chat_id, action, user_id, broadcast_id, due, now)
         return int((await raw.fetch(_ADD_RAW, params))[0][0])
 
     @staticmethod
@@ -183,8 +174,7 @@ class Outbox:
         now = self.raw.time(utcnow())
         params: list[Any] = []
         for chat_id, action, user_id in replies:
-            params += ("reply", PRIORITY["reply"], chat_id, user_id, None, dumps(action))
-            params += (now, now, now)
+            params += _row("reply", chat_id, action, user_id, None, now, now)
         return params
 
     async def broadcast(
@@ -438,6 +428,21 @@ _ADD_HEAD = (
 )
 _ADD_ROW = "(?, ?, ?, ?, ?, ?, 'pending', 0, ?, ?, ?)"
 _ADD_RAW = _ADD_HEAD + _ADD_ROW + " RETURNING id"
+
+
+def _row(
+    kind: str,
+    chat_id: int,
+    action: dict[str, Any],
+    user_id: int | None,
+    broadcast_id: int | None,
+    due: Any,
+    now: Any,
+) -> tuple[Any, ...]:
+    """The values of one `_ADD_ROW` (times as the driver wants them: `RawLane.time`)."""
+    return (kind, PRIORITY[kind], chat_id, user_id, broadcast_id, dumps(action), due, now, now)
+
+
 _CLAIM = (
     update(TABLE)
     .where(TABLE.c.id.in_(bindparam("ids", expanding=True)), TABLE.c.status == "pending")

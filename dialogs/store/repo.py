@@ -321,9 +321,14 @@ class Answers(_Table):
         self, assessment_id: int, question_id: str, version: str, value: Any, text: str | None
     ) -> None:
         """Write (or overwrite) one answer at once, as it is given."""
-        raw = self.raw
-        params = (assessment_id, question_id, version, dumps(value), text, raw.time(utcnow()))
-        await raw.execute(_PUT_ANSWER, params)
+        await self.raw.execute(
+            _PUT_ANSWER, self._put(assessment_id, question_id, version, value, text)
+        )
+
+    def _put(
+        self, assessment_id: int, question_id: str, version: str, value: Any, text: str | None
+    ) -> tuple[Any, ...]:
+        return (assessment_id, question_id, version, dumps(value), text, self.raw.time(utcnow()))
 
     async def put_and_read(
         self, assessment_id: int, question_id: str, version: str, value: Any, text: str | None
@@ -333,9 +338,8 @@ class Answers(_Table):
         if not self.postgres:
             await self.put(assessment_id, question_id, version, value, text)
             return await self.values(assessment_id)
-        raw = self.raw
-        params = (assessment_id, question_id, version, dumps(value), text, raw.time(utcnow()))
-        rows = await raw.fetch(_PUT_ANSWER_AND_READ, (*params, assessment_id, question_id))
+        params = (*self._put(assessment_id, question_id, version, value, text), assessment_id)
+        rows = await self.raw.fetch(_PUT_ANSWER_AND_READ, (*params, question_id))
         return self._values(rows)
 
     async def drop(self, assessment_id: int, question_id: str) -> None:
@@ -521,35 +525,26 @@ class Repository:
         order. On PostgreSQL that is one statement: the states' UPDATEs ride along with the
         replies' INSERT. `Database.unit` calls it (again) at the end: nothing is left then."""
         raw = self.raw
-        states: list[Any] = []
-        for state, (flow, step, data, updated_at) in raw.detached_states:
-            if (
-                state.flow != flow
-                or state.step != step
-                or state.updated_at != updated_at
-                or state.data != data
-            ):
-                states += (
-                    state.flow,
-                    state.step,
-                    dumps(state.data),
-                    raw.time(state.updated_at),
-                    state.user_id,
-                )
+        states: list[tuple[Any, ...]] = [  # the UPDATE's values of each state that changed
+            (state.flow, state.step, dumps(state.data), raw.time(state.updated_at), state.user_id)
+            for state, (flow, step, data, updated_at) in raw.detached_states
+            if (state.flow, state.step, state.updated_at, state.data)
+            != (flow, step, updated_at, data)
+        ]
         raw.detached_states.clear()
-        written = len(states) // 5
         outbox = self.outbox
         ids: list[int] = []
         for start in range(0, len(replies), REPLIES_AT_ONCE):
             some = replies[start : start + REPLIES_AT_ONCE]
             sql, params = outbox.replies_sql(len(some)), outbox.reply_params(some)
-            if written and self.postgres:
-                sql, params = _with_states(written) + sql, [*states, *params]
-                written = 0
+            if states and self.postgres:  # ride along with the first INSERT
+                sql = _with_states(len(states)) + sql
+                params = [value for values in states for value in values] + params
+                states = []
             # the ids come from the table's sequence in the order of the VALUES rows
             ids += sorted(int(row[0]) for row in await raw.fetch(sql, params))
-        for n in range(written):
-            await raw.execute(_SAVE_STATE, states[5 * n : 5 * n + 5])
+        for values in states:
+            await raw.execute(_SAVE_STATE, values)
         return ids
 
     @cached_property
